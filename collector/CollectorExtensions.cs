@@ -1,0 +1,24 @@
+using Ecrm.Collector.Ingestion;
+using Ecrm.Common.Events;
+using Ecrm.Common.Hosting;
+
+namespace Ecrm.Collector;
+
+public static class CollectorExtensions
+{
+    public static WebApplicationBuilder AddCollectorServices(this WebApplicationBuilder builder)
+    {
+        builder.AddKeyAuthentication();
+        builder.AddKafkaReadiness();
+        builder.Services.AddOptions<CollectorOptions>().BindConfiguration(CollectorOptions.Section).ValidateDataAnnotations().ValidateOnStart();
+        builder.Services.AddSingleton(TimeProvider.System);
+        builder.Services.AddSingleton<EventStamper>();
+        builder.Services.AddSingleton<EventProducer>();
+        builder.Services.AddHostedService(services => services.GetRequiredService<EventProducer>());
+        builder.Services.AddProblemDetails();
+        builder.Services.ConfigureHttpJsonOptions(options => options.SerializerOptions.TypeInfoResolverChain.Insert(0, EcrmJsonContext.Default));
+        // Requests above the batch limit get a 413 from the endpoint with a reason; Kestrel's own cap sits above it.
+        builder.WebHost.ConfigureKestrel(kestrel => kestrel.Limits.MaxRequestBodySize = 8 * 1024 * 1024);
+        return builder;
+    }
+}

@@ -1,0 +1,134 @@
+using Ecrm.Common.Events;
+
+namespace Ecrm.Collector.Ingestion;
+
+/// <summary>
+/// Turns what a client sent into a complete envelope: required fields checked, a message id and a
+/// channel where missing, the batch's shared context merged in, and the server's receivedAt with a
+/// skew-corrected timestamp.
+/// </summary>
+public sealed class EventStamper
+{
+    private const int MaxIdLength = 256;
+
+    /// <summary>Completes one event in place. Returns the reason it is unacceptable, or null.</summary>
+    public string? Stamp(EventEnvelope item, EventBatch? batch, DateTimeOffset receivedAt)
+    {
+        if (item.Type is null)
+        {
+            return "type is required: one of track, page, screen, identify, alias, group";
+        }
+
+        if (string.IsNullOrEmpty(item.UserId) && string.IsNullOrEmpty(item.AnonymousId))
+        {
+            return "userId or anonymousId is required";
+        }
+
+        if (item.UserId?.Length > MaxIdLength || item.AnonymousId?.Length > MaxIdLength || item.MessageId?.Length > MaxIdLength)
+        {
+            return $"userId, anonymousId and messageId are limited to {MaxIdLength} characters";
+        }
+
+        switch (item.Type)
+        {
+            case EventType.Track when string.IsNullOrWhiteSpace(item.Event):
+                return "event is required for a track call";
+            case EventType.Alias when string.IsNullOrEmpty(item.PreviousId) || string.IsNullOrEmpty(item.UserId):
+                return "alias needs previousId and userId";
+            case EventType.Group when string.IsNullOrEmpty(item.GroupId):
+                return "groupId is required for a group call";
+        }
+
+        if (item.Properties is { ValueKind: not (System.Text.Json.JsonValueKind.Object or System.Text.Json.JsonValueKind.Null) })
+        {
+            return "properties must be an object";
+        }
+
+        if (item.Traits is { ValueKind: not (System.Text.Json.JsonValueKind.Object or System.Text.Json.JsonValueKind.Null) })
+        {
+            return "traits must be an object";
+        }
+
+        if (batch is not null)
+        {
+            item.Context = MergeContext(item.Context, batch.Context);
+            item.Integrations ??= batch.Integrations;
+            item.SentAt ??= batch.SentAt;
+        }
+
+        item.WriteKey = null;
+        item.MessageId = string.IsNullOrEmpty(item.MessageId) ? $"ecrm-{Guid.NewGuid():N}" : item.MessageId;
+        item.Channel ??= InferChannel(item);
+        item.ReceivedAt = receivedAt;
+        item.Timestamp = CorrectedTimestamp(item, receivedAt);
+        return null;
+    }
+
+    /// <summary>
+    /// Segment's rule: timestamp = receivedAt - (sentAt - originalTimestamp), which cancels the
+    /// client clock's offset. A client that sends only timestamp is trusted as it is.
+    /// </summary>
+    private static DateTimeOffset CorrectedTimestamp(EventEnvelope item, DateTimeOffset receivedAt)
+    {
+        if (item.OriginalTimestamp is { } original)
+        {
+            return item.SentAt is { } sent ? receivedAt - (sent - original) : original;
+        }
+
+        if (item.Timestamp is { } given)
+        {
+            item.OriginalTimestamp = given;
+            return given;
+        }
+
+        item.OriginalTimestamp = receivedAt;
+        return receivedAt;
+    }
+
+    private static Channel InferChannel(EventEnvelope item)
+    {
+        if (item.Type == EventType.Screen || item.Context?.App is not null)
+        {
+            return Channel.Mobile;
+        }
+
+        return item.Context?.Page is not null || item.Context?.UserAgent is not null || item.Type == EventType.Page
+            ? Channel.Web
+            : Channel.Server;
+    }
+
+    /// <summary>Fills what the event's own context lacks from the batch's context; the event's values win.</summary>
+    private static EventContext? MergeContext(EventContext? own, EventContext? shared)
+    {
+        if (shared is null)
+        {
+            return own;
+        }
+
+        if (own is null)
+        {
+            return shared;
+        }
+
+        own.Page ??= shared.Page;
+        own.UserAgent ??= shared.UserAgent;
+        own.Ip ??= shared.Ip;
+        own.Campaign ??= shared.Campaign;
+        own.App ??= shared.App;
+        own.Screen ??= shared.Screen;
+        own.Locale ??= shared.Locale;
+        own.Timezone ??= shared.Timezone;
+        own.Library ??= shared.Library;
+        own.Ecrm ??= shared.Ecrm;
+        if (shared.Extra is not null)
+        {
+            own.Extra ??= [];
+            foreach (var (name, value) in shared.Extra)
+            {
+                own.Extra.TryAdd(name, value);
+            }
+        }
+
+        return own;
+    }
+}

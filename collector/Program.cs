@@ -1,0 +1,14 @@
+using Ecrm.Collector;
+using Ecrm.Collector.Ingestion;
+using Ecrm.Common.Hosting;
+
+var builder = WebApplication.CreateBuilder(args);
+builder.AddCollectorServices();
+
+var app = builder.Build();
+app.MapReadiness();
+app.MapTrackingApi();
+app.Run();
+
+/// <summary>The collector's entry point, named so tests can host it.</summary>
+public partial class Program;

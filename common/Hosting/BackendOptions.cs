@@ -1,0 +1,27 @@
+using System.ComponentModel.DataAnnotations;
+
+namespace Ecrm.Common.Hosting;
+
+public sealed record KafkaOptions
+{
+    public const string Section = "Kafka";
+
+    /// <summary>Comma-separated host:port list. run.sh hands over the embedded mock cluster's list here.</summary>
+    [Required]
+    public string BootstrapServers { get; init; } = "127.0.0.1:9092";
+
+    [Required, RegularExpression("^[A-Za-z0-9._-]{1,249}$")]
+    public string EventsTopic { get; init; } = "ecrm.events";
+
+    [Required]
+    public string ConsumerGroup { get; init; } = "ecrm-dialogue-engine";
+}
+
+public sealed record RedisOptions
+{
+    public const string Section = "Redis";
+
+    /// <summary>A StackExchange.Redis configuration string; list several nodes for a Redis Cluster.</summary>
+    [Required]
+    public string Configuration { get; init; } = "127.0.0.1:6379";
+}

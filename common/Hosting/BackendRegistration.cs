@@ -1,0 +1,52 @@
+using Ecrm.Common.Storage;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Hosting;
+using Microsoft.Extensions.Options;
+using StackExchange.Redis;
+
+namespace Ecrm.Common.Hosting;
+
+/// <summary>
+/// One long-lived client of each kind, its options validated at start-up, and its readiness check.
+/// </summary>
+public static class BackendRegistration
+{
+    public static IHostApplicationBuilder AddKeyAuthentication(this IHostApplicationBuilder builder)
+    {
+        builder.Services.AddOptions<AuthOptions>().BindConfiguration(AuthOptions.Section).ValidateDataAnnotations().ValidateOnStart();
+        return builder;
+    }
+
+    public static IHostApplicationBuilder AddKafkaReadiness(this IHostApplicationBuilder builder)
+    {
+        builder.Services.AddOptions<KafkaOptions>().BindConfiguration(KafkaOptions.Section).ValidateDataAnnotations().ValidateOnStart();
+        builder.Services.AddSingleton<KafkaHealthCheck>();
+        builder.Services.AddHealthChecks().AddCheck<KafkaHealthCheck>("kafka", tags: [Readiness.Tag]);
+        return builder;
+    }
+
+    public static IHostApplicationBuilder AddRedis(this IHostApplicationBuilder builder)
+    {
+        builder.Services.AddOptions<RedisOptions>().BindConfiguration(RedisOptions.Section).ValidateDataAnnotations().ValidateOnStart();
+        builder.Services.AddSingleton<IConnectionMultiplexer>(services =>
+        {
+            var configuration = ConfigurationOptions.Parse(services.GetRequiredService<IOptions<RedisOptions>>().Value.Configuration);
+            // Start even when Redis is down; readiness reports it and the client reconnects by itself.
+            configuration.AbortOnConnectFail = false;
+            return ConnectionMultiplexer.Connect(configuration);
+        });
+        builder.Services.AddHealthChecks().AddCheck<RedisHealthCheck>("redis", tags: [Readiness.Tag]);
+        return builder;
+    }
+
+    public static IHostApplicationBuilder AddClickHouse(this IHostApplicationBuilder builder)
+    {
+        builder.Services.AddOptions<ClickHouseOptions>().BindConfiguration(ClickHouseOptions.Section).ValidateDataAnnotations().ValidateOnStart();
+        builder.Services.AddHttpClient(nameof(ClickHouseClient), client => client.Timeout = TimeSpan.FromSeconds(60));
+        builder.Services.AddSingleton(services => new ClickHouseClient(
+            services.GetRequiredService<IHttpClientFactory>().CreateClient(nameof(ClickHouseClient)),
+            services.GetRequiredService<IOptions<ClickHouseOptions>>().Value));
+        builder.Services.AddHealthChecks().AddCheck<ClickHouseHealthCheck>("clickhouse", tags: [Readiness.Tag]);
+        return builder;
+    }
+}

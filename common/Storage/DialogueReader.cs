@@ -1,0 +1,79 @@
+using StackExchange.Redis;
+
+namespace Ecrm.Common.Storage;
+
+/// <summary>One customer's dialogue with one topic, as the dialogue engine keeps it in Redis.</summary>
+public sealed record DialogueState(
+    string Topic,
+    int Stage,
+    string Status,
+    DateTimeOffset? FirstInteraction,
+    DateTimeOffset? LastInteraction,
+    IReadOnlyList<StageReached> StagesReached,
+    IReadOnlyDictionary<string, long> InteractionsByChannel,
+    long CatalogVersion);
+
+public sealed record StageReached(int Stage, DateTimeOffset At, string Channel);
+
+/// <summary>Reads a customer's dialogues: the one read path shared by the APIs and the recommender.</summary>
+public sealed class DialogueReader(IConnectionMultiplexer redis)
+{
+    /// <summary>The customer's dialogues, most recently active first.</summary>
+    public async Task<IReadOnlyList<DialogueState>> ReadAsync(string customer, int limit = 200)
+    {
+        var database = redis.GetDatabase();
+        var topics = await database.SortedSetRangeByRankAsync(RedisKeys.CustomerTopics(customer), 0, limit - 1, Order.Descending);
+        if (topics.Length == 0)
+        {
+            return [];
+        }
+
+        var reads = topics.Select(topic => database.HashGetAllAsync(RedisKeys.Dialogue(customer, topic!))).ToArray();
+        await Task.WhenAll(reads);
+        var dialogues = new List<DialogueState>(topics.Length);
+        for (var i = 0; i < topics.Length; i++)
+        {
+            if (reads[i].Result is { Length: > 0 } fields)
+            {
+                dialogues.Add(Parse(topics[i]!, fields));
+            }
+        }
+
+        return dialogues;
+    }
+
+    private static DialogueState Parse(string topic, HashEntry[] fields)
+    {
+        var values = fields.ToDictionary(f => (string)f.Name!, f => f.Value, StringComparer.Ordinal);
+        var stage = (int)values.GetValueOrDefault(DialogueFields.Stage, 0);
+        var reached = new List<StageReached>();
+        for (var s = 1; s <= stage; s++)
+        {
+            if (values.TryGetValue(DialogueFields.StageReachedAt(s), out var at))
+            {
+                reached.Add(new StageReached(s, FromUnixMs((long)at), values.GetValueOrDefault(DialogueFields.StageReachedVia(s), "").ToString()));
+            }
+        }
+
+        var interactions = new Dictionary<string, long>(StringComparer.Ordinal);
+        foreach (var (name, value) in values)
+        {
+            if (name.StartsWith(DialogueFields.InteractionCount(""), StringComparison.Ordinal))
+            {
+                interactions[name[DialogueFields.InteractionCount("").Length..]] = (long)value;
+            }
+        }
+
+        return new DialogueState(
+            topic,
+            stage,
+            values.GetValueOrDefault(DialogueFields.Status, DialogueStatus.Open).ToString(),
+            values.TryGetValue(DialogueFields.First, out var first) ? FromUnixMs((long)first) : null,
+            values.TryGetValue(DialogueFields.Last, out var last) ? FromUnixMs((long)last) : null,
+            reached,
+            interactions,
+            (long)values.GetValueOrDefault(DialogueFields.CatalogVersion, 0));
+    }
+
+    private static DateTimeOffset FromUnixMs(long ms) => DateTimeOffset.FromUnixTimeMilliseconds(ms);
+}

@@ -1,0 +1,62 @@
+using StackExchange.Redis;
+
+namespace Ecrm.Common.Storage;
+
+/// <summary>
+/// The one place that knows the Redis key layout. Every key of one customer carries the same
+/// {hash tag}, so a fold script touching several of them stays in one Redis Cluster slot.
+/// </summary>
+public static class RedisKeys
+{
+    /// <summary>A hash per (customer, topic) dialogue; its fields are in <see cref="DialogueFields"/>.</summary>
+    public static RedisKey Dialogue(string customer, string topic) => $"ecrm:{{c:{Tag(customer)}}}:dlg:{topic}";
+
+    /// <summary>A sorted set of the customer's topics, scored by last interaction (unix ms).</summary>
+    public static RedisKey CustomerTopics(string customer) => $"ecrm:{{c:{Tag(customer)}}}:topics";
+
+    /// <summary>
+    /// Marks a message as folded ("F" + its transitions) and then archived ("A"), for exactly-once
+    /// folding of re-delivered and re-sent events within the dedupe window.
+    /// </summary>
+    public static RedisKey Message(string customer, string messageId) => $"ecrm:{{c:{Tag(customer)}}}:msg:{messageId}";
+
+    /// <summary>The prefix of every key of one customer, for scans and erasure.</summary>
+    public static string CustomerPrefix(string customer) => $"ecrm:{{c:{Tag(customer)}}}:";
+
+    public static RedisKey CatalogSequence(string catalog) => $"{{ecrm:{catalog}}}:seq";
+
+    public static RedisKey CatalogCurrent(string catalog) => $"{{ecrm:{catalog}}}:current";
+
+    public static RedisKey CatalogVersion(string catalog, long version) => $"{{ecrm:{catalog}}}:v:{version}";
+
+    /// <summary>
+    /// Customer ids come from clients. Braces would move the hash tag, so they (and the escape
+    /// character) are percent-encoded; the encoding is one-to-one, so distinct ids stay distinct keys.
+    /// </summary>
+    private static string Tag(string customer) =>
+        customer.AsSpan().IndexOfAny('{', '}', '%') < 0
+            ? customer
+            : customer.Replace("%", "%25", StringComparison.Ordinal).Replace("{", "%7B", StringComparison.Ordinal).Replace("}", "%7D", StringComparison.Ordinal);
+}
+
+/// <summary>Field names of a dialogue hash, shared by the engine that writes and the services that read.</summary>
+public static class DialogueFields
+{
+    public const string Stage = "stage";
+    public const string Status = "status";
+    public const string First = "first";
+    public const string Last = "last";
+    public const string CatalogVersion = "catver";
+
+    public static string StageReachedAt(int stage) => $"s{stage}:at";
+
+    public static string StageReachedVia(int stage) => $"s{stage}:ch";
+
+    public static string InteractionCount(string channel) => $"n:{channel}";
+}
+
+public static class DialogueStatus
+{
+    public const string Open = "open";
+    public const string Converted = "converted";
+}

@@ -1,0 +1,71 @@
+using Ecrm.Common.Storage;
+
+namespace Ecrm.DialogueEngine.Archive;
+
+/// <summary>
+/// The ClickHouse archive: every raw event and every stage transition. ReplacingMergeTree keyed by
+/// message id, because an event re-delivered after a crash may be written twice and must count once;
+/// readers count distinct message ids or customers. The SQL runs on ClickHouse 18.16 and on current releases.
+/// </summary>
+public static class ArchiveSchema
+{
+    public const string Events = "events";
+    public const string Transitions = "transitions";
+    public const string DeadLetters = "dead_letters";
+
+    public static async Task EnsureAsync(ClickHouseClient clickHouse, CancellationToken cancellationToken)
+    {
+        var db = clickHouse.Database;
+        await clickHouse.ExecuteAsync($"CREATE DATABASE IF NOT EXISTS {db}", cancellationToken);
+        await clickHouse.ExecuteAsync(
+            $"""
+            CREATE TABLE IF NOT EXISTS {db}.{Events} (
+                message_id String,
+                customer_key String,
+                anonymous_id String,
+                user_id String,
+                type String,
+                event String,
+                channel String,
+                timestamp DateTime('UTC'),
+                timestamp_ms UInt64,
+                received_at DateTime('UTC'),
+                topics Array(String),
+                stages Array(UInt8),
+                payload String,
+                archived_at_ms UInt64,
+                date Date MATERIALIZED toDate(timestamp)
+            ) ENGINE = ReplacingMergeTree(archived_at_ms)
+            PARTITION BY toYYYYMM(date)
+            ORDER BY (customer_key, message_id)
+            """, cancellationToken);
+        await clickHouse.ExecuteAsync(
+            $"""
+            CREATE TABLE IF NOT EXISTS {db}.{Transitions} (
+                message_id String,
+                customer_key String,
+                topic String,
+                from_stage UInt8,
+                to_stage UInt8,
+                channel String,
+                timestamp DateTime('UTC'),
+                timestamp_ms UInt64,
+                catalog_version UInt64,
+                archived_at_ms UInt64,
+                date Date MATERIALIZED toDate(timestamp)
+            ) ENGINE = ReplacingMergeTree(archived_at_ms)
+            PARTITION BY toYYYYMM(date)
+            ORDER BY (topic, customer_key, to_stage, message_id)
+            """, cancellationToken);
+        await clickHouse.ExecuteAsync(
+            $"""
+            CREATE TABLE IF NOT EXISTS {db}.{DeadLetters} (
+                received_at DateTime('UTC'),
+                source String,
+                reason String,
+                payload String
+            ) ENGINE = MergeTree
+            ORDER BY received_at
+            """, cancellationToken);
+    }
+}

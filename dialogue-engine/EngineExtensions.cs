@@ -1,0 +1,36 @@
+using Ecrm.Common.Hosting;
+using Ecrm.Common.Storage;
+using Ecrm.DialogueEngine.Catalog;
+using Ecrm.DialogueEngine.Consuming;
+using Ecrm.DialogueEngine.Customers;
+using Ecrm.DialogueEngine.Folding;
+
+namespace Ecrm.DialogueEngine;
+
+public static class EngineExtensions
+{
+    public static WebApplicationBuilder AddDialogueEngineServices(this WebApplicationBuilder builder)
+    {
+        builder.AddKeyAuthentication();
+        builder.AddKafkaReadiness();
+        builder.AddRedis();
+        builder.AddClickHouse();
+        builder.Services.AddOptions<EngineOptions>().BindConfiguration(EngineOptions.Section).ValidateDataAnnotations().ValidateOnStart();
+        builder.Services.AddProblemDetails();
+        builder.Services.AddSingleton(TimeProvider.System);
+        builder.Services.AddSingleton<VersionedDocuments>();
+        builder.Services.AddSingleton<DialogueReader>();
+        builder.Services.AddSingleton<DialogueFolder>();
+        builder.Services.AddSingleton<CatalogHolder>();
+        builder.Services.AddHostedService(services => services.GetRequiredService<CatalogHolder>());
+        builder.Services.AddHostedService<EventConsumer>();
+        return builder;
+    }
+
+    public static IEndpointRouteBuilder MapDialogueEngineApis(this IEndpointRouteBuilder endpoints)
+    {
+        endpoints.MapCatalogApi();
+        endpoints.MapCustomerApi();
+        return endpoints;
+    }
+}

@@ -1,0 +1,27 @@
+using System.ComponentModel.DataAnnotations;
+
+namespace Ecrm.DialogueEngine;
+
+public sealed record EngineOptions
+{
+    public const string Section = "Engine";
+
+    /// <summary>A topic catalog published at start-up when Redis holds none yet.</summary>
+    public string CatalogSeedFile { get; init; } = "";
+
+    /// <summary>The most events folded and archived as one unit of work.</summary>
+    [Range(1, 100_000)]
+    public int MaxBatchEvents { get; init; } = 1000;
+
+    /// <summary>How long the consumer waits to fill a batch before working on what it has.</summary>
+    [Range(1, 10_000)]
+    public int BatchWindowMs { get; init; } = 50;
+
+    /// <summary>How long a message id is remembered, so a re-sent or re-delivered event folds once.</summary>
+    [Range(1, 365)]
+    public int DedupeWindowDays { get; init; } = 7;
+
+    /// <summary>How often each instance checks Redis for a newer catalog.</summary>
+    [Range(100, 600_000)]
+    public int CatalogPollMs { get; init; } = 1000;
+}

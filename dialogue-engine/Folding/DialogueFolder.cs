@@ -1,0 +1,107 @@
+using Ecrm.Common.Events;
+using Ecrm.Common.Storage;
+using Ecrm.DialogueEngine.Catalog;
+using Microsoft.Extensions.Options;
+using StackExchange.Redis;
+
+namespace Ecrm.DialogueEngine.Folding;
+
+/// <summary>A stage change: the dialogue (customer, topic) moved from one stage to a deeper one.</summary>
+public sealed record StageTransition(string Customer, string Topic, int FromStage, int ToStage, long CatalogVersion);
+
+/// <summary>What folding one event did, or had already done when the event came before.</summary>
+public sealed record FoldOutcome(bool AlreadyArchived, IReadOnlyList<StageTransition> Transitions);
+
+/// <summary>
+/// Folds events into dialogues with one atomic Lua script per event. The script remembers each
+/// message id (with the transitions it caused), so a re-delivered or re-sent event changes nothing
+/// and still hands back its transitions for archiving if the archive did not get them the first time.
+/// </summary>
+public sealed class DialogueFolder(IConnectionMultiplexer redis, IOptions<EngineOptions> options)
+{
+    private const string Archived = "A";
+
+    // KEYS[1] message marker, KEYS[2] customer's topic index, KEYS[3..] one dialogue hash per matched topic.
+    // ARGV[1] event time (unix ms), ARGV[2] channel, ARGV[3] catalog version, ARGV[4] marker TTL (s),
+    // ARGV[5] last stage, then (topic, stage) pairs in the order of KEYS[3..].
+    // The marker is "F<catalog version>" then one "topic\tfrom\tto" line per transition, or "A" once archived.
+    private const string FoldScript =
+        """
+        local marker = redis.call('GET', KEYS[1])
+        if marker then return marker end
+        local ts = tonumber(ARGV[1])
+        local channel = ARGV[2]
+        local lastStage = tonumber(ARGV[5])
+        local out = {'F' .. ARGV[3]}
+        for i = 3, #KEYS do
+          local key = KEYS[i]
+          local topic = ARGV[2 * i]
+          local stage = tonumber(ARGV[2 * i + 1])
+          local current = tonumber(redis.call('HGET', key, 'stage') or '0')
+          redis.call('HINCRBY', key, 'n:' .. channel, 1)
+          local first = redis.call('HGET', key, 'first')
+          if (not first) or ts < tonumber(first) then redis.call('HSET', key, 'first', ARGV[1]) end
+          local last = redis.call('HGET', key, 'last')
+          if (not last) or ts > tonumber(last) then redis.call('HSET', key, 'last', ARGV[1]) end
+          if stage > current then
+            local status = 'open'
+            if stage >= lastStage then status = 'converted' end
+            redis.call('HSET', key, 'stage', ARGV[2 * i + 1], 's' .. stage .. ':at', ARGV[1], 's' .. stage .. ':ch', channel,
+              'catver', ARGV[3], 'status', status)
+            out[#out + 1] = topic .. '\t' .. current .. '\t' .. stage
+          end
+          redis.call('ZADD', KEYS[2], 'GT', ARGV[1], topic)
+        end
+        local result = table.concat(out, '\n')
+        redis.call('SET', KEYS[1], result, 'EX', ARGV[4])
+        return result
+        """;
+
+    private readonly TimeSpan _dedupeWindow = TimeSpan.FromDays(options.Value.DedupeWindowDays);
+
+    public async Task<FoldOutcome> FoldAsync(EventEnvelope item, IReadOnlyList<TopicStage> matches, TopicMatcher matcher)
+    {
+        var customer = item.CustomerKey!;
+        var keys = new RedisKey[2 + matches.Count];
+        var values = new RedisValue[5 + 2 * matches.Count];
+        keys[0] = RedisKeys.Message(customer, item.MessageId!);
+        keys[1] = RedisKeys.CustomerTopics(customer);
+        values[0] = (item.Timestamp ?? item.ReceivedAt ?? DateTimeOffset.UtcNow).ToUnixTimeMilliseconds();
+        values[1] = ChannelNames.Of(item.Channel ?? Channel.Server);
+        values[2] = matcher.Catalog.Version;
+        values[3] = (long)_dedupeWindow.TotalSeconds;
+        values[4] = matcher.Catalog.Stages.Last;
+        for (var i = 0; i < matches.Count; i++)
+        {
+            keys[2 + i] = RedisKeys.Dialogue(customer, matches[i].Topic);
+            values[5 + 2 * i] = matches[i].Topic;
+            values[6 + 2 * i] = matches[i].Stage;
+        }
+
+        var marker = (string)(await redis.GetDatabase().ScriptEvaluateAsync(FoldScript, keys, values))!;
+        return ParseMarker(customer, marker);
+    }
+
+    /// <summary>Records that the archive holds the event, so a later duplicate is dropped outright.</summary>
+    public Task MarkArchivedAsync(EventEnvelope item) =>
+        redis.GetDatabase().StringSetAsync(RedisKeys.Message(item.CustomerKey!, item.MessageId!), Archived, _dedupeWindow, When.Exists);
+
+    private static FoldOutcome ParseMarker(string customer, string marker)
+    {
+        if (marker == Archived)
+        {
+            return new FoldOutcome(true, []);
+        }
+
+        var lines = marker.Split('\n');
+        var catalogVersion = long.Parse(lines[0].AsSpan(1));
+        var transitions = new List<StageTransition>(lines.Length - 1);
+        foreach (var line in lines.AsSpan(1))
+        {
+            var parts = line.Split('\t');
+            transitions.Add(new StageTransition(customer, parts[0], int.Parse(parts[1]), int.Parse(parts[2]), catalogVersion));
+        }
+
+        return new FoldOutcome(false, transitions);
+    }
+}
