@@ -11,6 +11,9 @@ namespace Ecrm.Common.Catalog;
 /// </summary>
 public sealed partial class TopicCatalog
 {
+    /// <summary>The name the topic catalog is published under in <see cref="Storage.VersionedDocuments"/>.</summary>
+    public const string DocumentName = "topics";
+
     private readonly Dictionary<string, Topic> _topicsById;
 
     private TopicCatalog(StageScale stages, IReadOnlyList<Topic> topics, long version)
