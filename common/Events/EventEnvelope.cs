@@ -91,7 +91,7 @@ public sealed class EventContext
     public string? UserAgent { get; set; }
     public string? Ip { get; set; }
     public CampaignContext? Campaign { get; set; }
-    public AppContext? App { get; set; }
+    public ApplicationContext? App { get; set; }
     public ScreenContext? Screen { get; set; }
     public string? Locale { get; set; }
     public string? Timezone { get; set; }
@@ -123,7 +123,7 @@ public sealed class CampaignContext
     public string? Content { get; set; }
 }
 
-public sealed class AppContext
+public sealed class ApplicationContext
 {
     public string? Name { get; set; }
     public string? Version { get; set; }

@@ -29,12 +29,7 @@ public static class BackendRegistration
     {
         builder.Services.AddOptions<RedisOptions>().BindConfiguration(RedisOptions.Section).ValidateDataAnnotations().ValidateOnStart();
         builder.Services.AddSingleton<IConnectionMultiplexer>(services =>
-        {
-            var configuration = ConfigurationOptions.Parse(services.GetRequiredService<IOptions<RedisOptions>>().Value.Configuration);
-            // Start even when Redis is down; readiness reports it and the client reconnects by itself.
-            configuration.AbortOnConnectFail = false;
-            return ConnectionMultiplexer.Connect(configuration);
-        });
+            RedisConnection.Connect(services.GetRequiredService<IOptions<RedisOptions>>().Value.Configuration));
         builder.Services.AddHealthChecks().AddCheck<RedisHealthCheck>("redis", tags: [Readiness.Tag]);
         return builder;
     }

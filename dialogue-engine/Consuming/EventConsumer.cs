@@ -31,14 +31,15 @@ public sealed partial class EventConsumer(
     private readonly Meter _meter = meters.Create("Ecrm.DialogueEngine");
 
     protected override Task ExecuteAsync(CancellationToken stoppingToken) =>
-        // Consume blocks; it gets a thread of its own rather than one from the pool.
-        Task.Factory.StartNew(() => RunAsync(stoppingToken), stoppingToken, TaskCreationOptions.LongRunning, TaskScheduler.Default).Unwrap();
+        // Consume blocks, so the loop owns a thread and waits on its async steps there; an async loop
+        // would carry the blocking Consume onto whichever pool or client thread finished the last await.
+        Task.Factory.StartNew(() => Run(stoppingToken), stoppingToken, TaskCreationOptions.LongRunning, TaskScheduler.Default);
 
-    private async Task RunAsync(CancellationToken stoppingToken)
+    private void Run(CancellationToken stoppingToken)
     {
         var folded = _meter.CreateCounter<long>("ecrm.engine.events_folded");
         var transitions = _meter.CreateCounter<long>("ecrm.engine.transitions");
-        await ArchiveSchemaWithRetryAsync(stoppingToken);
+        ArchiveSchemaWithRetryAsync(stoppingToken).GetAwaiter().GetResult();
 
         using var consumer = new ConsumerBuilder<string, byte[]>(new ConsumerConfig
         {
@@ -72,7 +73,7 @@ public sealed partial class EventConsumer(
                     continue;
                 }
 
-                var (eventCount, transitionCount) = await ProcessWithRetryAsync(batch, stoppingToken);
+                var (eventCount, transitionCount) = ProcessWithRetryAsync(batch, stoppingToken).GetAwaiter().GetResult();
                 folded.Add(eventCount);
                 transitions.Add(transitionCount);
                 foreach (var result in batch)

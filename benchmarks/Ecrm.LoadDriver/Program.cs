@@ -1,0 +1,39 @@
+using System.Diagnostics;
+using Ecrm.Common.Catalog;
+using Ecrm.LoadDriver;
+using Ecrm.LoadDriver.Traffic;
+
+// Ecrm.LoadDriver demo --collector URL --write-key KEY --catalog FILE [--customers 300] [--seed 42] [--history-days 30]
+// Sends every customer's journey through the collector and shows progress.
+var options = CommandLine.Parse(args);
+if (options is null || options.Command != "demo")
+{
+    Console.Error.WriteLine("usage: Ecrm.LoadDriver demo --collector URL --write-key KEY --catalog FILE [--customers N] [--seed N] [--history-days N]");
+    return 2;
+}
+
+var parsed = TopicCatalog.Parse(await File.ReadAllBytesAsync(options.Catalog));
+if (parsed.Catalog is null)
+{
+    Console.Error.WriteLine($"catalog {options.Catalog} is invalid: {string.Join("; ", parsed.Errors)}");
+    return 2;
+}
+
+var generator = new TrafficGenerator(parsed.Catalog, options.Seed, TimeSpan.FromDays(options.HistoryDays));
+var now = DateTimeOffset.UtcNow;
+var journeys = Enumerable.Range(1, options.Customers).Select(c => generator.Journey(c, now)).ToArray();
+var total = journeys.Sum(j => j.Count);
+using var client = new CollectorClient(options.Collector, options.WriteKey);
+var progress = new Progress(total);
+var stopwatch = Stopwatch.StartNew();
+await Parallel.ForEachAsync(journeys, new ParallelOptions { MaxDegreeOfParallelism = 8 }, async (journey, cancellationToken) =>
+{
+    if (journey.Count > 0)
+    {
+        await client.SendAsync(journey, cancellationToken);
+        progress.Add(journey.Count);
+    }
+});
+Progress.Finish();
+Console.WriteLine($"sent {total} events for {options.Customers} customers in {stopwatch.Elapsed.TotalSeconds:F1} s ({total / stopwatch.Elapsed.TotalSeconds:F0} events/s)");
+return 0;

@@ -1,0 +1,105 @@
+#!/usr/bin/env bash
+# Runs the whole of Ecrm on this machine with demo data: private Redis and ClickHouse, the embedded
+# Kafka, the three services, a demo topic and content catalog and a few hundred customers' traffic.
+# Ctrl-C stops everything. ./run.sh --fresh starts from empty stores.
+set -euo pipefail
+source "$(dirname "${BASH_SOURCE[0]}")/dev/stack.sh"
+cd "$ECRM_ROOT"
+
+DATA="$ECRM_ROOT/.data/run"
+REDIS_PORT="${ECRM_REDIS_PORT:-16379}"
+CLICKHOUSE_HTTP_PORT="${ECRM_CLICKHOUSE_HTTP_PORT:-18123}"
+CLICKHOUSE_TCP_PORT="${ECRM_CLICKHOUSE_TCP_PORT:-19000}"
+COLLECTOR_URL="http://127.0.0.1:${ECRM_COLLECTOR_PORT:-8080}"
+ENGINE_URL="http://127.0.0.1:${ECRM_ENGINE_PORT:-8081}"
+RECOMMENDER_URL="http://127.0.0.1:${ECRM_RECOMMENDER_PORT:-8082}"
+DEMO_CUSTOMERS="${ECRM_DEMO_CUSTOMERS:-400}"
+
+stop_all() {
+  trap - INT TERM EXIT
+  ecrm_log "stopping"
+  for service in collector dialogue-engine recommender; do ecrm_stop_pidfile "$DATA/$service.pid"; done
+  ecrm_stop_pidfile "$DATA/kafka/kafka.pid"
+  redis-cli -p "$REDIS_PORT" shutdown >/dev/null 2>&1 || true
+  ecrm_stop_pidfile "$DATA/clickhouse/clickhouse.pid"
+  ecrm_log "stopped"
+}
+
+# A run left behind by a killed terminal is stopped first, so a second ./run.sh always works.
+stop_all 2>/dev/null
+[ "${1:-}" = "--fresh" ] && rm -rf "$DATA"
+mkdir -p "$DATA"
+trap 'stop_all; exit 130' INT TERM
+trap stop_all EXIT
+
+ecrm_install
+ecrm_log "building"
+dotnet build "$ECRM_ROOT/Ecrm.sln" -c Release --nologo -v quiet -clp:ErrorsOnly
+
+export ECRM_WRITE_KEY="${ECRM_WRITE_KEY:-wk_$(ecrm_random_key)}"
+export ECRM_API_KEY="${ECRM_API_KEY:-ak_$(ecrm_random_key)}"
+export ECRM_ADMIN_KEY="${ECRM_ADMIN_KEY:-adm_$(ecrm_random_key)}"
+
+ecrm_log "starting Redis on $REDIS_PORT and ClickHouse on $CLICKHOUSE_HTTP_PORT"
+ecrm_start_redis "$DATA/redis" "$REDIS_PORT"
+ecrm_start_clickhouse "$DATA/clickhouse" "$CLICKHOUSE_HTTP_PORT" "$CLICKHOUSE_TCP_PORT"
+if [ -n "${Kafka__BootstrapServers:-}" ]; then
+  BOOTSTRAP="$Kafka__BootstrapServers"
+  ecrm_log "using the Kafka cluster at $BOOTSTRAP"
+else
+  BOOTSTRAP="$(ecrm_start_kafka "$DATA/kafka")"
+  ecrm_log "embedded Kafka at $BOOTSTRAP"
+fi
+
+export Kafka__BootstrapServers="$BOOTSTRAP"
+export Redis__Configuration="127.0.0.1:$REDIS_PORT"
+export ClickHouse__Url="http://127.0.0.1:$CLICKHOUSE_HTTP_PORT"
+export Auth__WriteKeys__0="$ECRM_WRITE_KEY" Auth__ApiKeys__0="$ECRM_API_KEY" Auth__AdminKeys__0="$ECRM_ADMIN_KEY"
+
+start_service() { # name, folder, assembly, url
+  ecrm_log "starting $1 at $4"
+  Urls="$4" dotnet "$ECRM_ROOT/$2/bin/Release/net10.0/$3.dll" --contentRoot "$ECRM_ROOT/$2" >"$DATA/$1.log" 2>&1 &
+  echo $! > "$DATA/$1.pid"
+}
+start_service collector collector Ecrm.Collector "$COLLECTOR_URL"
+start_service dialogue-engine dialogue-engine Ecrm.DialogueEngine "$ENGINE_URL"
+start_service recommender recommender Ecrm.Recommender "$RECOMMENDER_URL"
+for url in "$COLLECTOR_URL" "$ENGINE_URL" "$RECOMMENDER_URL"; do
+  ecrm_wait_for "$url/health/ready" 60 curl -sf "$url/health/ready" || { tail -n 30 "$DATA"/*.log; exit 1; }
+done
+
+ecrm_log "loading the demo topic and content catalogs"
+curl -sf -X PUT "$ENGINE_URL/api/catalog" -H "Authorization: Bearer $ECRM_ADMIN_KEY" -H 'Content-Type: application/json' \
+  --data-binary @dev/demo/topic-catalog.json >/dev/null
+curl -sf -X PUT "$RECOMMENDER_URL/v1/items" -H "Authorization: Bearer $ECRM_ADMIN_KEY" -H 'Content-Type: application/json' \
+  --data-binary @dev/demo/content-catalog.json >/dev/null
+sleep 1.5 # the recommender polls for the new topic catalog once a second
+
+ecrm_log "sending demo traffic: $DEMO_CUSTOMERS customers across web, email and mobile"
+dotnet "$ECRM_ROOT/benchmarks/Ecrm.LoadDriver/bin/Release/net10.0/Ecrm.LoadDriver.dll" demo \
+  --collector "$COLLECTOR_URL" --write-key "$ECRM_WRITE_KEY" --catalog dev/demo/topic-catalog.json --customers "$DEMO_CUSTOMERS"
+
+cat <<TXT
+
+  Ecrm is running.
+
+  collector        $COLLECTOR_URL        POST /v1/batch (write key as HTTP Basic user)
+  dialogue engine  $ENGINE_URL        GET /api/catalog, GET /api/customers/{id}/dialogues
+  recommender      $RECOMMENDER_URL        GET /v1/recommendations/{customerId}?n=10
+  health           <service>/health/ready
+  Redis            127.0.0.1:$REDIS_PORT     ClickHouse  http://127.0.0.1:$CLICKHOUSE_HTTP_PORT (database ecrm)
+  Kafka            $BOOTSTRAP
+  logs             $DATA/*.log
+
+  write key  $ECRM_WRITE_KEY
+  API key    $ECRM_API_KEY
+  admin key  $ECRM_ADMIN_KEY
+
+  Try:
+    curl -s -H "Authorization: Bearer $ECRM_API_KEY" $ENGINE_URL/api/customers/user-000001/dialogues
+    curl -s -H "Authorization: Bearer $ECRM_API_KEY" "$RECOMMENDER_URL/v1/recommendations/user-000001?n=5"
+    curl -s "http://127.0.0.1:$CLICKHOUSE_HTTP_PORT/" --data "SELECT topic, to_stage, uniqExact(customer_key) FROM ecrm.transitions GROUP BY topic, to_stage ORDER BY topic, to_stage"
+
+  Ctrl-C stops everything.
+TXT
+wait
