@@ -1,0 +1,127 @@
+using System.Text.Json;
+using Ecrm.Collector.Ingestion;
+using Ecrm.Common.Events;
+using Xunit;
+
+namespace Ecrm.Collector.Tests;
+
+public sealed class EventStamperTests
+{
+    private static readonly DateTimeOffset ReceivedAt = new(2026, 11, 25, 12, 0, 0, TimeSpan.Zero);
+    private readonly EventStamper _stamper = new();
+
+    [Fact]
+    public void TimestampCancelsTheClientClockSkew()
+    {
+        // The client's clock is 1 hour fast: it says the event happened at 13:00:00 and was sent 5 s later.
+        var item = Track();
+        item.OriginalTimestamp = ReceivedAt.AddHours(1);
+        item.SentAt = ReceivedAt.AddHours(1).AddSeconds(5);
+
+        Assert.Null(_stamper.Stamp(item, null, ReceivedAt));
+
+        Assert.Equal(ReceivedAt.AddSeconds(-5), item.Timestamp);
+        Assert.Equal(ReceivedAt, item.ReceivedAt);
+    }
+
+    [Fact]
+    public void BatchSentAtAppliesToItemsWithoutTheirOwn()
+    {
+        var item = Track();
+        item.OriginalTimestamp = ReceivedAt.AddMinutes(-10);
+        var batch = new EventBatch { SentAt = ReceivedAt.AddMinutes(-9) };
+
+        Assert.Null(_stamper.Stamp(item, batch, ReceivedAt));
+
+        Assert.Equal(ReceivedAt.AddMinutes(-1), item.Timestamp);
+    }
+
+    [Fact]
+    public void GivenTimestampIsTrustedWhenNoOriginalTimestamp()
+    {
+        var item = Track();
+        item.Timestamp = ReceivedAt.AddDays(-1);
+
+        Assert.Null(_stamper.Stamp(item, null, ReceivedAt));
+
+        Assert.Equal(ReceivedAt.AddDays(-1), item.Timestamp);
+        Assert.Equal(ReceivedAt.AddDays(-1), item.OriginalTimestamp);
+    }
+
+    [Fact]
+    public void MessageIdIsKeptWhenGivenAndMadeWhenAbsent()
+    {
+        var given = Track();
+        given.MessageId = "m-1";
+        var absent = Track();
+
+        _stamper.Stamp(given, null, ReceivedAt);
+        _stamper.Stamp(absent, null, ReceivedAt);
+
+        Assert.Equal("m-1", given.MessageId);
+        Assert.False(string.IsNullOrEmpty(absent.MessageId));
+    }
+
+    [Fact]
+    public void IdentityIsRequired()
+    {
+        var item = new EventEnvelope { Type = EventType.Track, Event = "Viewed" };
+
+        Assert.Equal("userId or anonymousId is required", _stamper.Stamp(item, null, ReceivedAt));
+    }
+
+    [Fact]
+    public void TrackNeedsAnEventName()
+    {
+        var item = Track();
+        item.Event = " ";
+
+        Assert.Equal("event is required for a track call", _stamper.Stamp(item, null, ReceivedAt));
+    }
+
+    [Fact]
+    public void BatchContextFillsWhatTheItemLacksAndTheItemWins()
+    {
+        var item = Track();
+        item.Context = new EventContext { Locale = "en-US" };
+        var batch = new EventBatch { Context = new EventContext { Locale = "ko-KR", UserAgent = "agent", Library = new LibraryContext { Name = "lib" } } };
+
+        _stamper.Stamp(item, batch, ReceivedAt);
+
+        Assert.Equal("en-US", item.Context!.Locale);
+        Assert.Equal("agent", item.Context.UserAgent);
+        Assert.Equal("lib", item.Context.Library!.Name);
+    }
+
+    [Theory]
+    [InlineData(EventType.Screen, false, "mobile")]
+    [InlineData(EventType.Page, false, "web")]
+    [InlineData(EventType.Track, true, "mobile")]
+    [InlineData(EventType.Track, false, "server")]
+    public void ChannelIsInferredWhenAbsent(EventType type, bool hasApp, string expected)
+    {
+        var item = new EventEnvelope { Type = type, Event = "x", Name = "x", UserId = "u", Context = hasApp ? new EventContext { App = new ApplicationContext { Name = "app" } } : null };
+
+        _stamper.Stamp(item, null, ReceivedAt);
+
+        Assert.Equal(expected, ChannelNames.Of(item.Channel!.Value));
+    }
+
+    [Fact]
+    public void NumericUserIdsReadAsStrings()
+    {
+        var item = JsonSerializer.Deserialize("""{"type":"track","event":"x","userId":12345}""", EcrmJsonContext.Default.EventEnvelope)!;
+
+        Assert.Equal("12345", item.UserId);
+    }
+
+    [Fact]
+    public void SegmentBrowserChannelReadsAsWeb()
+    {
+        var item = JsonSerializer.Deserialize("""{"type":"page","userId":"u","channel":"browser"}""", EcrmJsonContext.Default.EventEnvelope)!;
+
+        Assert.Equal(Channel.Web, item.Channel);
+    }
+
+    private static EventEnvelope Track() => new() { Type = EventType.Track, Event = "Product Viewed", AnonymousId = "a-1" };
+}

@@ -1,0 +1,204 @@
+using System.Net;
+using System.Net.Http.Headers;
+using System.Text;
+using System.Text.Json;
+using Confluent.Kafka;
+using Ecrm.Common.Events;
+using Ecrm.Testing;
+using Microsoft.AspNetCore.Mvc.Testing;
+using Xunit;
+
+namespace Ecrm.Collector.Tests;
+
+/// <summary>The collector's HTTP API on a real Kafka protocol (librdkafka's mock cluster).</summary>
+public sealed class TrackingApiTests : IClassFixture<KafkaFixture>, IDisposable
+{
+    private const string WriteKey = "wk-test";
+    private readonly KafkaFixture _kafka;
+    private readonly string _topic;
+    private readonly WebApplicationFactory<Program> _factory;
+
+    public TrackingApiTests(KafkaFixture kafka)
+    {
+        _kafka = kafka;
+        _topic = kafka.CreateTopic("collector");
+        _factory = Collector(kafka.BootstrapServers, _topic);
+    }
+
+    public void Dispose() => _factory.Dispose();
+
+    [Fact]
+    public async Task BatchIsInKafkaWhenAcknowledged()
+    {
+        var client = Client();
+        var body = """
+            {"batch":[
+              {"type":"page","messageId":"m-1","anonymousId":"anon-1","properties":{"path":"/tv"}},
+              {"type":"track","event":"Product Added","messageId":"m-2","userId":"user-1","properties":{"sku":"oled-55"}},
+              {"type":"identify","messageId":"m-3","userId":"user-1","anonymousId":"anon-1","traits":{"region":"Gangnam"}}],
+             "context":{"locale":"ko-KR"}}
+            """;
+
+        var response = await client.PostAsync("/v1/batch", Json(body));
+
+        Assert.Equal(HttpStatusCode.OK, response.StatusCode);
+        Assert.Equal("""{"success":true}""", await response.Content.ReadAsStringAsync());
+        var messages = ConsumeAll(3);
+        Assert.Equal(["m-1", "m-2", "m-3"], messages.Select(m => m.Item.MessageId).Order());
+        Assert.All(messages, m => Assert.Equal(m.Item.CustomerKey, m.Key));
+        Assert.All(messages, m => Assert.Equal("ko-KR", m.Item.Context!.Locale));
+        Assert.All(messages, m => Assert.NotNull(m.Item.ReceivedAt));
+        Assert.Equal("user-1", messages.Single(m => m.Item.MessageId == "m-2").Key);
+    }
+
+    [Fact]
+    public async Task WriteKeyInBodyIsAccepted()
+    {
+        var response = await _factory.CreateClient().PostAsync("/v1/track", Json($$"""{"writeKey":"{{WriteKey}}","event":"Signed Up","userId":"u-9","messageId":"m-9"}"""));
+
+        Assert.Equal(HttpStatusCode.OK, response.StatusCode);
+        var message = Assert.Single(ConsumeAll(1));
+        Assert.Equal(EventType.Track, message.Item.Type);
+        Assert.Null(message.Item.WriteKey);
+    }
+
+    [Fact]
+    public async Task MissingWriteKeyIsRefused()
+    {
+        var response = await _factory.CreateClient().PostAsync("/v1/batch", Json("""{"batch":[{"type":"track","event":"x","userId":"u"}]}"""));
+
+        Assert.Equal(HttpStatusCode.Unauthorized, response.StatusCode);
+        Assert.Contains("write key is required", await response.Content.ReadAsStringAsync(), StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task WrongWriteKeyIsRefused()
+    {
+        var client = _factory.CreateClient();
+        client.DefaultRequestHeaders.Authorization = Basic("not-the-key");
+
+        var response = await client.PostAsync("/v1/batch", Json("""{"batch":[{"type":"track","event":"x","userId":"u"}]}"""));
+
+        Assert.Equal(HttpStatusCode.Unauthorized, response.StatusCode);
+    }
+
+    [Theory]
+    [InlineData("""{"batch":[{"type":"track","event":"x"}]}""", "batch[0]: userId or anonymousId is required")]
+    [InlineData("""{"batch":[{"type":"fly","userId":"u"}]}""", "not a valid batch")]
+    [InlineData("""{"batch":[{"type":"track","event":"x","userId":"u","channel":"fax"}]}""", "unknown channel 'fax'")]
+    [InlineData("""{"batch":[{"type":"track","userId":"u"}]}""", "event is required")]
+    [InlineData("""{"batch":[{"type":"track","event":"x","userId":"u","properties":[1,2]}]}""", "properties must be an object")]
+    [InlineData("""{"batch":[{"event":"x","userId":"u"}]}""", "type is required")]
+    [InlineData("""{"batch":[]}""", "at least one event")]
+    [InlineData("""{"batch":[{"type":"track","event":"x","userId":"u","originalTimestamp":"yesterday"}]}""", "not a valid batch")]
+    [InlineData("""not json""", "not a valid batch")]
+    public async Task BadInputGets400WithAReason(string body, string reason)
+    {
+        var response = await Client().PostAsync("/v1/batch", Json(body));
+
+        Assert.Equal(HttpStatusCode.BadRequest, response.StatusCode);
+        Assert.Contains(reason, await response.Content.ReadAsStringAsync(), StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task OneBadEventRefusesTheWholeBatch()
+    {
+        var response = await Client().PostAsync("/v1/batch", Json("""{"batch":[{"type":"track","event":"ok","userId":"u","messageId":"good"},{"type":"track","event":"x"}]}"""));
+
+        Assert.Equal(HttpStatusCode.BadRequest, response.StatusCode);
+        Assert.Empty(ConsumeAll(expected: 0, wait: TimeSpan.FromSeconds(2)));
+    }
+
+    [Fact]
+    public async Task BatchOver500KBGets413()
+    {
+        var filler = new string('x', 20_000);
+        var events = string.Join(',', Enumerable.Range(0, 30).Select(i => $$$"""{"type":"track","event":"x","userId":"u","properties":{"f":"{{{filler}}}"}}"""));
+
+        var response = await Client().PostAsync("/v1/batch", Json($$"""{"batch":[{{events}}]}"""));
+
+        Assert.Equal(HttpStatusCode.RequestEntityTooLarge, response.StatusCode);
+        Assert.Contains("512000-byte limit", await response.Content.ReadAsStringAsync(), StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task EventOver32KBGets413()
+    {
+        var filler = new string('x', 40_000);
+
+        var response = await Client().PostAsync("/v1/batch", Json($$$"""{"batch":[{"type":"track","event":"x","userId":"u","properties":{"f":"{{{filler}}}"}}]}"""));
+
+        Assert.Equal(HttpStatusCode.RequestEntityTooLarge, response.StatusCode);
+        Assert.Contains("batch[0]: event is", await response.Content.ReadAsStringAsync(), StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task BatchOver2500EventsGets413()
+    {
+        var events = string.Join(',', Enumerable.Repeat("""{"type":"track","event":"x","userId":"u"}""", 2501));
+
+        var response = await Client().PostAsync("/v1/batch", Json($$"""{"batch":[{{events}}]}"""));
+
+        Assert.Equal(HttpStatusCode.RequestEntityTooLarge, response.StatusCode);
+        Assert.Contains("2501 events", await response.Content.ReadAsStringAsync(), StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task UnreachableKafkaGets503AndNoAcknowledgement()
+    {
+        // A cluster of its own, so taking every broker down does not disturb the other tests.
+        using var cluster = new DevKafka.MockKafkaCluster(brokerCount: 1);
+        cluster.CreateTopic("down", 1, 1);
+        using var factory = Collector(cluster.BootstrapServers, "down", ackTimeoutSeconds: 2);
+        var client = factory.CreateClient();
+        client.DefaultRequestHeaders.Authorization = Basic(WriteKey);
+        cluster.SetBrokerDown(1, down: true);
+
+        var response = await client.PostAsync("/v1/batch", Json("""{"batch":[{"type":"track","event":"x","userId":"u"}]}"""));
+
+        Assert.Equal(HttpStatusCode.ServiceUnavailable, response.StatusCode);
+        Assert.Contains("did not acknowledge", await response.Content.ReadAsStringAsync(), StringComparison.Ordinal);
+    }
+
+    private static WebApplicationFactory<Program> Collector(string bootstrapServers, string topic, int ackTimeoutSeconds = 30) =>
+        new WebApplicationFactory<Program>().WithWebHostBuilder(builder => builder
+            .UseSetting("Kafka:BootstrapServers", bootstrapServers)
+            .UseSetting("Kafka:EventsTopic", topic)
+            .UseSetting("Collector:AckTimeoutSeconds", ackTimeoutSeconds.ToString())
+            .UseSetting("Auth:WriteKeys:0", WriteKey)
+            .UseSetting("Auth:AdminKeys:0", "admin-test"));
+
+    private HttpClient Client()
+    {
+        var client = _factory.CreateClient();
+        client.DefaultRequestHeaders.Authorization = Basic(WriteKey);
+        return client;
+    }
+
+    private static AuthenticationHeaderValue Basic(string user) => new("Basic", Convert.ToBase64String(Encoding.UTF8.GetBytes(user + ":")));
+
+    private static StringContent Json(string body) => new(body, Encoding.UTF8, "application/json");
+
+    private List<(string Key, EventEnvelope Item)> ConsumeAll(int expected, TimeSpan? wait = null)
+    {
+        using var consumer = new ConsumerBuilder<string, byte[]>(new ConsumerConfig
+        {
+            BootstrapServers = _kafka.BootstrapServers,
+            GroupId = $"check-{Guid.NewGuid():N}",
+            AutoOffsetReset = AutoOffsetReset.Earliest,
+        }).Build();
+        consumer.Subscribe(_topic);
+        var messages = new List<(string, EventEnvelope)>();
+        var deadline = DateTime.UtcNow + (wait ?? TimeSpan.FromSeconds(20));
+        while (DateTime.UtcNow < deadline && (messages.Count < expected || wait is not null))
+        {
+            if (consumer.Consume(TimeSpan.FromMilliseconds(200)) is { IsPartitionEOF: false } result)
+            {
+                messages.Add((result.Message.Key, JsonSerializer.Deserialize(result.Message.Value, EcrmJsonContext.Default.EventEnvelope)!));
+            }
+        }
+
+        consumer.Close();
+        return messages;
+    }
+}
