@@ -1,0 +1,129 @@
+using Ecrm.Common.Events;
+using Ecrm.Common.Storage;
+using Ecrm.DialogueEngine.Catalog;
+using Ecrm.DialogueEngine.Folding;
+using Ecrm.Testing;
+using Microsoft.Extensions.Options;
+using Xunit;
+
+namespace Ecrm.DialogueEngine.Tests;
+
+/// <summary>The fold script on a real redis-server.</summary>
+public sealed class DialogueFolderTests(RedisFixture redis) : IClassFixture<RedisFixture>
+{
+    private static readonly DateTimeOffset Start = new(2026, 11, 1, 9, 0, 0, TimeSpan.Zero);
+    private readonly TopicMatcher _matcher = new(CatalogSamples.Oled(version: 3));
+    private readonly DialogueFolder _folder = new(redis.Connection, Options.Create(new EngineOptions()));
+    private readonly DialogueReader _reader = new(redis.Connection);
+    private readonly string _customer = $"c-{Guid.NewGuid():N}";
+
+    [Fact]
+    public async Task StageMovesToTheDeepestStageReachedAndRecordsEachTransition()
+    {
+        var intro = await FoldAsync(Page("/tv/oled-55"), Start);
+        var specs = await FoldAsync(Page("/tv/oled-55/specs"), Start.AddMinutes(5));
+        var introAgain = await FoldAsync(Page("/tv/oled-55"), Start.AddMinutes(9));
+
+        Assert.Equal([new StageTransition(_customer, "tv-oled-55", 0, 1, 3)], intro.Transitions);
+        Assert.Equal([new StageTransition(_customer, "tv-oled-55", 1, 2, 3)], specs.Transitions);
+        Assert.Empty(introAgain.Transitions);
+        var dialogue = Assert.Single(await _reader.ReadAsync(_customer));
+        Assert.Equal(2, dialogue.Stage);
+        Assert.Equal(DialogueStatus.Open, dialogue.Status);
+        Assert.Equal(Start, dialogue.FirstInteraction);
+        Assert.Equal(Start.AddMinutes(9), dialogue.LastInteraction);
+        Assert.Equal(3, dialogue.InteractionsByChannel["web"]);
+        Assert.Equal([new StageReached(1, Start, "web"), new StageReached(2, Start.AddMinutes(5), "web")], dialogue.StagesReached);
+        Assert.Equal(3, dialogue.CatalogVersion);
+    }
+
+    [Fact]
+    public async Task FoldIsIdempotentForRepeatedEvent()
+    {
+        var item = Page("/tv/oled-55/specs");
+        await FoldAsync(item, Start);
+        var before = await redis.Connection.GetDatabase().HashGetAllAsync(RedisKeys.Dialogue(_customer, "tv-oled-55"));
+
+        var again = await FoldAsync(item, Start);
+
+        var after = await redis.Connection.GetDatabase().HashGetAllAsync(RedisKeys.Dialogue(_customer, "tv-oled-55"));
+        Assert.Equal(before.OrderBy(f => f.Name.ToString()), after.OrderBy(f => f.Name.ToString()));
+        Assert.False(again.AlreadyArchived);
+        Assert.Equal([new StageTransition(_customer, "tv-oled-55", 0, 2, 3)], again.Transitions);
+    }
+
+    [Fact]
+    public async Task ArchivedEventIsDroppedOutrightWhenItComesAgain()
+    {
+        var item = Page("/tv/oled-55");
+        await FoldAsync(item, Start);
+        await _folder.MarkArchivedAsync(item);
+
+        var again = await FoldAsync(item, Start);
+
+        Assert.True(again.AlreadyArchived);
+        Assert.Empty(again.Transitions);
+    }
+
+    [Fact]
+    public async Task ReachingTheLastStageConvertsTheDialogue()
+    {
+        var order = new EventEnvelope
+        {
+            Type = EventType.Track,
+            Channel = Channel.Mobile,
+            Event = "Order Completed",
+            Properties = System.Text.Json.JsonDocument.Parse("""{"sku":"oled-55"}""").RootElement,
+        };
+
+        var outcome = await FoldAsync(order, Start);
+
+        Assert.Equal([new StageTransition(_customer, "tv-oled-55", 0, 4, 3)], outcome.Transitions);
+        var dialogue = Assert.Single(await _reader.ReadAsync(_customer));
+        Assert.Equal(DialogueStatus.Converted, dialogue.Status);
+        Assert.Equal("mobile", dialogue.StagesReached.Single().Channel);
+    }
+
+    [Fact]
+    public async Task EarlierEventArrivingLateDoesNotMoveLastInteractionBack()
+    {
+        await FoldAsync(Page("/tv/oled-55/specs"), Start.AddHours(1));
+        await FoldAsync(Page("/tv/oled-55"), Start);
+
+        var dialogue = Assert.Single(await _reader.ReadAsync(_customer));
+        Assert.Equal(2, dialogue.Stage);
+        Assert.Equal(Start, dialogue.FirstInteraction);
+        Assert.Equal(Start.AddHours(1), dialogue.LastInteraction);
+    }
+
+    [Fact]
+    public async Task CustomerIdsWithBracesStayDistinct()
+    {
+        var tricky = $"{_customer}}}:dlg:x{{";
+        var item = Page("/tv/oled-55");
+        item.AnonymousId = tricky;
+        item.MessageId = Guid.NewGuid().ToString();
+        var matches = new List<TopicStage>();
+        _matcher.Match(item, matches);
+        item.Timestamp = Start;
+
+        await _folder.FoldAsync(item, matches, _matcher);
+
+        Assert.Single(await _reader.ReadAsync(tricky));
+        Assert.Empty(await _reader.ReadAsync(_customer));
+    }
+
+    private async Task<FoldOutcome> FoldAsync(EventEnvelope item, DateTimeOffset at)
+    {
+        item.AnonymousId = _customer;
+        item.MessageId ??= Guid.NewGuid().ToString();
+        item.Timestamp = at;
+        item.Channel ??= Channel.Web;
+        var matches = new List<TopicStage>();
+        _matcher.Match(item, matches);
+        return await _folder.FoldAsync(item, matches, _matcher);
+    }
+
+    private static EventEnvelope Page(string path) =>
+        new() { Type = EventType.Page, Channel = Channel.Web, Context = new EventContext { Page = new PageContext { Path = path } } };
+}

@@ -1,0 +1,155 @@
+using System.Net;
+using System.Net.Http.Json;
+using System.Text;
+using System.Text.Json;
+using Ecrm.Common.Storage;
+using Ecrm.Testing;
+using StackExchange.Redis;
+using Xunit;
+
+namespace Ecrm.IntegrationTests;
+
+/// <summary>
+/// The foundation's walking skeleton: collector → Kafka → dialogue engine → Redis and ClickHouse →
+/// recommender, every part real and every service its own process.
+/// </summary>
+[Collection(BackendsCollection.Name)]
+public sealed class EndToEndTests(KafkaFixture kafka, RedisFixture redis, ClickHouseFixture clickHouse) : IAsyncLifetime
+{
+    private const string Topic = "tv-oled-55";
+    private readonly EcrmServices _stack = new(kafka, redis, clickHouse);
+    private readonly string _customer = $"e2e-{Guid.NewGuid():N}";
+    private ConnectionMultiplexer _redis = null!;
+
+    public async Task InitializeAsync()
+    {
+        await _stack.StartAsync();
+        _redis = RedisConnection.Connect(_stack.RedisConfiguration);
+        using var engine = EcrmServices.Client(_stack.EngineUrl, EcrmServices.AdminKey);
+        using var recommender = EcrmServices.Client(_stack.RecommenderUrl, EcrmServices.AdminKey);
+        await PutAsync(engine, "api/catalog", await File.ReadAllTextAsync(RepoPaths.Combine("dev", "demo", "topic-catalog.json")));
+        await PutAsync(recommender, "v1/items", await File.ReadAllTextAsync(RepoPaths.Combine("dev", "demo", "content-catalog.json")));
+    }
+
+    public async Task DisposeAsync()
+    {
+        _redis?.Dispose();
+        await _stack.DisposeAsync();
+    }
+
+    [Fact]
+    public async Task WebEventsFoldIntoADialogueArchiveAndDriveNextStepRecommendations()
+    {
+        using var collector = EcrmServices.Client(_stack.CollectorUrl);
+        var intro = Guid.NewGuid().ToString();
+        var specs = Guid.NewGuid().ToString();
+        var batch = Batch(Page(intro, "/tv/oled-55", minutesAgo: 10), Page(specs, "/tv/oled-55/specs", minutesAgo: 5));
+
+        // 1. The collector acknowledges the customer's intro and specs page views.
+        Assert.Equal(HttpStatusCode.OK, (await collector.PostAsync("v1/batch", Json(batch))).StatusCode);
+
+        // 2. Redis holds the dialogue at stage 2.
+        var dialogueKey = RedisKeys.Dialogue(_customer, Topic);
+        await Eventually("the dialogue reaches stage 2", async () => (int)await _redis.GetDatabase().HashGetAsync(dialogueKey, DialogueFields.Stage) == 2);
+        var dialogueBefore = await DialogueSnapshotAsync(dialogueKey);
+
+        // 3. ClickHouse holds both raw events and both transitions.
+        await Eventually("ClickHouse holds both events", async () => await CountAsync("events") == "2");
+        Assert.Equal($"{intro}\n{specs}\n", await QueryAsync($"SELECT message_id FROM {{db}}.events WHERE customer_key = {ClickHouseSql.Quote(_customer)} ORDER BY timestamp_ms FORMAT TSV"));
+        Assert.Equal("0\t1\tweb\n1\t2\tweb\n", await QueryAsync($"SELECT from_stage, to_stage, channel FROM {{db}}.transitions WHERE customer_key = {ClickHouseSql.Quote(_customer)} ORDER BY to_stage FORMAT TSV"));
+
+        // 4. The recommender serves stage-3 content of that topic.
+        using var recommender = EcrmServices.Client(_stack.RecommenderUrl, EcrmServices.ApiKey);
+        var recommendation = await recommender.GetFromJsonAsync<JsonElement>($"v1/recommendations/{_customer}?n=10");
+        var items = recommendation.GetProperty("items").EnumerateArray().ToArray();
+        Assert.NotEmpty(items);
+        Assert.All(items, item =>
+        {
+            Assert.Equal(Topic, item.GetProperty("topic").GetString());
+            Assert.Equal(3, item.GetProperty("stage").GetInt32());
+            Assert.Contains("55-inch OLED TV", item.GetProperty("reason").GetString(), StringComparison.Ordinal);
+        });
+
+        // 5. The same batch again changes nothing. A later sentinel event of the same customer shares
+        //    its Kafka partition, so once the sentinel is archived the duplicates have been processed.
+        Assert.Equal(HttpStatusCode.OK, (await collector.PostAsync("v1/batch", Json(batch))).StatusCode);
+        Assert.Equal(HttpStatusCode.OK, (await collector.PostAsync("v1/batch", Json(Batch(Page(Guid.NewGuid().ToString(), "/about", minutesAgo: 1))))).StatusCode);
+        await Eventually("the sentinel is archived", async () => await CountAsync("events") == "3");
+        Assert.Equal(dialogueBefore, await DialogueSnapshotAsync(dialogueKey));
+        Assert.Equal("2", await CountAsync("transitions"));
+        Assert.Equal("3", await QueryAsync($"SELECT uniqExact(message_id) FROM {{db}}.events WHERE customer_key = {ClickHouseSql.Quote(_customer)} FORMAT TSV").ContinueWith(t => t.Result.Trim()));
+    }
+
+    [Fact]
+    public async Task ReadAndAdminApisNeedTheirKeys()
+    {
+        using var anonymous = new HttpClient { BaseAddress = _stack.EngineUrl };
+        using var reader = EcrmServices.Client(_stack.EngineUrl, EcrmServices.ApiKey);
+        using var recommender = new HttpClient { BaseAddress = _stack.RecommenderUrl };
+
+        Assert.Equal(HttpStatusCode.Unauthorized, (await anonymous.GetAsync("api/catalog")).StatusCode);
+        Assert.Equal(HttpStatusCode.OK, (await reader.GetAsync("api/catalog")).StatusCode);
+        Assert.Equal(HttpStatusCode.Forbidden, (await reader.PutAsync("api/catalog", Json("{}"))).StatusCode);
+        Assert.Equal(HttpStatusCode.Unauthorized, (await recommender.GetAsync($"v1/recommendations/{_customer}")).StatusCode);
+    }
+
+    [Fact]
+    public async Task InvalidCatalogIsRefusedAndTheRunningOneStays()
+    {
+        using var admin = EcrmServices.Client(_stack.EngineUrl, EcrmServices.AdminKey);
+        var before = await admin.GetAsync("api/catalog");
+
+        var response = await admin.PutAsync("api/catalog", Json("""{"topics":[{"id":"tv","rules":[{"match":{"path":"tv"},"stage":1}]}]}"""));
+
+        Assert.Equal(HttpStatusCode.BadRequest, response.StatusCode);
+        Assert.Contains("topic 'tv' rules[0].match.path", await response.Content.ReadAsStringAsync(), StringComparison.Ordinal);
+        var after = await admin.GetAsync("api/catalog");
+        Assert.Equal(before.Headers.GetValues("X-Ecrm-Catalog-Version"), after.Headers.GetValues("X-Ecrm-Catalog-Version"));
+    }
+
+    private static string Batch(params string[] events) => $$"""{"batch":[{{string.Join(',', events)}}]}""";
+
+    private string Page(string messageId, string path, int minutesAgo) =>
+        "{\"type\":\"page\",\"messageId\":\"" + messageId + "\",\"anonymousId\":\"" + _customer + "\",\"channel\":\"web\","
+        + "\"originalTimestamp\":\"" + DateTimeOffset.UtcNow.AddMinutes(-minutesAgo).ToString("O") + "\","
+        + "\"context\":{\"page\":{\"path\":\"" + path + "\",\"url\":\"https://shop.example" + path + "\"}}}";
+
+    private async Task<string> CountAsync(string table) =>
+        (await QueryAsync($"SELECT count() FROM {{db}}.{table} WHERE customer_key = {ClickHouseSql.Quote(_customer)} FORMAT TSV")).Trim();
+
+    private Task<string> QueryAsync(string sql) => clickHouse.QueryAsync(sql.Replace("{db}", _stack.ClickHouseDatabase, StringComparison.Ordinal));
+
+    private async Task<string> DialogueSnapshotAsync(RedisKey key) =>
+        string.Join(';', (await _redis.GetDatabase().HashGetAllAsync(key)).Select(f => $"{f.Name}={f.Value}").Order(StringComparer.Ordinal));
+
+    private async Task Eventually(string what, Func<Task<bool>> condition)
+    {
+        var deadline = DateTime.UtcNow.AddSeconds(30);
+        while (DateTime.UtcNow < deadline)
+        {
+            try
+            {
+                if (await condition())
+                {
+                    return;
+                }
+            }
+            catch (InvalidOperationException)
+            {
+                // The archive tables may not exist yet.
+            }
+
+            await Task.Delay(100);
+        }
+
+        Assert.Fail($"{what}: not within 30 s.\nengine log:\n{_stack.Logs("dialogue-engine")}");
+    }
+
+    private static async Task PutAsync(HttpClient client, string path, string body)
+    {
+        var response = await client.PutAsync(path, Json(body));
+        Assert.True(response.IsSuccessStatusCode, $"PUT {path}: {(int)response.StatusCode} {await response.Content.ReadAsStringAsync()}");
+    }
+
+    private static StringContent Json(string body) => new(body, Encoding.UTF8, "application/json");
+}

@@ -1,0 +1,100 @@
+using System.Net.Http.Headers;
+using System.Text;
+
+namespace Ecrm.Testing;
+
+/// <summary>
+/// The three services as real processes on free loopback ports, wired to the test run's back ends.
+/// Each stack gets its own Kafka topic, consumer group, Redis database and ClickHouse database.
+/// </summary>
+public sealed class EcrmServices : IAsyncDisposable
+{
+    public const string WriteKey = "wk-integration";
+    public const string ApiKey = "ak-integration";
+    public const string AdminKey = "adm-integration";
+
+    private readonly Dictionary<string, string> _environment;
+    private readonly Dictionary<string, ServerProcess> _services = [];
+
+    public EcrmServices(KafkaFixture kafka, RedisFixture redis, ClickHouseFixture clickHouse)
+    {
+        var id = Guid.NewGuid().ToString("N")[..12];
+        Topic = kafka.CreateTopic("events");
+        RedisConfiguration = redis.IsolatedConfiguration();
+        ClickHouseDatabase = $"it_{id}";
+        _environment = new Dictionary<string, string>
+        {
+            ["Kafka__BootstrapServers"] = kafka.BootstrapServers,
+            ["Kafka__EventsTopic"] = Topic,
+            ["Kafka__ConsumerGroup"] = $"engine-{id}",
+            ["Redis__Configuration"] = RedisConfiguration,
+            ["ClickHouse__Url"] = clickHouse.Url,
+            ["ClickHouse__Database"] = ClickHouseDatabase,
+            ["Auth__WriteKeys__0"] = WriteKey,
+            ["Auth__ApiKeys__0"] = ApiKey,
+            ["Auth__AdminKeys__0"] = AdminKey,
+            ["Engine__BatchWindowMs"] = "20",
+            ["Recommender__CatalogPollMs"] = "200",
+            ["Engine__CatalogPollMs"] = "200",
+            ["Logging__LogLevel__Default"] = "Warning",
+        };
+    }
+
+    public string Topic { get; }
+
+    public string RedisConfiguration { get; }
+
+    public string ClickHouseDatabase { get; }
+
+    public Uri CollectorUrl { get; private set; } = null!;
+
+    public Uri EngineUrl { get; private set; } = null!;
+
+    public Uri RecommenderUrl { get; private set; } = null!;
+
+    public async Task StartAsync()
+    {
+        CollectorUrl = await StartServiceAsync("collector", "collector", "Ecrm.Collector");
+        EngineUrl = await StartServiceAsync("dialogue-engine", "dialogue-engine", "Ecrm.DialogueEngine");
+        RecommenderUrl = await StartServiceAsync("recommender", "recommender", "Ecrm.Recommender");
+    }
+
+    /// <summary>An HTTP client for a service: Basic write key for the collector, Bearer keys for the rest.</summary>
+    public static HttpClient Client(Uri service, string? bearerKey = null)
+    {
+        var client = new HttpClient { BaseAddress = service, Timeout = TimeSpan.FromSeconds(30) };
+        client.DefaultRequestHeaders.Authorization = bearerKey is null
+            ? new AuthenticationHeaderValue("Basic", Convert.ToBase64String(Encoding.UTF8.GetBytes(WriteKey + ":")))
+            : new AuthenticationHeaderValue("Bearer", bearerKey);
+        return client;
+    }
+
+    public string Logs(string service) => _services.TryGetValue(service, out var process) ? process.Output : "";
+
+    public ValueTask DisposeAsync()
+    {
+        foreach (var service in _services.Values)
+        {
+            service.Dispose();
+        }
+
+        return ValueTask.CompletedTask;
+    }
+
+    private async Task<Uri> StartServiceAsync(string name, string folder, string assembly)
+    {
+        var dll = RepoPaths.Combine(folder, "bin", RepoPaths.Configuration, "net10.0", assembly + ".dll");
+        if (!File.Exists(dll))
+        {
+            throw new FileNotFoundException($"{dll} is not built; build the solution first", dll);
+        }
+
+        var url = new Uri($"http://127.0.0.1:{ServerProcess.FreePort()}/");
+        var environment = new Dictionary<string, string>(_environment) { ["Urls"] = url.ToString().TrimEnd('/') };
+        var process = ServerProcess.Start("dotnet", [dll, "--contentRoot", RepoPaths.Combine(folder)], environment);
+        _services[name] = process;
+        using var http = new HttpClient { Timeout = TimeSpan.FromSeconds(5) };
+        await process.WaitUntilAsync(name, async () => (await http.GetAsync(new Uri(url, "health/ready"))).IsSuccessStatusCode, TimeSpan.FromSeconds(60));
+        return url;
+    }
+}
