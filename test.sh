@@ -1,0 +1,23 @@
+#!/usr/bin/env bash
+# Runs every test: the .NET suites (unit tests and integration tests on real Redis, ClickHouse and
+# the Kafka protocol, which the tests start themselves) and the JavaScript tracker's suite in
+# headless Chromium. Installs what is missing first.
+set -euo pipefail
+source "$(dirname "${BASH_SOURCE[0]}")/dev/stack.sh"
+cd "$ECRM_ROOT"
+
+# Node.js comes with the machine (or from NodeSource, which bundles npm); Debian's npm is only a fallback.
+command -v npm >/dev/null || ecrm_install nodejs npm
+ecrm_install chromium chromium-driver
+ecrm_log "building"
+dotnet build Ecrm.sln -c Release --nologo -v quiet -clp:ErrorsOnly
+
+status=0
+ecrm_log ".NET tests"
+dotnet test Ecrm.sln -c Release --no-build --nologo -v quiet --logger "console;verbosity=normal" || status=1
+
+ecrm_log "sdk-js tests"
+(cd sdk-js && npm ci --no-audit --no-fund --loglevel=error && npm run build && npm test) || status=1
+
+[ $status -eq 0 ] && ecrm_log "all tests passed" || ecrm_log "some tests failed"
+exit $status
