@@ -13,6 +13,9 @@ public static class CollectorExtensions
         builder.Services.AddOptions<CollectorOptions>().BindConfiguration(CollectorOptions.Section).ValidateDataAnnotations().ValidateOnStart();
         builder.Services.AddSingleton(TimeProvider.System);
         builder.Services.AddSingleton<EventStamper>();
+        builder.Services.AddSingleton<EventEnricher>();
+        builder.Services.AddSingleton<SourceRegistry>();
+        builder.Services.AddSingleton<IngestionPipeline>();
         builder.Services.AddSingleton<EventProducer>();
         builder.Services.AddHostedService(services => services.GetRequiredService<EventProducer>());
         builder.Services.AddProblemDetails();

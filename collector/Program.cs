@@ -6,6 +6,7 @@ var builder = WebApplication.CreateBuilder(args);
 builder.AddCollectorServices();
 
 var app = builder.Build();
+app.UseSourceCors();
 app.MapReadiness();
 app.MapTrackingApi();
 app.Run();

@@ -20,4 +20,53 @@ public sealed record CollectorOptions
     /// <summary>How long a request waits for the brokers' acknowledgement before answering 503.</summary>
     [Range(1, 300)]
     public int AckTimeoutSeconds { get; init; } = 30;
+
+    /// <summary>Offline-queued events (mobile) older than this are refused.</summary>
+    [Range(1, 3650)]
+    public int MaxEventAgeDays { get; init; } = 30;
+
+    /// <summary>Events stamped further in the future than this are clamped to receivedAt and flagged.</summary>
+    [Range(0, 86_400)]
+    public int FutureToleranceSeconds { get; init; } = 300;
+
+    /// <summary>Zero the host part of IP addresses (the last octet of IPv4, the last 80 bits of IPv6).</summary>
+    public bool AnonymizeIp { get; init; } = true;
+
+    /// <summary>Replace the user agent string with browser family, OS family and device class.</summary>
+    public bool ReduceUserAgent { get; init; } = true;
+
+    /// <summary>Drop events from known bots and crawlers (they are flagged either way).</summary>
+    public bool DropBots { get; init; }
+
+    /// <summary>Where rejected items go, with the reason, so nothing refused is lost.</summary>
+    [Required]
+    public string DeadLetterTopic { get; init; } = "ecrm.events.dlq";
+
+    /// <summary>The sources: who may send, from which origins, how fast.</summary>
+    public SourceOptions[] Sources { get; init; } = [];
+}
+
+/// <summary>A source owns a write key: a website, an email system, an app, a server.</summary>
+public sealed record SourceOptions
+{
+    [Required]
+    public string Name { get; init; } = "";
+
+    [Required]
+    public string WriteKey { get; init; } = "";
+
+    /// <summary>The channel of events that do not name one (web, email, mobile, server).</summary>
+    public string? Channel { get; init; }
+
+    /// <summary>
+    /// Browser origins allowed to send with this key (CORS); "*" allows any. None means server-side only:
+    /// requests that carry an Origin are refused.
+    /// </summary>
+    public string[] AllowedOrigins { get; init; } = [];
+
+    public bool Enabled { get; init; } = true;
+
+    /// <summary>Sustained events per second; 0 is unlimited. Bursts of twice this are allowed.</summary>
+    [Range(0, 10_000_000)]
+    public int EventsPerSecond { get; init; }
 }

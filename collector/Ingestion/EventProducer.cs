@@ -12,11 +12,13 @@ public sealed partial class EventProducer : IHostedService, IDisposable
 {
     private readonly IProducer<string, byte[]> _producer;
     private readonly string _topic;
+    private readonly string _deadLetterTopic;
     private readonly ILogger<EventProducer> _logger;
 
     public EventProducer(IOptions<KafkaOptions> kafka, IOptions<CollectorOptions> collector, ILogger<EventProducer> logger)
     {
         _topic = kafka.Value.EventsTopic;
+        _deadLetterTopic = collector.Value.DeadLetterTopic;
         _logger = logger;
         _producer = new ProducerBuilder<string, byte[]>(new ProducerConfig
         {
@@ -30,13 +32,21 @@ public sealed partial class EventProducer : IHostedService, IDisposable
         .Build();
     }
 
-    /// <summary>Completes when the brokers acknowledged every message; throws if any was refused.</summary>
-    public async Task ProduceAllAsync(IReadOnlyList<KeyValuePair<string, byte[]>> messages, CancellationToken cancellationToken)
+    /// <summary>
+    /// Completes when the brokers acknowledged every event and every dead letter; throws if any was refused.
+    /// Messages are keyed by customer, so one customer's events stay in order on one partition.
+    /// </summary>
+    public async Task ProduceAllAsync(IReadOnlyList<KeyValuePair<string, byte[]>> events, IReadOnlyList<KeyValuePair<string, byte[]>> deadLetters, CancellationToken cancellationToken)
     {
-        var deliveries = new Task<DeliveryResult<string, byte[]>>[messages.Count];
-        for (var i = 0; i < messages.Count; i++)
+        var deliveries = new List<Task<DeliveryResult<string, byte[]>>>(events.Count + deadLetters.Count);
+        foreach (var (key, value) in events)
         {
-            deliveries[i] = _producer.ProduceAsync(_topic, new Message<string, byte[]> { Key = messages[i].Key, Value = messages[i].Value }, cancellationToken);
+            deliveries.Add(_producer.ProduceAsync(_topic, new Message<string, byte[]> { Key = key, Value = value }, cancellationToken));
+        }
+
+        foreach (var (key, value) in deadLetters)
+        {
+            deliveries.Add(_producer.ProduceAsync(_deadLetterTopic, new Message<string, byte[]> { Key = key, Value = value }, cancellationToken));
         }
 
         await Task.WhenAll(deliveries);

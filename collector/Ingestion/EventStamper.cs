@@ -1,4 +1,5 @@
 using Ecrm.Common.Events;
+using Microsoft.Extensions.Options;
 
 namespace Ecrm.Collector.Ingestion;
 
@@ -7,12 +8,12 @@ namespace Ecrm.Collector.Ingestion;
 /// channel where missing, the batch's shared context merged in, and the server's receivedAt with a
 /// skew-corrected timestamp.
 /// </summary>
-public sealed class EventStamper
+public sealed class EventStamper(IOptions<CollectorOptions> options)
 {
     private const int MaxIdLength = 256;
 
     /// <summary>Completes one event in place. Returns the reason it is unacceptable, or null.</summary>
-    public string? Stamp(EventEnvelope item, EventBatch? batch, DateTimeOffset receivedAt)
+    public string? Stamp(EventEnvelope item, EventBatch? batch, DateTimeOffset receivedAt, Channel? defaultChannel = null)
     {
         if (item.Type is null)
         {
@@ -58,9 +59,31 @@ public sealed class EventStamper
 
         item.WriteKey = null;
         item.MessageId = string.IsNullOrEmpty(item.MessageId) ? $"ecrm-{Guid.NewGuid():N}" : item.MessageId;
-        item.Channel ??= InferChannel(item);
+        item.Channel ??= defaultChannel ?? InferChannel(item);
         item.ReceivedAt = receivedAt;
-        item.Timestamp = CorrectedTimestamp(item, receivedAt);
+        try
+        {
+            item.Timestamp = CorrectedTimestamp(item, receivedAt);
+        }
+        catch (ArgumentOutOfRangeException)
+        {
+            return "originalTimestamp and sentAt put the event outside the representable range of dates";
+        }
+
+        var limits = options.Value;
+        var age = receivedAt - item.Timestamp.Value;
+        if (age > TimeSpan.FromDays(limits.MaxEventAgeDays))
+        {
+            return $"the event is {age.TotalDays:F0} days old, over the {limits.MaxEventAgeDays}-day limit for queued events";
+        }
+
+        if (-age > TimeSpan.FromSeconds(limits.FutureToleranceSeconds))
+        {
+            // A client clock far ahead would put the event after everything that really followed it.
+            item.Timestamp = receivedAt;
+            (item.Flags ??= []).Add(EventFlags.TimestampClamped);
+        }
+
         return null;
     }
 

@@ -1,15 +1,15 @@
 using System.Text.Json;
+using System.Text.Json.Serialization;
 using Confluent.Kafka;
 using Ecrm.Common.Events;
 using Ecrm.Common.Hosting;
-using Microsoft.AspNetCore.Http.HttpResults;
 using Microsoft.Extensions.Options;
 
 namespace Ecrm.Collector.Ingestion;
 
 /// <summary>
-/// Segment's HTTP tracking API. Every request is all-or-nothing: 200 only after the brokers
-/// acknowledged every event in it; any bad event refuses the whole request with a reason.
+/// Segment's HTTP tracking API. 200 means every accepted event is in Kafka; items that cannot be
+/// accepted are listed in the response with their index and reason, and kept on the dead-letter topic.
 /// </summary>
 public static class TrackingApi
 {
@@ -17,16 +17,16 @@ public static class TrackingApi
     {
         var v1 = endpoints.MapGroup("/v1");
         v1.MapPost("/batch", (HttpContext http, CancellationToken cancellationToken) => IngestAsync(http, singleType: null, cancellationToken));
-        v1.MapPost("/track", (HttpContext http, CancellationToken cancellationToken) => IngestAsync(http, EventType.Track, cancellationToken));
-        v1.MapPost("/page", (HttpContext http, CancellationToken cancellationToken) => IngestAsync(http, EventType.Page, cancellationToken));
-        v1.MapPost("/screen", (HttpContext http, CancellationToken cancellationToken) => IngestAsync(http, EventType.Screen, cancellationToken));
-        v1.MapPost("/identify", (HttpContext http, CancellationToken cancellationToken) => IngestAsync(http, EventType.Identify, cancellationToken));
-        v1.MapPost("/group", (HttpContext http, CancellationToken cancellationToken) => IngestAsync(http, EventType.Group, cancellationToken));
-        v1.MapPost("/alias", (HttpContext http, CancellationToken cancellationToken) => IngestAsync(http, EventType.Alias, cancellationToken));
+        foreach (var type in Enum.GetValues<EventType>())
+        {
+            var path = "/" + JsonNamingPolicy.CamelCase.ConvertName(type.ToString());
+            v1.MapPost(path, (HttpContext http, CancellationToken cancellationToken) => IngestAsync(http, type, cancellationToken));
+        }
+
         return endpoints;
     }
 
-    private static async Task<Results<Ok<IngestResponse>, ProblemHttpResult>> IngestAsync(HttpContext http, EventType? singleType, CancellationToken cancellationToken)
+    private static async Task<IResult> IngestAsync(HttpContext http, EventType? singleType, CancellationToken cancellationToken)
     {
         var services = http.RequestServices;
         var limits = services.GetRequiredService<IOptions<CollectorOptions>>().Value;
@@ -38,90 +38,140 @@ public static class TrackingApi
             return Problem(StatusCodes.Status413PayloadTooLarge, $"request body is over the {bodyLimit}-byte limit");
         }
 
-        EventBatch? batch;
+        // Strings are decoded lazily; invalid UTF-8 would surface later as a failure deep in the pipeline.
+        if (!System.Text.Unicode.Utf8.IsValid(body))
+        {
+            return Problem(StatusCodes.Status400BadRequest, "body is not valid UTF-8");
+        }
+
+        JsonDocument document;
         try
         {
-            batch = singleType is null
-                ? JsonSerializer.Deserialize(body, EcrmJsonContext.Default.EventBatch)
-                : SingleEventBatch(JsonSerializer.Deserialize(body, EcrmJsonContext.Default.EventEnvelope), singleType.Value);
+            document = JsonDocument.Parse(body, new JsonDocumentOptions { MaxDepth = 64, AllowTrailingCommas = true });
         }
         catch (JsonException e)
         {
-            return Problem(StatusCodes.Status400BadRequest, $"body is not a valid {(singleType is null ? "batch" : "event")}: {e.Message}");
+            return Problem(StatusCodes.Status400BadRequest, $"body is not valid JSON: {e.Message}");
         }
 
-        var writeKey = KeyAuthentication.ReadBasicUser(http.Request) ?? batch?.WriteKey ?? batch?.Batch?.FirstOrDefault()?.WriteKey;
-        if (string.IsNullOrEmpty(writeKey))
+        using (document)
         {
-            return Problem(StatusCodes.Status401Unauthorized, "a write key is required: the HTTP Basic user name, or writeKey in the body");
-        }
-
-        if (!KeyAuthentication.IsValid(services.GetRequiredService<IOptions<AuthOptions>>().Value, KeyScope.Write, writeKey))
-        {
-            return Problem(StatusCodes.Status401Unauthorized, "the write key is not valid");
-        }
-
-        if (batch?.Batch is not { Count: > 0 } events)
-        {
-            return Problem(StatusCodes.Status400BadRequest, "batch must hold at least one event");
-        }
-
-        if (events.Count > limits.MaxBatchEvents)
-        {
-            return Problem(StatusCodes.Status413PayloadTooLarge, $"batch holds {events.Count} events, over the {limits.MaxBatchEvents}-event limit");
-        }
-
-        var stamper = services.GetRequiredService<EventStamper>();
-        var receivedAt = services.GetRequiredService<TimeProvider>().GetUtcNow();
-        var messages = new KeyValuePair<string, byte[]>[events.Count];
-        for (var i = 0; i < events.Count; i++)
-        {
-            var item = events[i];
-            var where = singleType is null ? $"batch[{i}]: " : "";
-            if (item is null)
+            var root = document.RootElement;
+            if (root.ValueKind != JsonValueKind.Object)
             {
-                return Problem(StatusCodes.Status400BadRequest, $"{where}an event must be an object");
+                return Problem(StatusCodes.Status400BadRequest, "body must be a JSON object");
             }
 
-            if (stamper.Stamp(item, batch, receivedAt) is { } reason)
+            var items = singleType is not null ? [root]
+                : root.TryGetProperty("batch", out var batch) && batch.ValueKind == JsonValueKind.Array ? batch.EnumerateArray().ToList()
+                : null;
+
+            var writeKey = KeyAuthentication.ReadBasicUser(http.Request) ?? StringProperty(root, "writeKey") ?? (items is [var first, ..] ? StringProperty(first, "writeKey") : null);
+            if (string.IsNullOrEmpty(writeKey))
             {
-                return Problem(StatusCodes.Status400BadRequest, where + reason);
+                return Problem(StatusCodes.Status401Unauthorized, "a write key is required: the HTTP Basic user name, or writeKey in the body");
             }
 
-            var value = JsonSerializer.SerializeToUtf8Bytes(item, EcrmJsonContext.Default.EventEnvelope);
-            if (value.Length > limits.MaxEventBytes)
+            var source = services.GetRequiredService<SourceRegistry>().Find(writeKey);
+            if (source is null || !source.Options.Enabled)
             {
-                return Problem(StatusCodes.Status413PayloadTooLarge, $"{where}event is {value.Length} bytes, over the {limits.MaxEventBytes}-byte limit");
+                return Problem(StatusCodes.Status401Unauthorized, source is null ? "the write key is not valid" : $"source '{source.Name}' is disabled");
             }
 
-            messages[i] = new(item.CustomerKey!, value);
+            if (http.Request.Headers.Origin.ToString() is { Length: > 0 } origin && !source.AllowsOrigin(origin))
+            {
+                return Problem(StatusCodes.Status403Forbidden, $"origin {origin} is not allowed for source '{source.Name}'");
+            }
+
+            if (items is null)
+            {
+                return Problem(StatusCodes.Status400BadRequest, "batch is required: an array of events");
+            }
+
+            if (items.Count == 0)
+            {
+                return Problem(StatusCodes.Status400BadRequest, "batch must hold at least one event");
+            }
+
+            if (items.Count > limits.MaxBatchEvents)
+            {
+                return Problem(StatusCodes.Status413PayloadTooLarge, $"batch holds {items.Count} events, over the {limits.MaxBatchEvents}-event limit");
+            }
+
+            if (ReadShell(root, singleType) is not { } shell)
+            {
+                return Problem(StatusCodes.Status400BadRequest, "the batch's context or sentAt is not valid");
+            }
+
+            if (!source.TryAcquire(items.Count, out var retryAfter))
+            {
+                http.Response.Headers.RetryAfter = Math.Max(1, (int)Math.Ceiling(retryAfter.TotalSeconds)).ToString();
+                return Problem(StatusCodes.Status429TooManyRequests, $"source '{source.Name}' is over its limit of {source.Options.EventsPerSecond} events/s");
+            }
+
+            IngestOutcome outcome;
+            try
+            {
+                outcome = await services.GetRequiredService<IngestionPipeline>().IngestAsync(source, shell, items, singleType, RequestFacts.Of(http.Request), cancellationToken);
+            }
+            catch (KafkaException e)
+            {
+                // Nothing is acknowledged; the client keeps the events and retries, and message ids make the retry harmless.
+                return Problem(StatusCodes.Status503ServiceUnavailable, $"the event log did not acknowledge the events ({e.Error.Reason}); retry later");
+            }
+
+            return Respond(outcome, singleType is null);
+        }
+    }
+
+    private static IResult Respond(IngestOutcome outcome, bool isBatch)
+    {
+        if (outcome.Rejected.Count == 0)
+        {
+            return TypedResults.Ok(new IngestResponse(true, null, null, outcome.DroppedBots > 0 ? outcome.DroppedBots : null));
+        }
+
+        if (outcome.Accepted == 0 && outcome.DroppedBots == 0)
+        {
+            var status = outcome.Rejected.Any(r => r.TooLarge) ? StatusCodes.Status413PayloadTooLarge : StatusCodes.Status400BadRequest;
+            var detail = isBatch ? string.Join("; ", outcome.Rejected.Take(5).Select(r => $"batch[{r.Index}]: {r.Reason}")) : outcome.Rejected[0].Reason;
+            return TypedResults.Problem(detail, statusCode: status, extensions: new Dictionary<string, object?> { ["rejected"] = outcome.Rejected });
+        }
+
+        return TypedResults.Ok(new IngestResponse(true, outcome.Accepted, outcome.Rejected, outcome.DroppedBots > 0 ? outcome.DroppedBots : null));
+    }
+
+    /// <summary>The batch-level fields merged into every item: context, integrations, sentAt.</summary>
+    private static EventBatch? ReadShell(JsonElement root, EventType? singleType)
+    {
+        if (singleType is not null)
+        {
+            return new EventBatch();
         }
 
         try
         {
-            await services.GetRequiredService<EventProducer>().ProduceAllAsync(messages, cancellationToken);
+            return new EventBatch
+            {
+                Context = root.TryGetProperty("context", out var context) && context.ValueKind == JsonValueKind.Object ? context.Deserialize(EcrmJsonContext.Default.EventContext) : null,
+                Integrations = root.TryGetProperty("integrations", out var integrations) ? integrations.Clone() : null,
+                SentAt = root.TryGetProperty("sentAt", out var sentAt) && sentAt.ValueKind == JsonValueKind.String ? sentAt.GetDateTimeOffset() : null,
+            };
         }
-        catch (KafkaException e)
-        {
-            // Nothing is acknowledged; the client keeps the events and retries, and message ids make the retry harmless.
-            return Problem(StatusCodes.Status503ServiceUnavailable, $"the event log did not acknowledge the events ({e.Error.Reason}); retry later");
-        }
-
-        return TypedResults.Ok(new IngestResponse(true));
-    }
-
-    private static EventBatch? SingleEventBatch(EventEnvelope? item, EventType type)
-    {
-        if (item is null)
+        catch (Exception e) when (e is JsonException or FormatException or InvalidOperationException)
         {
             return null;
         }
-
-        item.Type = type;
-        return new EventBatch { Batch = [item], WriteKey = item.WriteKey };
     }
 
-    private static ProblemHttpResult Problem(int status, string detail) => TypedResults.Problem(detail, statusCode: status);
+    private static string? StringProperty(JsonElement element, string name) =>
+        element.ValueKind == JsonValueKind.Object && element.TryGetProperty(name, out var value) && value.ValueKind == JsonValueKind.String ? value.GetString() : null;
+
+    private static Microsoft.AspNetCore.Http.HttpResults.ProblemHttpResult Problem(int status, string detail) => TypedResults.Problem(detail, statusCode: status);
 }
 
-public sealed record IngestResponse(bool Success);
+public sealed record IngestResponse(
+    bool Success,
+    [property: JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] int? Accepted,
+    [property: JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] IReadOnlyList<RejectedItem>? Rejected,
+    [property: JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] int? Dropped);

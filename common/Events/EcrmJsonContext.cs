@@ -11,6 +11,7 @@ namespace Ecrm.Common.Events;
     ReadCommentHandling = JsonCommentHandling.Skip)]
 [JsonSerializable(typeof(EventEnvelope))]
 [JsonSerializable(typeof(EventBatch))]
+[JsonSerializable(typeof(EventContext))]
 public sealed partial class EcrmJsonContext : JsonSerializerContext;
 
 /// <summary>The body of Segment's <c>POST /v1/batch</c>.</summary>

@@ -55,6 +55,12 @@ public sealed class EventEnvelope
     /// <summary>When the event happened, corrected for the client's clock skew.</summary>
     public DateTimeOffset? Timestamp { get; set; }
 
+    /// <summary>What the collector noticed about the event: <see cref="EventFlags"/>.</summary>
+    public List<string>? Flags { get; set; }
+
+    /// <summary>The collector source (write key owner) the event came through.</summary>
+    public string? Source { get; set; }
+
     /// <summary>Accepted in request bodies for clients that cannot send headers; never forwarded.</summary>
     [JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)]
     public string? WriteKey { get; set; }
@@ -97,12 +103,33 @@ public sealed class EventContext
     public string? Timezone { get; set; }
     public LibraryContext? Library { get; set; }
 
+    /// <summary>The client reduced to families by the collector (the raw user agent is dropped by default).</summary>
+    public ClientContext? Client { get; set; }
+
     /// <summary>A topic and stage the page element itself declared (<c>data-ecrm-topic</c>, <c>data-ecrm-stage</c>).</summary>
     public StageAnnotation? Ecrm { get; set; }
 
     /// <summary>Everything else a client sends in its context (device, os, network ...), kept as it came.</summary>
     [JsonExtensionData]
     public Dictionary<string, JsonElement>? Extra { get; set; }
+}
+
+public sealed class ClientContext
+{
+    public string? Browser { get; set; }
+    public string? Os { get; set; }
+
+    /// <summary>desktop, mobile, tablet or bot.</summary>
+    public string? Device { get; set; }
+}
+
+public static class EventFlags
+{
+    /// <summary>The client's clock put the event in the future; its timestamp was clamped to receivedAt.</summary>
+    public const string TimestampClamped = "timestamp_clamped";
+
+    /// <summary>The user agent is a known bot or crawler.</summary>
+    public const string Bot = "bot";
 }
 
 public sealed class PageContext

@@ -1,6 +1,7 @@
 using System.Text.Json;
 using Ecrm.Collector.Ingestion;
 using Ecrm.Common.Events;
+using Microsoft.Extensions.Options;
 using Xunit;
 
 namespace Ecrm.Collector.Tests;
@@ -8,7 +9,7 @@ namespace Ecrm.Collector.Tests;
 public sealed class EventStamperTests
 {
     private static readonly DateTimeOffset ReceivedAt = new(2026, 11, 25, 12, 0, 0, TimeSpan.Zero);
-    private readonly EventStamper _stamper = new();
+    private readonly EventStamper _stamper = new(Options.Create(new CollectorOptions { MaxEventAgeDays = 30, FutureToleranceSeconds = 300 }));
 
     [Fact]
     public void TimestampCancelsTheClientClockSkew()
@@ -34,6 +35,35 @@ public sealed class EventStamperTests
         Assert.Null(_stamper.Stamp(item, batch, ReceivedAt));
 
         Assert.Equal(ReceivedAt.AddMinutes(-1), item.Timestamp);
+    }
+
+    [Fact]
+    public void OfflineQueuedEventsAreAcceptedUpToTheMaximumAge()
+    {
+        var recent = Track();
+        recent.Timestamp = ReceivedAt.AddDays(-29);
+        var old = Track();
+        old.Timestamp = ReceivedAt.AddDays(-31);
+
+        Assert.Null(_stamper.Stamp(recent, null, ReceivedAt));
+        Assert.Equal("the event is 31 days old, over the 30-day limit for queued events", _stamper.Stamp(old, null, ReceivedAt));
+    }
+
+    [Fact]
+    public void EventsFromTheFutureAreClampedAndFlagged()
+    {
+        var slightlyAhead = Track();
+        slightlyAhead.Timestamp = ReceivedAt.AddMinutes(2);
+        var farAhead = Track();
+        farAhead.Timestamp = ReceivedAt.AddHours(3);
+
+        Assert.Null(_stamper.Stamp(slightlyAhead, null, ReceivedAt));
+        Assert.Null(_stamper.Stamp(farAhead, null, ReceivedAt));
+
+        Assert.Equal(ReceivedAt.AddMinutes(2), slightlyAhead.Timestamp);
+        Assert.Null(slightlyAhead.Flags);
+        Assert.Equal(ReceivedAt, farAhead.Timestamp);
+        Assert.Equal([EventFlags.TimestampClamped], farAhead.Flags);
     }
 
     [Fact]

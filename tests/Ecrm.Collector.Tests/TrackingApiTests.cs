@@ -13,7 +13,7 @@ namespace Ecrm.Collector.Tests;
 /// <summary>The collector's HTTP API on a real Kafka protocol (librdkafka's mock cluster).</summary>
 public sealed class TrackingApiTests : IClassFixture<KafkaFixture>, IDisposable
 {
-    private const string WriteKey = "wk-test";
+    internal const string WriteKey = "wk-test";
     private readonly KafkaFixture _kafka;
     private readonly string _topic;
     private readonly WebApplicationFactory<Program> _factory;
@@ -22,6 +22,7 @@ public sealed class TrackingApiTests : IClassFixture<KafkaFixture>, IDisposable
     {
         _kafka = kafka;
         _topic = kafka.CreateTopic("collector");
+        kafka.Cluster.CreateTopic(_topic + ".dlq", 1, 3);
         _factory = Collector(kafka.BootstrapServers, _topic);
     }
 
@@ -84,14 +85,16 @@ public sealed class TrackingApiTests : IClassFixture<KafkaFixture>, IDisposable
 
     [Theory]
     [InlineData("""{"batch":[{"type":"track","event":"x"}]}""", "batch[0]: userId or anonymousId is required")]
-    [InlineData("""{"batch":[{"type":"fly","userId":"u"}]}""", "not a valid batch")]
+    [InlineData("""{"batch":[{"type":"fly","userId":"u"}]}""", "batch[0]: not a valid event")]
     [InlineData("""{"batch":[{"type":"track","event":"x","userId":"u","channel":"fax"}]}""", "unknown channel 'fax'")]
     [InlineData("""{"batch":[{"type":"track","userId":"u"}]}""", "event is required")]
     [InlineData("""{"batch":[{"type":"track","event":"x","userId":"u","properties":[1,2]}]}""", "properties must be an object")]
     [InlineData("""{"batch":[{"event":"x","userId":"u"}]}""", "type is required")]
     [InlineData("""{"batch":[]}""", "at least one event")]
-    [InlineData("""{"batch":[{"type":"track","event":"x","userId":"u","originalTimestamp":"yesterday"}]}""", "not a valid batch")]
-    [InlineData("""not json""", "not a valid batch")]
+    [InlineData("""{"batch":[{"type":"track","event":"x","userId":"u","originalTimestamp":"yesterday"}]}""", "batch[0]: not a valid event")]
+    [InlineData("""not json""", "body is not valid JSON")]
+    [InlineData("""{"batch":{"type":"track"}}""", "batch is required: an array of events")]
+    [InlineData("""[1,2]""", "body must be a JSON object")]
     public async Task BadInputGets400WithAReason(string body, string reason)
     {
         var response = await Client().PostAsync("/v1/batch", Json(body));
@@ -101,12 +104,17 @@ public sealed class TrackingApiTests : IClassFixture<KafkaFixture>, IDisposable
     }
 
     [Fact]
-    public async Task OneBadEventRefusesTheWholeBatch()
+    public async Task GoodItemsAreAcceptedAndBadOnesReportedAndDeadLettered()
     {
-        var response = await Client().PostAsync("/v1/batch", Json("""{"batch":[{"type":"track","event":"ok","userId":"u","messageId":"good"},{"type":"track","event":"x"}]}"""));
+        var response = await Client().PostAsync("/v1/batch", Json("""{"batch":[{"type":"track","event":"ok","userId":"u","messageId":"good"},{"type":"track","event":"x","messageId":"bad"}]}"""));
 
-        Assert.Equal(HttpStatusCode.BadRequest, response.StatusCode);
-        Assert.Empty(ConsumeAll(expected: 0, wait: TimeSpan.FromSeconds(2)));
+        Assert.Equal(HttpStatusCode.OK, response.StatusCode);
+        Assert.Equal("""{"success":true,"accepted":1,"rejected":[{"index":1,"reason":"userId or anonymousId is required"}]}""", await response.Content.ReadAsStringAsync());
+        Assert.Equal(["good"], ConsumeAll(1).Select(m => m.Item.MessageId));
+        var deadLetter = JsonDocument.Parse(Assert.Single(ConsumeRaw(_topic + ".dlq", 1))).RootElement;
+        Assert.Equal("userId or anonymousId is required", deadLetter.GetProperty("reason").GetString());
+        Assert.Equal(1, deadLetter.GetProperty("index").GetInt32());
+        Assert.Contains("\"messageId\":\"bad\"", deadLetter.GetProperty("item").GetString(), StringComparison.Ordinal);
     }
 
     [Fact]
@@ -160,13 +168,21 @@ public sealed class TrackingApiTests : IClassFixture<KafkaFixture>, IDisposable
         Assert.Contains("did not acknowledge", await response.Content.ReadAsStringAsync(), StringComparison.Ordinal);
     }
 
-    private static WebApplicationFactory<Program> Collector(string bootstrapServers, string topic, int ackTimeoutSeconds = 30) =>
-        new WebApplicationFactory<Program>().WithWebHostBuilder(builder => builder
-            .UseSetting("Kafka:BootstrapServers", bootstrapServers)
-            .UseSetting("Kafka:EventsTopic", topic)
-            .UseSetting("Collector:AckTimeoutSeconds", ackTimeoutSeconds.ToString())
-            .UseSetting("Auth:WriteKeys:0", WriteKey)
-            .UseSetting("Auth:AdminKeys:0", "admin-test"));
+    internal static WebApplicationFactory<Program> Collector(string bootstrapServers, string topic, int ackTimeoutSeconds = 30, params (string Key, string Value)[] settings) =>
+        new WebApplicationFactory<Program>().WithWebHostBuilder(builder =>
+        {
+            builder
+                .UseSetting("Kafka:BootstrapServers", bootstrapServers)
+                .UseSetting("Kafka:EventsTopic", topic)
+                .UseSetting("Collector:DeadLetterTopic", topic + ".dlq")
+                .UseSetting("Collector:AckTimeoutSeconds", ackTimeoutSeconds.ToString())
+                .UseSetting("Auth:WriteKeys:0", WriteKey)
+                .UseSetting("Auth:AdminKeys:0", "admin-test");
+            foreach (var (key, value) in settings)
+            {
+                builder.UseSetting(key, value);
+            }
+        });
 
     private HttpClient Client()
     {
@@ -175,11 +191,16 @@ public sealed class TrackingApiTests : IClassFixture<KafkaFixture>, IDisposable
         return client;
     }
 
-    private static AuthenticationHeaderValue Basic(string user) => new("Basic", Convert.ToBase64String(Encoding.UTF8.GetBytes(user + ":")));
+    internal static AuthenticationHeaderValue Basic(string user) => new("Basic", Convert.ToBase64String(Encoding.UTF8.GetBytes(user + ":")));
 
-    private static StringContent Json(string body) => new(body, Encoding.UTF8, "application/json");
+    internal static StringContent Json(string body) => new(body, Encoding.UTF8, "application/json");
 
-    private List<(string Key, EventEnvelope Item)> ConsumeAll(int expected, TimeSpan? wait = null)
+    private List<(string Key, EventEnvelope Item)> ConsumeAll(int expected, TimeSpan? wait = null) =>
+        ConsumeMessages(_topic, expected, wait).Select(m => (m.Key, JsonSerializer.Deserialize(m.Value, EcrmJsonContext.Default.EventEnvelope)!)).ToList();
+
+    private List<byte[]> ConsumeRaw(string topic, int expected) => ConsumeMessages(topic, expected, null).Select(m => m.Value).ToList();
+
+    private List<(string Key, byte[] Value)> ConsumeMessages(string topic, int expected, TimeSpan? wait)
     {
         using var consumer = new ConsumerBuilder<string, byte[]>(new ConsumerConfig
         {
@@ -187,14 +208,14 @@ public sealed class TrackingApiTests : IClassFixture<KafkaFixture>, IDisposable
             GroupId = $"check-{Guid.NewGuid():N}",
             AutoOffsetReset = AutoOffsetReset.Earliest,
         }).Build();
-        consumer.Subscribe(_topic);
-        var messages = new List<(string, EventEnvelope)>();
+        consumer.Subscribe(topic);
+        var messages = new List<(string, byte[])>();
         var deadline = DateTime.UtcNow + (wait ?? TimeSpan.FromSeconds(20));
         while (DateTime.UtcNow < deadline && (messages.Count < expected || wait is not null))
         {
             if (consumer.Consume(TimeSpan.FromMilliseconds(200)) is { IsPartitionEOF: false } result)
             {
-                messages.Add((result.Message.Key, JsonSerializer.Deserialize(result.Message.Value, EcrmJsonContext.Default.EventEnvelope)!));
+                messages.Add((result.Message.Key, result.Message.Value));
             }
         }
 

@@ -20,6 +20,7 @@ public sealed class EcrmServices : IAsyncDisposable
     {
         var id = Guid.NewGuid().ToString("N")[..12];
         Topic = kafka.CreateTopic("events");
+        kafka.Cluster.CreateTopic(Topic + ".dlq", 1, 3);
         RedisConfiguration = redis.IsolatedConfiguration();
         ClickHouseDatabase = $"it_{id}";
         _environment = new Dictionary<string, string>
@@ -27,6 +28,7 @@ public sealed class EcrmServices : IAsyncDisposable
             ["Kafka__BootstrapServers"] = kafka.BootstrapServers,
             ["Kafka__EventsTopic"] = Topic,
             ["Kafka__ConsumerGroup"] = $"engine-{id}",
+            ["Collector__DeadLetterTopic"] = Topic + ".dlq",
             ["Redis__Configuration"] = RedisConfiguration,
             ["ClickHouse__Url"] = clickHouse.Url,
             ["ClickHouse__Database"] = ClickHouseDatabase,

@@ -1,0 +1,133 @@
+using System.Net;
+using System.Text.Json;
+using System.Text.Json.Serialization;
+using Ecrm.Common.Events;
+using Microsoft.Extensions.Options;
+
+namespace Ecrm.Collector.Ingestion;
+
+/// <summary>An item the collector refused, and why; it went to the dead-letter topic.</summary>
+public sealed record RejectedItem(int Index, string Reason)
+{
+    [JsonIgnore]
+    public bool TooLarge { get; init; }
+}
+
+public sealed record IngestOutcome(int Accepted, IReadOnlyList<RejectedItem> Rejected, int DroppedBots);
+
+/// <summary>What the HTTP request itself says about the sender.</summary>
+public sealed record RequestFacts(IPAddress? Ip, string? UserAgent, bool FromBrowser)
+{
+    public static RequestFacts Of(HttpRequest request) =>
+        new(request.HttpContext.Connection.RemoteIpAddress, request.Headers.UserAgent.ToString() is { Length: > 0 } ua ? ua : null, request.Headers.Origin.Count > 0);
+}
+
+/// <summary>
+/// From raw items to acknowledged Kafka messages: read, validate and stamp each item, enrich it,
+/// check its size, then produce the good ones to the events topic and the bad ones, with their
+/// reasons, to the dead-letter topic, and wait until the brokers acknowledged all of them.
+/// </summary>
+public sealed class IngestionPipeline(
+    EventStamper stamper,
+    EventEnricher enricher,
+    EventProducer producer,
+    TimeProvider time,
+    IOptions<CollectorOptions> options)
+{
+    /// <summary>Ingests raw JSON items (a batch, or one event of a single-call endpoint).</summary>
+    public Task<IngestOutcome> IngestAsync(Source source, EventBatch? shell, IReadOnlyList<JsonElement> items, EventType? impliedType, RequestFacts request, CancellationToken cancellationToken)
+    {
+        var candidates = new List<Candidate>(items.Count);
+        for (var i = 0; i < items.Count; i++)
+        {
+            var raw = items[i];
+            if (raw.ValueKind != JsonValueKind.Object)
+            {
+                candidates.Add(new Candidate(null, raw.GetRawText(), "an event must be a JSON object"));
+                continue;
+            }
+
+            try
+            {
+                var item = raw.Deserialize(EcrmJsonContext.Default.EventEnvelope)!;
+                item.Type = impliedType ?? item.Type;
+                candidates.Add(new Candidate(item, raw.GetRawText(), null));
+            }
+            catch (JsonException e)
+            {
+                candidates.Add(new Candidate(null, raw.GetRawText(), $"not a valid event: {e.Message}"));
+            }
+        }
+
+        return AcceptAsync(source.Name, source.DefaultChannel, shell, candidates, request, cancellationToken);
+    }
+
+    /// <summary>Ingests an event the collector built itself (an email open or click).</summary>
+    public Task<IngestOutcome> IngestAsync(string sourceName, EventEnvelope item, RequestFacts request, CancellationToken cancellationToken) =>
+        AcceptAsync(sourceName, item.Channel, null, [new Candidate(item, null, null)], request, cancellationToken);
+
+    private async Task<IngestOutcome> AcceptAsync(string sourceName, Channel? defaultChannel, EventBatch? shell, List<Candidate> candidates, RequestFacts request, CancellationToken cancellationToken)
+    {
+        var limits = options.Value;
+        var receivedAt = time.GetUtcNow();
+        var events = new List<KeyValuePair<string, byte[]>>(candidates.Count);
+        var deadLetters = new List<KeyValuePair<string, byte[]>>();
+        var rejected = new List<RejectedItem>();
+        var droppedBots = 0;
+        for (var index = 0; index < candidates.Count; index++)
+        {
+            var (item, raw, reason) = candidates[index];
+            var tooLarge = false;
+            if (item is not null && reason is null)
+            {
+                reason = stamper.Stamp(item, shell, receivedAt, defaultChannel);
+            }
+
+            if (item is not null && reason is null)
+            {
+                item.Source = sourceName;
+                if (enricher.Enrich(item, request.Ip, request.UserAgent, request.FromBrowser) && limits.DropBots)
+                {
+                    droppedBots++;
+                    continue;
+                }
+
+                var value = JsonSerializer.SerializeToUtf8Bytes(item, EcrmJsonContext.Default.EventEnvelope);
+                if (value.Length <= limits.MaxEventBytes)
+                {
+                    events.Add(new(item.CustomerKey!, value));
+                    continue;
+                }
+
+                tooLarge = true;
+                reason = $"event is {value.Length} bytes, over the {limits.MaxEventBytes}-byte limit";
+            }
+
+            rejected.Add(new RejectedItem(index, reason!) { TooLarge = tooLarge });
+            deadLetters.Add(new(item?.CustomerKey ?? "", DeadLetter(sourceName, index, reason!, receivedAt, raw ?? (item is null ? "null" : JsonSerializer.Serialize(item, EcrmJsonContext.Default.EventEnvelope)))));
+        }
+
+        await producer.ProduceAllAsync(events, deadLetters, cancellationToken);
+        return new IngestOutcome(events.Count, rejected, droppedBots);
+    }
+
+    private static byte[] DeadLetter(string source, int index, string reason, DateTimeOffset receivedAt, string raw)
+    {
+        using var buffer = new MemoryStream();
+        using (var writer = new Utf8JsonWriter(buffer))
+        {
+            writer.WriteStartObject();
+            writer.WriteString("source", source);
+            writer.WriteNumber("index", index);
+            writer.WriteString("reason", reason);
+            writer.WriteString("receivedAt", receivedAt);
+            // The item as it came, so it can be fixed and replayed.
+            writer.WriteString("item", raw);
+            writer.WriteEndObject();
+        }
+
+        return buffer.ToArray();
+    }
+
+    private readonly record struct Candidate(EventEnvelope? Item, string? Raw, string? Reason);
+}
