@@ -39,6 +39,9 @@ dotnet build "$ECRM_ROOT/Ecrm.sln" -c Release --nologo -v quiet -clp:ErrorsOnly
 export ECRM_WRITE_KEY="${ECRM_WRITE_KEY:-wk_$(ecrm_random_key)}"
 export ECRM_API_KEY="${ECRM_API_KEY:-ak_$(ecrm_random_key)}"
 export ECRM_ADMIN_KEY="${ECRM_ADMIN_KEY:-adm_$(ecrm_random_key)}"
+# Signs email links; kept in the data folder so links minted by an earlier run stay valid.
+[ -s "$DATA/email-signing-key" ] || ecrm_random_key > "$DATA/email-signing-key"
+export Email__SigningKeys__0="${ECRM_EMAIL_SIGNING_KEY:-$(cat "$DATA/email-signing-key")}"
 
 ecrm_log "starting Redis on $REDIS_PORT and ClickHouse on $CLICKHOUSE_HTTP_PORT"
 ecrm_start_redis "$DATA/redis" "$REDIS_PORT"
@@ -83,7 +86,7 @@ cat <<TXT
 
   Ecrm is running.
 
-  collector        $COLLECTOR_URL        POST /v1/batch (write key as HTTP Basic user)
+  collector        $COLLECTOR_URL        POST /v1/batch (write key as HTTP Basic user), POST /v1/email/links (admin key)
   dialogue engine  $ENGINE_URL        GET /api/catalog, GET /api/customers/{id}/dialogues
   recommender      $RECOMMENDER_URL        GET /v1/recommendations/{customerId}?n=10
   health           <service>/health/ready

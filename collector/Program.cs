@@ -1,4 +1,5 @@
 using Ecrm.Collector;
+using Ecrm.Collector.Email;
 using Ecrm.Collector.Ingestion;
 using Ecrm.Common.Hosting;
 
@@ -9,6 +10,7 @@ var app = builder.Build();
 app.UseSourceCors();
 app.MapReadiness();
 app.MapTrackingApi();
+app.MapEmailApi();
 app.Run();
 
 /// <summary>The collector's entry point, named so tests can host it.</summary>

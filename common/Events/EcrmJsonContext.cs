@@ -12,6 +12,8 @@ namespace Ecrm.Common.Events;
 [JsonSerializable(typeof(EventEnvelope))]
 [JsonSerializable(typeof(EventBatch))]
 [JsonSerializable(typeof(EventContext))]
+[JsonSerializable(typeof(Dictionary<string, string>))]
+[JsonSerializable(typeof(int))]
 public sealed partial class EcrmJsonContext : JsonSerializerContext;
 
 /// <summary>The body of Segment's <c>POST /v1/batch</c>.</summary>

@@ -14,6 +14,7 @@ namespace Ecrm.Collector.Tests;
 public sealed class TrackingApiTests : IClassFixture<KafkaFixture>, IDisposable
 {
     internal const string WriteKey = "wk-test";
+    internal const string AdminKey = "admin-test";
     private readonly KafkaFixture _kafka;
     private readonly string _topic;
     private readonly WebApplicationFactory<Program> _factory;
@@ -177,7 +178,8 @@ public sealed class TrackingApiTests : IClassFixture<KafkaFixture>, IDisposable
                 .UseSetting("Collector:DeadLetterTopic", topic + ".dlq")
                 .UseSetting("Collector:AckTimeoutSeconds", ackTimeoutSeconds.ToString())
                 .UseSetting("Auth:WriteKeys:0", WriteKey)
-                .UseSetting("Auth:AdminKeys:0", "admin-test");
+                .UseSetting("Auth:AdminKeys:0", AdminKey)
+                .UseSetting("Email:SigningKeys:0", "email-signing-key-for-tests-0123456789");
             foreach (var (key, value) in settings)
             {
                 builder.UseSetting(key, value);
@@ -195,16 +197,18 @@ public sealed class TrackingApiTests : IClassFixture<KafkaFixture>, IDisposable
 
     internal static StringContent Json(string body) => new(body, Encoding.UTF8, "application/json");
 
-    private List<(string Key, EventEnvelope Item)> ConsumeAll(int expected, TimeSpan? wait = null) =>
-        ConsumeMessages(_topic, expected, wait).Select(m => (m.Key, JsonSerializer.Deserialize(m.Value, EcrmJsonContext.Default.EventEnvelope)!)).ToList();
+    private List<(string Key, EventEnvelope Item)> ConsumeAll(int expected, TimeSpan? wait = null) => ConsumeEvents(_kafka, _topic, expected, wait);
 
-    private List<byte[]> ConsumeRaw(string topic, int expected) => ConsumeMessages(topic, expected, null).Select(m => m.Value).ToList();
+    internal static List<(string Key, EventEnvelope Item)> ConsumeEvents(KafkaFixture kafka, string topic, int expected, TimeSpan? wait = null) =>
+        ConsumeMessages(kafka, topic, expected, wait).Select(m => (m.Key, JsonSerializer.Deserialize(m.Value, EcrmJsonContext.Default.EventEnvelope)!)).ToList();
 
-    private List<(string Key, byte[] Value)> ConsumeMessages(string topic, int expected, TimeSpan? wait)
+    private List<byte[]> ConsumeRaw(string topic, int expected) => ConsumeMessages(_kafka, topic, expected, null).Select(m => m.Value).ToList();
+
+    private static List<(string Key, byte[] Value)> ConsumeMessages(KafkaFixture kafka, string topic, int expected, TimeSpan? wait)
     {
         using var consumer = new ConsumerBuilder<string, byte[]>(new ConsumerConfig
         {
-            BootstrapServers = _kafka.BootstrapServers,
+            BootstrapServers = kafka.BootstrapServers,
             GroupId = $"check-{Guid.NewGuid():N}",
             AutoOffsetReset = AutoOffsetReset.Earliest,
         }).Build();

@@ -35,6 +35,7 @@ public sealed class EcrmServices : IAsyncDisposable
             ["Auth__WriteKeys__0"] = WriteKey,
             ["Auth__ApiKeys__0"] = ApiKey,
             ["Auth__AdminKeys__0"] = AdminKey,
+            ["Email__SigningKeys__0"] = "integration-email-signing-key-0123456789",
             ["Engine__BatchWindowMs"] = "20",
             ["Recommender__CatalogPollMs"] = "200",
             ["Engine__CatalogPollMs"] = "200",
