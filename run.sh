@@ -35,6 +35,8 @@ trap stop_all EXIT
 ecrm_install
 ecrm_log "building"
 dotnet build "$ECRM_ROOT/Ecrm.sln" -c Release --nologo -v quiet -clp:ErrorsOnly
+command -v npm >/dev/null || ecrm_install nodejs npm
+(cd sdk-js && npm ci --no-audit --no-fund --loglevel=error >/dev/null && npm run build >/dev/null)
 
 export ECRM_WRITE_KEY="${ECRM_WRITE_KEY:-wk_$(ecrm_random_key)}"
 export ECRM_API_KEY="${ECRM_API_KEY:-ak_$(ecrm_random_key)}"
@@ -89,6 +91,7 @@ cat <<TXT
   collector        $COLLECTOR_URL        POST /v1/batch (write key as HTTP Basic user), POST /v1/email/links (admin key)
   dialogue engine  $ENGINE_URL        GET /api/catalog, GET /api/customers/{id}/dialogues
   recommender      $RECOMMENDER_URL        GET /v1/recommendations/{customerId}?n=10
+  tracker script   $COLLECTOR_URL/assets/e.js
   health           <service>/health/ready
   Redis            127.0.0.1:$REDIS_PORT     ClickHouse  http://127.0.0.1:$CLICKHOUSE_HTTP_PORT (database ecrm)
   Kafka            $BOOTSTRAP

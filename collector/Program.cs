@@ -11,6 +11,7 @@ app.UseSourceCors();
 app.MapReadiness();
 app.MapTrackingApi();
 app.MapEmailApi();
+app.MapTrackerScript();
 app.Run();
 
 /// <summary>The collector's entry point, named so tests can host it.</summary>

@@ -42,6 +42,14 @@ public sealed record CollectorOptions
     [Required]
     public string DeadLetterTopic { get; init; } = "ecrm.events.dlq";
 
+    /// <summary>Where the collector serves the browser tracker: a neutral, first-party path.</summary>
+    [Required, RegularExpression("^/[A-Za-z0-9._/-]+$")]
+    public string TrackerScriptPath { get; init; } = "/assets/e.js";
+
+    /// <summary>The built tracker, relative to the collector's content root.</summary>
+    [Required]
+    public string TrackerScriptFile { get; init; } = "../sdk-js/dist/ecrm.min.js";
+
     /// <summary>The sources: who may send, from which origins, how fast.</summary>
     public SourceOptions[] Sources { get; init; } = [];
 }
