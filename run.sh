@@ -59,6 +59,7 @@ fi
 export Kafka__BootstrapServers="$BOOTSTRAP"
 export Redis__Configuration="127.0.0.1:$REDIS_PORT"
 export ClickHouse__Url="http://127.0.0.1:$CLICKHOUSE_HTTP_PORT"
+export Collector__SpoolDirectory="$DATA/spool"
 export Auth__WriteKeys__0="$ECRM_WRITE_KEY" Auth__ApiKeys__0="$ECRM_API_KEY" Auth__AdminKeys__0="$ECRM_ADMIN_KEY"
 
 start_service() { # name, folder, assembly, url

@@ -1,5 +1,6 @@
 using Ecrm.Collector.Email;
 using Ecrm.Collector.Ingestion;
+using Ecrm.Collector.Spooling;
 using Ecrm.Common.Events;
 using Ecrm.Common.Hosting;
 
@@ -17,6 +18,8 @@ public static class CollectorExtensions
         builder.Services.AddSingleton<EventEnricher>();
         builder.Services.AddSingleton<SourceRegistry>();
         builder.Services.AddSingleton<IngestionPipeline>();
+        builder.Services.AddSingleton<DurableEventLog>();
+        builder.Services.AddHostedService(services => services.GetRequiredService<DurableEventLog>());
         builder.Services.AddOptions<EmailOptions>().BindConfiguration(EmailOptions.Section).ValidateDataAnnotations().ValidateOnStart();
         builder.Services.AddSingleton<EmailTokens>();
         builder.Services.AddSingleton<EventProducer>();

@@ -1,5 +1,4 @@
 using System.Text.Json;
-using Confluent.Kafka;
 using Ecrm.Collector.Ingestion;
 using Ecrm.Common.Events;
 using Ecrm.Common.Hosting;
@@ -44,9 +43,9 @@ public static partial class EmailApi
             // Opens come through mail clients' image proxies: their address and agent are not the customer's.
             await pipeline.IngestAsync(SourceName, EmailEvent(payload, "Email Opened"), new RequestFacts(null, null, FromBrowser: false), cancellationToken);
         }
-        catch (KafkaException e)
+        catch (EventLogUnavailableException e)
         {
-            return TypedResults.Problem($"the open was not recorded ({e.Error.Reason})", statusCode: StatusCodes.Status503ServiceUnavailable);
+            return TypedResults.Problem($"the open was not recorded ({e.Message})", statusCode: StatusCodes.Status503ServiceUnavailable);
         }
 
         http.Response.Headers.CacheControl = "no-store, no-cache, must-revalidate, private";
@@ -66,10 +65,10 @@ public static partial class EmailApi
         {
             await pipeline.IngestAsync(SourceName, click, RequestFacts.Of(http.Request), cancellationToken);
         }
-        catch (KafkaException e)
+        catch (EventLogUnavailableException e)
         {
             // The customer still reaches the page; the click is logged so it can be recovered by hand.
-            LogClickNotRecorded(loggers.CreateLogger(typeof(EmailApi)), e.Error.Reason, JsonSerializer.Serialize(click, EcrmJsonContext.Default.EventEnvelope));
+            LogClickNotRecorded(loggers.CreateLogger(typeof(EmailApi)), e.Message, JsonSerializer.Serialize(click, EcrmJsonContext.Default.EventEnvelope));
         }
 
         http.Response.Headers.CacheControl = "no-store";

@@ -17,9 +17,17 @@ public sealed record CollectorOptions
     [Range(1, 100_000)]
     public int MaxBatchEvents { get; init; } = 2500;
 
-    /// <summary>How long a request waits for the brokers' acknowledgement before answering 503.</summary>
+    /// <summary>How long a request waits for the brokers' acknowledgement before spooling what they did not take.</summary>
     [Range(1, 300)]
-    public int AckTimeoutSeconds { get; init; } = 30;
+    public int AckTimeoutSeconds { get; init; } = 5;
+
+    /// <summary>Where events go while Kafka is unreachable (relative to the content root unless absolute).</summary>
+    [Required]
+    public string SpoolDirectory { get; init; } = "spool";
+
+    /// <summary>The most the spool holds; beyond it the collector answers 503 with Retry-After.</summary>
+    [Range(0, long.MaxValue)]
+    public long SpoolMaxBytes { get; init; } = 1L << 30;
 
     /// <summary>Offline-queued events (mobile) older than this are refused.</summary>
     [Range(1, 3650)]

@@ -4,6 +4,9 @@ using Microsoft.Extensions.Options;
 
 namespace Ecrm.Collector.Ingestion;
 
+/// <summary>A message bound for a topic: an event, or a dead letter.</summary>
+public sealed record OutgoingMessage(string Topic, string Key, byte[] Value);
+
 /// <summary>
 /// The collector's one Kafka producer: acks=all with idempotence, so a request is acknowledged only
 /// once every in-sync replica holds every event of it, and a retried send is never written twice.
@@ -32,24 +35,52 @@ public sealed partial class EventProducer : IHostedService, IDisposable
         .Build();
     }
 
+    public string EventsTopic => _topic;
+
+    public string DeadLetterTopic => _deadLetterTopic;
+
     /// <summary>
-    /// Completes when the brokers acknowledged every event and every dead letter; throws if any was refused.
+    /// Produces every message and waits for every acknowledgement. Returns the messages the brokers
+    /// did not take (never sent, or timed out without a definite answer); empty means all are in Kafka.
     /// Messages are keyed by customer, so one customer's events stay in order on one partition.
     /// </summary>
-    public async Task ProduceAllAsync(IReadOnlyList<KeyValuePair<string, byte[]>> events, IReadOnlyList<KeyValuePair<string, byte[]>> deadLetters, CancellationToken cancellationToken)
+    public async Task<IReadOnlyList<OutgoingMessage>> ProduceAllAsync(IReadOnlyList<OutgoingMessage> messages, CancellationToken cancellationToken)
     {
-        var deliveries = new List<Task<DeliveryResult<string, byte[]>>>(events.Count + deadLetters.Count);
-        foreach (var (key, value) in events)
+        var deliveries = new Task<DeliveryResult<string, byte[]>>[messages.Count];
+        for (var i = 0; i < messages.Count; i++)
         {
-            deliveries.Add(_producer.ProduceAsync(_topic, new Message<string, byte[]> { Key = key, Value = value }, cancellationToken));
+            try
+            {
+                deliveries[i] = _producer.ProduceAsync(messages[i].Topic, new Message<string, byte[]> { Key = messages[i].Key, Value = messages[i].Value }, cancellationToken);
+            }
+            catch (KafkaException e)
+            {
+                deliveries[i] = Task.FromException<DeliveryResult<string, byte[]>>(e);
+            }
         }
 
-        foreach (var (key, value) in deadLetters)
+        try
         {
-            deliveries.Add(_producer.ProduceAsync(_deadLetterTopic, new Message<string, byte[]> { Key = key, Value = value }, cancellationToken));
+            await Task.WhenAll(deliveries);
+            return [];
+        }
+        catch (KafkaException)
+        {
+            // Each delivery is looked at below; a message whose fate is unknown counts as not taken, and
+            // sending it again is made harmless downstream by its message id.
         }
 
-        await Task.WhenAll(deliveries);
+        var failed = new List<OutgoingMessage>();
+        for (var i = 0; i < messages.Count; i++)
+        {
+            if (!deliveries[i].IsCompletedSuccessfully)
+            {
+                failed.Add(messages[i]);
+            }
+        }
+
+        LogNotAcknowledged(failed.Count, messages.Count);
+        return failed;
     }
 
     public Task StartAsync(CancellationToken cancellationToken) => Task.CompletedTask;
@@ -62,6 +93,9 @@ public sealed partial class EventProducer : IHostedService, IDisposable
     }
 
     public void Dispose() => _producer.Dispose();
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "Kafka did not acknowledge {Failed} of {Count} messages")]
+    private partial void LogNotAcknowledged(int failed, int count);
 
     [LoggerMessage(Level = LogLevel.Warning, Message = "Kafka producer error (fatal: {IsFatal}): {Reason}")]
     private partial void LogKafkaError(string reason, bool isFatal);

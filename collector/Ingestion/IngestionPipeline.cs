@@ -1,6 +1,7 @@
 using System.Net;
 using System.Text.Json;
 using System.Text.Json.Serialization;
+using Ecrm.Collector.Spooling;
 using Ecrm.Common.Events;
 using Microsoft.Extensions.Options;
 
@@ -14,6 +15,9 @@ public sealed record RejectedItem(int Index, string Reason)
 }
 
 public sealed record IngestOutcome(int Accepted, IReadOnlyList<RejectedItem> Rejected, int DroppedBots);
+
+/// <summary>Nothing was acknowledged: neither Kafka nor the spool took the events. The client should retry.</summary>
+public sealed class EventLogUnavailableException(string message) : Exception(message);
 
 /// <summary>What the HTTP request itself says about the sender.</summary>
 public sealed record RequestFacts(IPAddress? Ip, string? UserAgent, bool FromBrowser)
@@ -31,6 +35,7 @@ public sealed class IngestionPipeline(
     EventStamper stamper,
     EventEnricher enricher,
     EventProducer producer,
+    DurableEventLog log,
     TimeProvider time,
     IOptions<CollectorOptions> options)
 {
@@ -70,8 +75,8 @@ public sealed class IngestionPipeline(
     {
         var limits = options.Value;
         var receivedAt = time.GetUtcNow();
-        var events = new List<KeyValuePair<string, byte[]>>(candidates.Count);
-        var deadLetters = new List<KeyValuePair<string, byte[]>>();
+        var messages = new List<OutgoingMessage>(candidates.Count);
+        var accepted = 0;
         var rejected = new List<RejectedItem>();
         var droppedBots = 0;
         for (var index = 0; index < candidates.Count; index++)
@@ -95,7 +100,8 @@ public sealed class IngestionPipeline(
                 var value = JsonSerializer.SerializeToUtf8Bytes(item, EcrmJsonContext.Default.EventEnvelope);
                 if (value.Length <= limits.MaxEventBytes)
                 {
-                    events.Add(new(item.CustomerKey!, value));
+                    messages.Add(new(producer.EventsTopic, item.CustomerKey!, value));
+                    accepted++;
                     continue;
                 }
 
@@ -104,11 +110,22 @@ public sealed class IngestionPipeline(
             }
 
             rejected.Add(new RejectedItem(index, reason!) { TooLarge = tooLarge });
-            deadLetters.Add(new(item?.CustomerKey ?? "", DeadLetter(sourceName, index, reason!, receivedAt, raw ?? (item is null ? "null" : JsonSerializer.Serialize(item, EcrmJsonContext.Default.EventEnvelope)))));
+            messages.Add(new(producer.DeadLetterTopic, item?.CustomerKey ?? "", DeadLetter(sourceName, index, reason!, receivedAt, raw ?? (item is null ? "null" : JsonSerializer.Serialize(item, EcrmJsonContext.Default.EventEnvelope)))));
         }
 
-        await producer.ProduceAllAsync(events, deadLetters, cancellationToken);
-        return new IngestOutcome(events.Count, rejected, droppedBots);
+        AppendOutcome appended;
+        try
+        {
+            appended = await log.AppendAsync(messages, cancellationToken);
+        }
+        catch (IOException e)
+        {
+            throw new EventLogUnavailableException($"neither Kafka nor the spool took the events ({e.Message})");
+        }
+
+        return appended == AppendOutcome.Refused
+            ? throw new EventLogUnavailableException("Kafka is unreachable and the spool is full")
+            : new IngestOutcome(accepted, rejected, droppedBots);
     }
 
     private static byte[] DeadLetter(string source, int index, string reason, DateTimeOffset receivedAt, string raw)

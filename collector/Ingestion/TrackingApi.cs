@@ -1,6 +1,5 @@
 using System.Text.Json;
 using System.Text.Json.Serialization;
-using Confluent.Kafka;
 using Ecrm.Common.Events;
 using Ecrm.Common.Hosting;
 using Microsoft.Extensions.Options;
@@ -114,10 +113,11 @@ public static class TrackingApi
             {
                 outcome = await services.GetRequiredService<IngestionPipeline>().IngestAsync(source, shell, items, singleType, RequestFacts.Of(http.Request), cancellationToken);
             }
-            catch (KafkaException e)
+            catch (EventLogUnavailableException e)
             {
                 // Nothing is acknowledged; the client keeps the events and retries, and message ids make the retry harmless.
-                return Problem(StatusCodes.Status503ServiceUnavailable, $"the event log did not acknowledge the events ({e.Error.Reason}); retry later");
+                http.Response.Headers.RetryAfter = "30";
+                return Problem(StatusCodes.Status503ServiceUnavailable, $"{e.Message}; retry later");
             }
 
             return Respond(outcome, singleType is null);

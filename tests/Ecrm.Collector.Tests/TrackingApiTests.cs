@@ -153,21 +153,49 @@ public sealed class TrackingApiTests : IClassFixture<KafkaFixture>, IDisposable
     }
 
     [Fact]
-    public async Task UnreachableKafkaGets503AndNoAcknowledgement()
+    public async Task EventsAcknowledgedWhileKafkaIsDownAreSpooledThenReplayedExactlyOnce()
     {
-        // A cluster of its own, so taking every broker down does not disturb the other tests.
+        // A cluster of its own, so taking its broker down does not disturb the other tests.
         using var cluster = new DevKafka.MockKafkaCluster(brokerCount: 1);
-        cluster.CreateTopic("down", 1, 1);
-        using var factory = Collector(cluster.BootstrapServers, "down", ackTimeoutSeconds: 2);
+        cluster.CreateTopic("spooled", 2, 1);
+        cluster.CreateTopic("spooled.dlq", 1, 1);
+        using var factory = Collector(cluster.BootstrapServers, "spooled", ackTimeoutSeconds: 2);
+        var client = factory.CreateClient();
+        client.DefaultRequestHeaders.Authorization = Basic(WriteKey);
+        Assert.Equal(HttpStatusCode.OK, (await client.PostAsync("/v1/batch", Json(Batch(0, 10)))).StatusCode);
+
+        cluster.SetBrokerDown(1, down: true);
+        for (var request = 1; request <= 4; request++)
+        {
+            Assert.Equal(HttpStatusCode.OK, (await client.PostAsync("/v1/batch", Json(Batch(request * 10, 10)))).StatusCode);
+        }
+
+        cluster.SetBrokerDown(1, down: false);
+
+        var ids = ConsumeMessages(new KafkaFixture.External(cluster.BootstrapServers), "spooled", 50, wait: TimeSpan.FromSeconds(25))
+            .Select(m => JsonSerializer.Deserialize(m.Value, EcrmJsonContext.Default.EventEnvelope)!.MessageId).ToList();
+        Assert.Equal(Enumerable.Range(0, 50).Select(i => $"m-{i}").Order(), ids.Order());
+    }
+
+    [Fact]
+    public async Task FullSpoolGets503WithRetryAfterAndAcknowledgesNothing()
+    {
+        using var cluster = new DevKafka.MockKafkaCluster(brokerCount: 1);
+        cluster.CreateTopic("full", 1, 1);
+        using var factory = Collector(cluster.BootstrapServers, "full", 1, ("Collector:SpoolMaxBytes", "200"));
         var client = factory.CreateClient();
         client.DefaultRequestHeaders.Authorization = Basic(WriteKey);
         cluster.SetBrokerDown(1, down: true);
 
-        var response = await client.PostAsync("/v1/batch", Json("""{"batch":[{"type":"track","event":"x","userId":"u"}]}"""));
+        var response = await client.PostAsync("/v1/batch", Json(Batch(0, 5)));
 
         Assert.Equal(HttpStatusCode.ServiceUnavailable, response.StatusCode);
-        Assert.Contains("did not acknowledge", await response.Content.ReadAsStringAsync(), StringComparison.Ordinal);
+        Assert.Contains("spool is full", await response.Content.ReadAsStringAsync(), StringComparison.Ordinal);
+        Assert.NotNull(response.Headers.RetryAfter);
     }
+
+    private static string Batch(int first, int count) =>
+        $$"""{"batch":[{{string.Join(',', Enumerable.Range(first, count).Select(i => $$$"""{"type":"track","event":"x","userId":"u{{{i % 3}}}","messageId":"m-{{{i}}}"}"""))}}]}""";
 
     internal static WebApplicationFactory<Program> Collector(string bootstrapServers, string topic, int ackTimeoutSeconds = 30, params (string Key, string Value)[] settings) =>
         new WebApplicationFactory<Program>().WithWebHostBuilder(builder =>
@@ -176,6 +204,7 @@ public sealed class TrackingApiTests : IClassFixture<KafkaFixture>, IDisposable
                 .UseSetting("Kafka:BootstrapServers", bootstrapServers)
                 .UseSetting("Kafka:EventsTopic", topic)
                 .UseSetting("Collector:DeadLetterTopic", topic + ".dlq")
+                .UseSetting("Collector:SpoolDirectory", Directory.CreateTempSubdirectory("ecrm-spool-").FullName)
                 .UseSetting("Collector:AckTimeoutSeconds", ackTimeoutSeconds.ToString())
                 .UseSetting("Auth:WriteKeys:0", WriteKey)
                 .UseSetting("Auth:AdminKeys:0", AdminKey)
@@ -200,11 +229,11 @@ public sealed class TrackingApiTests : IClassFixture<KafkaFixture>, IDisposable
     private List<(string Key, EventEnvelope Item)> ConsumeAll(int expected, TimeSpan? wait = null) => ConsumeEvents(_kafka, _topic, expected, wait);
 
     internal static List<(string Key, EventEnvelope Item)> ConsumeEvents(KafkaFixture kafka, string topic, int expected, TimeSpan? wait = null) =>
-        ConsumeMessages(kafka, topic, expected, wait).Select(m => (m.Key, JsonSerializer.Deserialize(m.Value, EcrmJsonContext.Default.EventEnvelope)!)).ToList();
+        ConsumeMessages(new KafkaFixture.External(kafka.BootstrapServers), topic, expected, wait).Select(m => (m.Key, JsonSerializer.Deserialize(m.Value, EcrmJsonContext.Default.EventEnvelope)!)).ToList();
 
-    private List<byte[]> ConsumeRaw(string topic, int expected) => ConsumeMessages(_kafka, topic, expected, null).Select(m => m.Value).ToList();
+    private List<byte[]> ConsumeRaw(string topic, int expected) => ConsumeMessages(new KafkaFixture.External(_kafka.BootstrapServers), topic, expected, null).Select(m => m.Value).ToList();
 
-    private static List<(string Key, byte[] Value)> ConsumeMessages(KafkaFixture kafka, string topic, int expected, TimeSpan? wait)
+    private static List<(string Key, byte[] Value)> ConsumeMessages(KafkaFixture.External kafka, string topic, int expected, TimeSpan? wait)
     {
         using var consumer = new ConsumerBuilder<string, byte[]>(new ConsumerConfig
         {
@@ -215,8 +244,16 @@ public sealed class TrackingApiTests : IClassFixture<KafkaFixture>, IDisposable
         consumer.Subscribe(topic);
         var messages = new List<(string, byte[])>();
         var deadline = DateTime.UtcNow + (wait ?? TimeSpan.FromSeconds(20));
-        while (DateTime.UtcNow < deadline && (messages.Count < expected || wait is not null))
+        var settled = false;
+        while (DateTime.UtcNow < deadline)
         {
+            if (!settled && expected > 0 && messages.Count >= expected)
+            {
+                // Enough arrived; a short while longer shows whether anything arrives twice.
+                settled = true;
+                deadline = DateTime.UtcNow.AddSeconds(1);
+            }
+
             if (consumer.Consume(TimeSpan.FromMilliseconds(200)) is { IsPartitionEOF: false } result)
             {
                 messages.Add((result.Message.Key, result.Message.Value));

@@ -104,4 +104,7 @@ public sealed class KafkaFixture : IDisposable
     }
 
     public void Dispose() => Cluster.Dispose();
+
+    /// <summary>Any cluster by its bootstrap list, for helpers that only read from it.</summary>
+    public sealed record External(string BootstrapServers);
 }

@@ -29,6 +29,7 @@ public sealed class EcrmServices : IAsyncDisposable
             ["Kafka__EventsTopic"] = Topic,
             ["Kafka__ConsumerGroup"] = $"engine-{id}",
             ["Collector__DeadLetterTopic"] = Topic + ".dlq",
+            ["Collector__SpoolDirectory"] = Directory.CreateTempSubdirectory("ecrm-spool-").FullName,
             ["Redis__Configuration"] = RedisConfiguration,
             ["ClickHouse__Url"] = clickHouse.Url,
             ["ClickHouse__Database"] = ClickHouseDatabase,
