@@ -56,6 +56,16 @@ public sealed class EcrmServices : IAsyncDisposable
 
     public Uri RecommenderUrl { get; private set; } = null!;
 
+    private static readonly Dictionary<string, (string Folder, string Assembly)> Services = new()
+    {
+        ["collector"] = ("collector", "Ecrm.Collector"),
+        ["dialogue-engine"] = ("dialogue-engine", "Ecrm.DialogueEngine"),
+        ["recommender"] = ("recommender", "Ecrm.Recommender"),
+    };
+
+    /// <summary>Overrides a setting (environment variable form, e.g. Collector__AckTimeoutSeconds) before start.</summary>
+    public void Set(string name, string value) => _environment[name] = value;
+
     public async Task StartAsync()
     {
         CollectorUrl = await StartServiceAsync("collector", "collector", "Ecrm.Collector");
@@ -73,6 +83,23 @@ public sealed class EcrmServices : IAsyncDisposable
         return client;
     }
 
+    /// <summary>SIGKILL one service, as in a crash.</summary>
+    public void Kill(string service) => _services[service].Kill();
+
+    /// <summary>Starts a killed service again with the same settings (and the same spool folder).</summary>
+    public async Task RestartAsync(string service)
+    {
+        var url = service switch
+        {
+            "collector" => CollectorUrl,
+            "dialogue-engine" => EngineUrl,
+            _ => RecommenderUrl,
+        };
+        _services[service].Dispose();
+        var (folder, assembly) = Services[service];
+        await StartServiceAsync(service, folder, assembly, url);
+    }
+
     public string Logs(string service) => _services.TryGetValue(service, out var process) ? process.Output : "";
 
     public ValueTask DisposeAsync()
@@ -85,7 +112,7 @@ public sealed class EcrmServices : IAsyncDisposable
         return ValueTask.CompletedTask;
     }
 
-    private async Task<Uri> StartServiceAsync(string name, string folder, string assembly)
+    private async Task<Uri> StartServiceAsync(string name, string folder, string assembly, Uri? url = null)
     {
         var dll = RepoPaths.Combine(folder, "bin", RepoPaths.Configuration, "net10.0", assembly + ".dll");
         if (!File.Exists(dll))
@@ -93,7 +120,7 @@ public sealed class EcrmServices : IAsyncDisposable
             throw new FileNotFoundException($"{dll} is not built; build the solution first", dll);
         }
 
-        var url = new Uri($"http://127.0.0.1:{ServerProcess.FreePort()}/");
+        url ??= new Uri($"http://127.0.0.1:{ServerProcess.FreePort()}/");
         var environment = new Dictionary<string, string>(_environment) { ["Urls"] = url.ToString().TrimEnd('/') };
         var process = ServerProcess.Start("dotnet", [dll, "--contentRoot", RepoPaths.Combine(folder)], environment);
         _services[name] = process;
