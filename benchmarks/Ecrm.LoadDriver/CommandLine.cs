@@ -1,10 +1,30 @@
 namespace Ecrm.LoadDriver;
 
-internal sealed record CommandLine(string Command, Uri Collector, string WriteKey, string Catalog, int Customers, int Seed, int HistoryDays)
+/// <summary>
+/// demo: every customer's journey once, with progress. load: as fast as possible for a while, measuring
+/// acknowledged events/s and acknowledgement latency, in batches or as single-event requests.
+/// </summary>
+internal sealed record CommandLine(
+    string Command,
+    Uri Collector,
+    string WriteKey,
+    string Catalog,
+    int Customers,
+    int Seed,
+    int HistoryDays,
+    int Seconds,
+    int BatchSize,
+    int Concurrency,
+    bool Single,
+    string Output)
 {
+    public const string Usage =
+        "usage: Ecrm.LoadDriver demo|load --collector URL --write-key KEY --catalog FILE [--customers N] [--seed N] [--history-days N]\n" +
+        "       load only: [--seconds 20] [--batch 100] [--concurrency 8] [--single true] [--output DIR]";
+
     public static CommandLine? Parse(string[] args)
     {
-        if (args.Length == 0)
+        if (args.Length == 0 || args[0] is not ("demo" or "load"))
         {
             return null;
         }
@@ -15,15 +35,21 @@ internal sealed record CommandLine(string Command, Uri Collector, string WriteKe
             values[args[i].TrimStart('-')] = args[i + 1];
         }
 
+        int Int(string name, int fallback) => values.TryGetValue(name, out var text) ? int.Parse(text) : fallback;
         return values.TryGetValue("collector", out var collector) && values.TryGetValue("write-key", out var writeKey) && values.TryGetValue("catalog", out var catalog)
             ? new CommandLine(
                 args[0],
                 new Uri(collector.EndsWith('/') ? collector : collector + "/"),
                 writeKey,
                 catalog,
-                int.Parse(values.GetValueOrDefault("customers", "300")),
-                int.Parse(values.GetValueOrDefault("seed", "42")),
-                int.Parse(values.GetValueOrDefault("history-days", "30")))
+                Int("customers", args[0] == "demo" ? 300 : 50_000),
+                Int("seed", 42),
+                Int("history-days", 30),
+                Int("seconds", 20),
+                Int("batch", 100),
+                Int("concurrency", 8),
+                values.GetValueOrDefault("single") == "true",
+                values.GetValueOrDefault("output", "benchmarks/results"))
             : null;
     }
 }
@@ -45,12 +71,12 @@ internal sealed class Progress(int total)
             {
                 var width = 40;
                 var filled = (int)(fraction * width);
-                Console.Write($"\r[{new string('#', filled)}{new string('.', width - filled)}] {_done}/{total} events");
+                Console.Write($"\r[{new string('#', filled)}{new string('.', width - filled)}] {_done}/{total}");
             }
             else if ((int)(fraction * 10) > _lastDecile)
             {
                 _lastDecile = (int)(fraction * 10);
-                Console.WriteLine($"{_done}/{total} events ({fraction:P0})");
+                Console.WriteLine($"{_done}/{total} ({fraction:P0})");
             }
         }
     }

@@ -9,4 +9,5 @@ namespace Ecrm.LoadDriver;
 [JsonSerializable(typeof(double))]
 [JsonSerializable(typeof(int))]
 [JsonSerializable(typeof(string))]
+[JsonSerializable(typeof(long))]
 internal sealed partial class LoadDriverJsonContext : JsonSerializerContext;

@@ -3,12 +3,10 @@ using Ecrm.Common.Catalog;
 using Ecrm.LoadDriver;
 using Ecrm.LoadDriver.Traffic;
 
-// Ecrm.LoadDriver demo --collector URL --write-key KEY --catalog FILE [--customers 300] [--seed 42] [--history-days 30]
-// Sends every customer's journey through the collector and shows progress.
 var options = CommandLine.Parse(args);
-if (options is null || options.Command != "demo")
+if (options is null)
 {
-    Console.Error.WriteLine("usage: Ecrm.LoadDriver demo --collector URL --write-key KEY --catalog FILE [--customers N] [--seed N] [--history-days N]");
+    Console.Error.WriteLine(CommandLine.Usage);
     return 2;
 }
 
@@ -22,6 +20,12 @@ if (parsed.Catalog is null)
 var generator = new TrafficGenerator(parsed.Catalog, options.Seed, TimeSpan.FromDays(options.HistoryDays));
 var now = DateTimeOffset.UtcNow;
 var journeys = Enumerable.Range(1, options.Customers).Select(c => generator.Journey(c, now)).ToArray();
+
+if (options.Command == "load")
+{
+    return await LoadRun.RunAsync(options, journeys);
+}
+
 var total = journeys.Sum(j => j.Count);
 using var client = new CollectorClient(options.Collector, options.WriteKey);
 var progress = new Progress(total);
