@@ -38,6 +38,8 @@ public sealed partial class TopicCatalog
 
     public TopicCatalog WithVersion(long version) => new(Stages, Topics, version);
 
+    public static CatalogParseResult Parse(string json, long version = 0) => Parse(System.Text.Encoding.UTF8.GetBytes(json), version);
+
     /// <summary>Parses and validates a catalog document. Every error names the topic, rule and field.</summary>
     public static CatalogParseResult Parse(ReadOnlySpan<byte> utf8Json, long version = 0)
     {

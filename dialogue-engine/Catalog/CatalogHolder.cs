@@ -18,7 +18,7 @@ public sealed class CatalogHolder(VersionedDocuments documents, IOptions<EngineO
 
     protected override (TopicMatcher? Value, IReadOnlyList<string> Errors) Parse(string document, long version)
     {
-        var parsed = TopicCatalog.Parse(System.Text.Encoding.UTF8.GetBytes(document), version);
+        var parsed = TopicCatalog.Parse(document, version);
         return (parsed.Catalog is null ? null : new TopicMatcher(parsed.Catalog), parsed.Errors);
     }
 }

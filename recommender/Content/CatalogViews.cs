@@ -23,7 +23,7 @@ public sealed class TopicCatalogView(VersionedDocuments documents, IOptions<Reco
 
     protected override (TopicCatalog? Value, IReadOnlyList<string> Errors) Parse(string document, long version)
     {
-        var parsed = TopicCatalog.Parse(System.Text.Encoding.UTF8.GetBytes(document), version);
+        var parsed = TopicCatalog.Parse(document, version);
         return (parsed.Catalog, parsed.Errors);
     }
 }
