@@ -7,7 +7,7 @@ namespace Ecrm.Common.Catalog;
 
 /// <summary>
 /// A validated topic catalog: which page, email link or app screen means which topic and stage.
-/// Built only through <see cref="TopicCatalog.Parse"/>, so a running service never holds a bad one.
+/// Built only through <see cref="Parse(ReadOnlySpan{byte}, long)"/>, so a running service never holds a bad one.
 /// </summary>
 public sealed partial class TopicCatalog
 {
