@@ -1,13 +1,18 @@
+using System.Threading.RateLimiting;
 using Ecrm.Collector.Email;
 using Ecrm.Collector.Ingestion;
 using Ecrm.Collector.Spooling;
 using Ecrm.Common.Events;
 using Ecrm.Common.Hosting;
+using Microsoft.Extensions.Options;
 
 namespace Ecrm.Collector;
 
 public static class CollectorExtensions
 {
+    /// <summary>The concurrency limit on ingestion endpoints, so overload cannot grow memory without bound.</summary>
+    public const string IngestionLimit = "ingestion";
+
     public static WebApplicationBuilder AddCollectorServices(this WebApplicationBuilder builder)
     {
         builder.AddKeyAuthentication();
@@ -25,6 +30,21 @@ public static class CollectorExtensions
         builder.Services.AddSingleton<EventProducer>();
         builder.Services.AddHostedService(services => services.GetRequiredService<EventProducer>());
         builder.Services.AddProblemDetails();
+        builder.Services.AddRateLimiter(limiter =>
+        {
+            limiter.AddPolicy(IngestionLimit, context => RateLimitPartition.GetConcurrencyLimiter("ingestion", _ => new ConcurrencyLimiterOptions
+            {
+                PermitLimit = context.RequestServices.GetRequiredService<IOptions<CollectorOptions>>().Value.MaxConcurrentRequests,
+                QueueLimit = 0,
+            }));
+            limiter.OnRejected = async (rejected, cancellationToken) =>
+            {
+                rejected.HttpContext.Response.StatusCode = StatusCodes.Status503ServiceUnavailable;
+                rejected.HttpContext.Response.Headers.RetryAfter = "1";
+                await rejected.HttpContext.Response.WriteAsJsonAsync(
+                    new Microsoft.AspNetCore.Mvc.ProblemDetails { Status = 503, Detail = "the collector is at its limit of concurrent requests; retry shortly" }, cancellationToken);
+            };
+        });
         builder.Services.ConfigureHttpJsonOptions(options =>
         {
             options.SerializerOptions.TypeInfoResolverChain.Insert(0, EcrmJsonContext.Default);

@@ -8,6 +8,7 @@ builder.AddCollectorServices();
 
 var app = builder.Build();
 app.UseSourceCors();
+app.UseRateLimiter();
 app.MapReadiness();
 app.MapTrackingApi();
 app.MapEmailApi();

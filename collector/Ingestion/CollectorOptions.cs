@@ -58,6 +58,21 @@ public sealed record CollectorOptions
     [Required]
     public string TrackerScriptFile { get; init; } = "../sdk-js/dist/ecrm.min.js";
 
+    /// <summary>
+    /// When set, the collector keeps a first-party HttpOnly cookie of this name holding a browser id:
+    /// Safari caps cookies set by scripts at 7 days, but not this one. The id goes on every event as
+    /// context.device.id, and stands in as anonymousId for events that carry no id of their own.
+    /// </summary>
+    [RegularExpression("^[A-Za-z0-9_-]*$")]
+    public string IdentityCookieName { get; init; } = "";
+
+    /// <summary>The cookie's domain, e.g. ".shop.example" to share it with the site; empty means the collector's host.</summary>
+    public string IdentityCookieDomain { get; init; } = "";
+
+    /// <summary>At most this many ingestion requests are worked on at once; more get 503 with Retry-After, so memory stays bounded.</summary>
+    [Range(1, 100_000)]
+    public int MaxConcurrentRequests { get; init; } = 1024;
+
     /// <summary>The sources: who may send, from which origins, how fast.</summary>
     public SourceOptions[] Sources { get; init; } = [];
 }

@@ -20,10 +20,10 @@ public sealed record IngestOutcome(int Accepted, IReadOnlyList<RejectedItem> Rej
 public sealed class EventLogUnavailableException(string message) : Exception(message);
 
 /// <summary>What the HTTP request itself says about the sender.</summary>
-public sealed record RequestFacts(IPAddress? Ip, string? UserAgent, bool FromBrowser)
+public sealed record RequestFacts(IPAddress? Ip, string? UserAgent, bool FromBrowser, string? BrowserId = null)
 {
     public static RequestFacts Of(HttpRequest request) =>
-        new(request.HttpContext.Connection.RemoteIpAddress, request.Headers.UserAgent.ToString() is { Length: > 0 } ua ? ua : null, request.Headers.Origin.Count > 0);
+        new(request.HttpContext.Connection.RemoteIpAddress, request.Headers.UserAgent.ToString() is { Length: > 0 } ua ? ua : null, request.Headers.Origin.Count > 0, IdentityCookie.Ensure(request.HttpContext));
 }
 
 /// <summary>
@@ -85,6 +85,14 @@ public sealed class IngestionPipeline(
             var tooLarge = false;
             if (item is not null && reason is null)
             {
+                if (request.BrowserId is { } browserId)
+                {
+                    item.AnonymousId ??= string.IsNullOrEmpty(item.UserId) ? browserId : null;
+                    var context = item.Context ??= new EventContext();
+                    context.Extra ??= [];
+                    context.Extra.TryAdd("device", JsonSerializer.SerializeToElement(new Dictionary<string, string> { ["id"] = browserId }, EcrmJsonContext.Default.DictionaryStringString));
+                }
+
                 reason = stamper.Stamp(item, shell, receivedAt, defaultChannel);
             }
 

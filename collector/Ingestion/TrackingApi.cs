@@ -15,6 +15,7 @@ public static class TrackingApi
     public static IEndpointRouteBuilder MapTrackingApi(this IEndpointRouteBuilder endpoints)
     {
         var v1 = endpoints.MapGroup("/v1");
+        v1.RequireRateLimiting(CollectorExtensions.IngestionLimit);
         v1.MapPost("/batch", (HttpContext http, CancellationToken cancellationToken) => IngestAsync(http, singleType: null, cancellationToken));
         foreach (var type in Enum.GetValues<EventType>())
         {

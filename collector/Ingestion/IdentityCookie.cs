@@ -1,0 +1,44 @@
+using Microsoft.Extensions.Options;
+
+namespace Ecrm.Collector.Ingestion;
+
+/// <summary>The collector's first-party HttpOnly browser id (off unless Collector:IdentityCookieName is set).</summary>
+public static class IdentityCookie
+{
+    private static readonly TimeSpan Lifetime = TimeSpan.FromDays(400);
+
+    /// <summary>The browser's id, set on the response when the browser has none yet; null when the cookie is off or the sender is not a browser.</summary>
+    public static string? Ensure(HttpContext http)
+    {
+        var options = http.RequestServices.GetRequiredService<IOptions<CollectorOptions>>().Value;
+        var name = options.IdentityCookieName;
+        if (name.Length == 0)
+        {
+            return null;
+        }
+
+        if (http.Request.Cookies.TryGetValue(name, out var existing) && existing.Length is > 0 and <= 64)
+        {
+            return existing;
+        }
+
+        if (http.Request.Headers.Origin.Count == 0)
+        {
+            // Server-side senders have no browser to identify.
+            return null;
+        }
+
+        var id = Guid.NewGuid().ToString("N");
+        http.Response.Cookies.Append(name, id, new CookieOptions
+        {
+            HttpOnly = true,
+            Secure = http.Request.IsHttps,
+            SameSite = http.Request.IsHttps ? SameSiteMode.None : SameSiteMode.Lax,
+            MaxAge = Lifetime,
+            Domain = options.IdentityCookieDomain.Length > 0 ? options.IdentityCookieDomain : null,
+            Path = "/",
+            IsEssential = true,
+        });
+        return id;
+    }
+}
