@@ -64,11 +64,6 @@ public sealed class ServerProcess : IDisposable
         var deadline = DateTime.UtcNow + timeout;
         while (DateTime.UtcNow < deadline)
         {
-            if (_process.HasExited)
-            {
-                throw new InvalidOperationException($"{what} exited with code {_process.ExitCode}:\n{Output}");
-            }
-
             try
             {
                 if (await probe())
@@ -79,6 +74,11 @@ public sealed class ServerProcess : IDisposable
             catch (Exception e) when (e is HttpRequestException or SocketException or IOException or TaskCanceledException)
             {
                 // Not listening yet.
+            }
+
+            if (_process.HasExited)
+            {
+                throw new InvalidOperationException($"{what} exited with code {_process.ExitCode}:\n{Output}");
             }
 
             await Task.Delay(200);
