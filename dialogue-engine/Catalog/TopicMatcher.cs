@@ -15,6 +15,8 @@ public readonly record struct TopicStage(string Topic, int Stage);
 public sealed class TopicMatcher
 {
     private readonly Dictionary<string, List<IndexedRule>> _byEvent = new(StringComparer.Ordinal);
+    private readonly Dictionary<string, List<IndexedRule>> _byEventProperty = new(StringComparer.Ordinal);
+    private readonly Dictionary<string, string[]> _indexedPropertiesByEvent = new(StringComparer.Ordinal);
     private readonly Dictionary<string, List<IndexedRule>> _byCampaign = new(StringComparer.Ordinal);
     private readonly Dictionary<string, List<IndexedRule>> _byScreen = new(StringComparer.Ordinal);
     private readonly Dictionary<string, List<IndexedRule>> _byExactPath = new(StringComparer.Ordinal);
@@ -34,6 +36,10 @@ public sealed class TopicMatcher
         }
 
         _pathPrefixLengths = _byPathPrefix.Keys.Select(k => k.Length).Distinct().Order().ToArray();
+        foreach (var group in catalog.Topics.SelectMany(t => t.Rules).Where(r => r.Event is not null && r.Properties.Count > 0).GroupBy(r => r.Event!))
+        {
+            _indexedPropertiesByEvent[group.Key] = group.Select(r => r.Properties[0].Key).Distinct(StringComparer.Ordinal).ToArray();
+        }
     }
 
     public TopicCatalog Catalog { get; }
@@ -54,6 +60,16 @@ public sealed class TopicMatcher
         if (facts.Event is not null)
         {
             MatchAll(_byEvent.GetValueOrDefault(facts.Event), facts, item, results);
+            if (_indexedPropertiesByEvent.TryGetValue(facts.Event, out var names) && item.Properties is { ValueKind: JsonValueKind.Object } properties)
+            {
+                foreach (var name in names)
+                {
+                    if (properties.TryGetProperty(name, out var value) && PropertyKey(facts.Event, name, value) is { } key)
+                    {
+                        MatchAll(_byEventProperty.GetValueOrDefault(key), facts, item, results);
+                    }
+                }
+            }
         }
 
         if (facts.Campaign is not null)
@@ -95,7 +111,15 @@ public sealed class TopicMatcher
         var rule = indexed.Rule;
         if (rule.Event is not null)
         {
-            AddTo(_byEvent, rule.Event, indexed);
+            // Many topics share an event name ("Product Added") and differ by a property (sku): index by both.
+            if (rule.Properties.Count > 0 && PropertyKey(rule.Event, rule.Properties[0].Key, rule.Properties[0].Value) is { } key)
+            {
+                AddTo(_byEventProperty, key, indexed);
+            }
+            else
+            {
+                AddTo(_byEvent, rule.Event, indexed);
+            }
         }
         else if (rule.Campaign is not null)
         {
@@ -173,9 +197,9 @@ public sealed class TopicMatcher
             return false;
         }
 
-        foreach (var (name, value) in wanted)
+        for (var i = 0; i < wanted.Count; i++)
         {
-            if (!given.TryGetProperty(name, out var actual) || !JsonScalar.AreEqual(value, actual))
+            if (!given.TryGetProperty(wanted[i].Key, out var actual) || !JsonScalar.AreEqual(wanted[i].Value, actual))
             {
                 return false;
             }
@@ -183,6 +207,18 @@ public sealed class TopicMatcher
 
         return true;
     }
+
+    /// <summary>
+    /// The index key of (event, property, value), with values equal under <see cref="JsonScalar.AreEqual"/>
+    /// giving equal keys; null for values that are not scalars.
+    /// </summary>
+    private static string? PropertyKey(string eventName, string property, JsonElement value) => value.ValueKind switch
+    {
+        JsonValueKind.String => $"{eventName}\n{property}\ns{value.GetString()}",
+        JsonValueKind.Number => $"{eventName}\n{property}\nn{value.GetDouble().ToString("R", System.Globalization.CultureInfo.InvariantCulture)}",
+        JsonValueKind.True or JsonValueKind.False => $"{eventName}\n{property}\nb{value.ValueKind}",
+        _ => null,
+    };
 
     /// <summary>Keeps one entry per topic, at the deepest stage any rule gave it.</summary>
     private static void Add(List<TopicStage> results, TopicStage match)

@@ -142,6 +142,30 @@ public sealed class TopicMatcherTests
         }
     }
 
+    [Fact]
+    public void EventPropertyIndexAgreesWithCheckingEveryRule()
+    {
+        var topics = Enumerable.Range(0, 200).Select(i =>
+            $$$"""{"id":"t{{{i}}}","rules":[{"match":{"event":"Product Added","properties":{"sku":"s{{{i}}}"}},"stage":3},{"match":{"event":"Order Completed","properties":{"sku":"s{{{i % 10}}}","qty":{{{i % 3}}}}},"stage":4},{"match":{"event":"Product Added","properties":{"n":{{{i}}}.0}},"stage":2}]}""");
+        var catalog = TopicCatalog.Parse($$"""{"topics":[{{string.Join(',', topics)}}]}""").Catalog!;
+        var matcher = new TopicMatcher(catalog);
+        var random = new Random(11);
+        for (var i = 0; i < 2000; i++)
+        {
+            var name = random.Next(2) == 0 ? "Product Added" : "Order Completed";
+            var properties = JsonDocument.Parse($$"""{"sku":"s{{random.Next(220)}}","qty":{{random.Next(4)}},"n":{{random.Next(220)}}}""").RootElement;
+            var item = new EventEnvelope { Type = EventType.Track, Channel = Channel.Web, Event = name, Properties = properties };
+            var expected = catalog.Topics
+                .SelectMany(t => t.Rules.Where(r => r.Event == name && r.Properties.All(p => properties.TryGetProperty(p.Key, out var v) && JsonScalar.AreEqual(p.Value, v)))
+                .Select(r => new TopicStage(t.Id, r.Stage)))
+                .GroupBy(m => m.Topic).Select(g => g.MaxBy(m => m.Stage)).OrderBy(m => m.Topic);
+            var actual = new List<TopicStage>();
+            matcher.Match(item, actual);
+
+            Assert.Equal(expected, actual.OrderBy(m => m.Topic));
+        }
+    }
+
     [Theory]
     [InlineData("/a*", "/a", true)]
     [InlineData("/a*", "/abc/d", true)]

@@ -1,0 +1,3 @@
+using BenchmarkDotNet.Running;
+
+BenchmarkSwitcher.FromAssembly(typeof(Ecrm.Benchmarks.MatcherBenchmarks).Assembly).Run(args);
