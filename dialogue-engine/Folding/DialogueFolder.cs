@@ -43,11 +43,16 @@ public sealed class DialogueFolder(IConnectionMultiplexer redis, IOptions<Engine
           if (not first) or ts < tonumber(first) then redis.call('HSET', key, 'first', ARGV[1]) end
           local last = redis.call('HGET', key, 'last')
           if (not last) or ts > tonumber(last) then redis.call('HSET', key, 'last', ARGV[1]) end
+          -- Each stage keeps when it was first reached and how, even when a late event reaches it
+          -- after a deeper stage: the history fills in, the current stage never goes back.
+          local reachedAt = redis.call('HGET', key, 's' .. stage .. ':at')
+          if (not reachedAt) or ts < tonumber(reachedAt) then
+            redis.call('HSET', key, 's' .. stage .. ':at', ARGV[1], 's' .. stage .. ':ch', channel)
+          end
           if stage > current then
             local status = 'open'
             if stage >= lastStage then status = 'converted' end
-            redis.call('HSET', key, 'stage', ARGV[2 * i + 1], 's' .. stage .. ':at', ARGV[1], 's' .. stage .. ':ch', channel,
-              'catver', ARGV[3], 'status', status)
+            redis.call('HSET', key, 'stage', ARGV[2 * i + 1], 'catver', ARGV[3], 'status', status)
             out[#out + 1] = topic .. '\t' .. current .. '\t' .. stage
           end
           redis.call('ZADD', KEYS[2], 'GT', ARGV[1], topic)

@@ -94,6 +94,20 @@ public sealed class DialogueFolderTests(RedisFixture redis) : IClassFixture<Redi
         Assert.Equal(2, dialogue.Stage);
         Assert.Equal(Start, dialogue.FirstInteraction);
         Assert.Equal(Start.AddHours(1), dialogue.LastInteraction);
+        Assert.Equal([new StageReached(1, Start, "web"), new StageReached(2, Start.AddHours(1), "web")], dialogue.StagesReached);
+    }
+
+    [Fact]
+    public async Task LateEventReachingAStageEarlierMovesThatStagesTimeBackButNotTheStage()
+    {
+        await FoldAsync(Page("/tv/oled-55/specs"), Start.AddHours(2));
+        var late = Page("/tv/oled-55/specs");
+        late.Channel = Channel.Web;
+        var outcome = await FoldAsync(late, Start);
+
+        Assert.Empty(outcome.Transitions);
+        var dialogue = Assert.Single(await _reader.ReadAsync(_customer));
+        Assert.Equal([new StageReached(2, Start, "web")], dialogue.StagesReached);
     }
 
     [Fact]
