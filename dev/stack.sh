@@ -69,7 +69,7 @@ ecrm_start_kafka() {
   local dir="$1"
   mkdir -p "$dir"
   rm -f "$dir/bootstrap"
-  dotnet "$ECRM_ROOT/dev/Ecrm.DevKafka/bin/Release/net10.0/Ecrm.DevKafka.dll" "$dir/bootstrap" 3 ecrm.events:6 ecrm.events.dlq:1 \
+  dotnet "$ECRM_ROOT/dev/Ecrm.DevKafka/bin/Release/net10.0/Ecrm.DevKafka.dll" "$dir/bootstrap" 3 ecrm.events:6 ecrm.events.dlq:1 ecrm.dialogue.transitions:6 \
     >"$dir/kafka.log" 2>&1 &
   echo $! > "$dir/kafka.pid"
   ecrm_wait_for "the embedded Kafka" 30 test -s "$dir/bootstrap"

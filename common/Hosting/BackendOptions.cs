@@ -15,6 +15,10 @@ public sealed record KafkaOptions
 
     [Required]
     public string ConsumerGroup { get; init; } = "ecrm-dialogue-engine";
+
+    /// <summary>Where the engine publishes every stage change, for the recommender and trigger consumers.</summary>
+    [Required, RegularExpression("^[A-Za-z0-9._-]{1,249}$")]
+    public string TransitionsTopic { get; init; } = "ecrm.dialogue.transitions";
 }
 
 public sealed record RedisOptions

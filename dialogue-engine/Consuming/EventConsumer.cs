@@ -14,7 +14,8 @@ namespace Ecrm.DialogueEngine.Consuming;
 /// <summary>
 /// The consumer group on the events topic. Each batch is folded into Redis, archived to ClickHouse,
 /// and only then are its offsets stored: at-least-once delivery, made exactly-once in effect by the
-/// fold's message-id markers and the archive's replacing tables. A failing batch is retried whole,
+/// fold's message-id markers and the archive's replacing tables. Stage changes are published to the
+/// transitions topic before the offsets are stored. A failing batch is retried whole,
 /// never skipped.
 /// </summary>
 public sealed partial class EventConsumer(
@@ -22,6 +23,7 @@ public sealed partial class EventConsumer(
     IOptions<EngineOptions> options,
     CatalogHolder catalog,
     DialogueFolder folder,
+    TransitionPublisher transitions,
     ClickHouseClient clickHouse,
     TimeProvider time,
     IHostApplicationLifetime lifetime,
@@ -38,7 +40,7 @@ public sealed partial class EventConsumer(
     private void Run(CancellationToken stoppingToken)
     {
         var folded = _meter.CreateCounter<long>("ecrm.engine.events_folded");
-        var transitions = _meter.CreateCounter<long>("ecrm.engine.transitions");
+        var stageChanges = _meter.CreateCounter<long>("ecrm.engine.transitions");
         ArchiveSchemaWithRetryAsync(stoppingToken).GetAwaiter().GetResult();
 
         using var consumer = new ConsumerBuilder<string, byte[]>(new ConsumerConfig
@@ -75,7 +77,7 @@ public sealed partial class EventConsumer(
 
                 var (eventCount, transitionCount) = ProcessWithRetryAsync(batch, stoppingToken).GetAwaiter().GetResult();
                 folded.Add(eventCount);
-                transitions.Add(transitionCount);
+                stageChanges.Add(transitionCount);
                 foreach (var result in batch)
                 {
                     StoreOffset(consumer, result);
@@ -135,7 +137,7 @@ public sealed partial class EventConsumer(
             {
                 return await ProcessAsync(batch, stoppingToken);
             }
-            catch (Exception e) when (e is StackExchange.Redis.RedisException or TimeoutException or HttpRequestException or ClickHouseException && !stoppingToken.IsCancellationRequested)
+            catch (Exception e) when (e is StackExchange.Redis.RedisException or TimeoutException or HttpRequestException or ClickHouseException or KafkaException && !stoppingToken.IsCancellationRequested)
             {
                 // Every step is idempotent, so the whole batch is simply tried again.
                 LogBatchFailed(e, batch.Count, attempt, delay.TotalMilliseconds);
@@ -182,6 +184,9 @@ public sealed partial class EventConsumer(
         }
 
         await archive.WriteAsync(clickHouse, stoppingToken);
+        await transitions.PublishAsync(
+            work.Where(w => !w.Fold.Result.AlreadyArchived).SelectMany(w => w.Fold.Result.Transitions.Select(t => (w.Item, t))),
+            stoppingToken);
         await Task.WhenAll(work.Where(w => !w.Fold.Result.AlreadyArchived).Select(w => folder.MarkArchivedAsync(w.Item)));
         return (archive.EventCount, archive.TransitionCount);
     }

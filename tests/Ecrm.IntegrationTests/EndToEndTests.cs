@@ -58,6 +58,10 @@ public sealed class EndToEndTests(KafkaFixture kafka, RedisFixture redis, ClickH
         Assert.Equal($"{intro}\n{specs}\n", await QueryAsync($"SELECT message_id FROM {{db}}.events WHERE customer_key = {ClickHouseSql.Quote(_customer)} ORDER BY timestamp_ms FORMAT TSV"));
         Assert.Equal("0\t1\tweb\n1\t2\tweb\n", await QueryAsync($"SELECT from_stage, to_stage, channel FROM {{db}}.transitions WHERE customer_key = {ClickHouseSql.Quote(_customer)} ORDER BY to_stage FORMAT TSV"));
 
+        // 3b. Both stage changes are published on the transitions topic.
+        var published = ConsumeTransitions(_customer, 2);
+        Assert.Equal([(intro, 0, 1), (specs, 1, 2)], published.Select(t => (t.GetProperty("messageId").GetString(), t.GetProperty("fromStage").GetInt32(), t.GetProperty("toStage").GetInt32())).OrderBy(t => t.Item3));
+
         // 4. The recommender serves stage-3 content of that topic.
         using var recommender = EcrmServices.Client(_stack.RecommenderUrl, EcrmServices.ApiKey);
         var recommendation = await recommender.GetFromJsonAsync<JsonElement>($"v1/recommendations/{_customer}?n=10");
@@ -105,6 +109,29 @@ public sealed class EndToEndTests(KafkaFixture kafka, RedisFixture redis, ClickH
         Assert.Contains("topic 'tv' rules[0].match.path", await response.Content.ReadAsStringAsync(), StringComparison.Ordinal);
         var after = await admin.GetAsync("api/catalog");
         Assert.Equal(before.Headers.GetValues("X-Ecrm-Catalog-Version"), after.Headers.GetValues("X-Ecrm-Catalog-Version"));
+    }
+
+    private List<JsonElement> ConsumeTransitions(string customer, int expected)
+    {
+        using var consumer = new Confluent.Kafka.ConsumerBuilder<string, byte[]>(new Confluent.Kafka.ConsumerConfig
+        {
+            BootstrapServers = kafka.BootstrapServers,
+            GroupId = $"check-{Guid.NewGuid():N}",
+            AutoOffsetReset = Confluent.Kafka.AutoOffsetReset.Earliest,
+        }).Build();
+        consumer.Subscribe(_stack.Topic + ".transitions");
+        var found = new List<JsonElement>();
+        var deadline = DateTime.UtcNow.AddSeconds(20);
+        while (DateTime.UtcNow < deadline && found.Count < expected)
+        {
+            if (consumer.Consume(TimeSpan.FromMilliseconds(200)) is { IsPartitionEOF: false } result && result.Message.Key == customer)
+            {
+                found.Add(JsonDocument.Parse(result.Message.Value).RootElement.Clone());
+            }
+        }
+
+        consumer.Close();
+        return found;
     }
 
     private static string Batch(params string[] events) => $$"""{"batch":[{{string.Join(',', events)}}]}""";

@@ -21,6 +21,7 @@ public sealed class EcrmServices : IAsyncDisposable
         var id = Guid.NewGuid().ToString("N")[..12];
         Topic = kafka.CreateTopic("events");
         kafka.Cluster.CreateTopic(Topic + ".dlq", 1, 3);
+        kafka.Cluster.CreateTopic(Topic + ".transitions", 3, 3);
         RedisConfiguration = redis.IsolatedConfiguration();
         ClickHouseDatabase = $"it_{id}";
         _environment = new Dictionary<string, string>
@@ -28,6 +29,7 @@ public sealed class EcrmServices : IAsyncDisposable
             ["Kafka__BootstrapServers"] = kafka.BootstrapServers,
             ["Kafka__EventsTopic"] = Topic,
             ["Kafka__ConsumerGroup"] = $"engine-{id}",
+            ["Kafka__TransitionsTopic"] = Topic + ".transitions",
             ["Collector__DeadLetterTopic"] = Topic + ".dlq",
             ["Collector__SpoolDirectory"] = Directory.CreateTempSubdirectory("ecrm-spool-").FullName,
             ["Redis__Configuration"] = RedisConfiguration,
