@@ -22,6 +22,12 @@ public sealed class DialogueReader(IConnectionMultiplexer redis)
     public async Task<IReadOnlyList<DialogueState>> ReadAsync(string customer, int limit = 200)
     {
         var database = redis.GetDatabase();
+        // An anonymous id merged into a customer reads as that customer.
+        for (var hop = 0; hop < 4 && await database.StringGetAsync(RedisKeys.Owner(customer)) is { IsNull: false } owner; hop++)
+        {
+            customer = owner!;
+        }
+
         var topics = await database.SortedSetRangeByRankAsync(RedisKeys.CustomerTopics(customer), 0, limit - 1, Order.Descending);
         if (topics.Length == 0)
         {

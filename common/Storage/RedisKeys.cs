@@ -20,6 +20,18 @@ public static class RedisKeys
     /// </summary>
     public static RedisKey Message(string customer, string messageId) => $"ecrm:{{c:{Tag(customer)}}}:msg:{messageId}";
 
+    /// <summary>
+    /// Set once an id (an anonymous id, or an aliased one) belongs to another customer: the fold
+    /// redirects its events there. In the id's own slot, so the fold script can check it atomically.
+    /// </summary>
+    public static RedisKey Owner(string id) => $"ecrm:{{c:{Tag(id)}}}:owner";
+
+    /// <summary>Marks that an id's dialogues were merged into this customer, so a repeated merge adds nothing.</summary>
+    public static RedisKey Merged(string customer, string mergedId) => $"ecrm:{{c:{Tag(customer)}}}:merged:{Tag(mergedId)}";
+
+    /// <summary>The customer's profile traits (from identify), one field per trait, values as JSON.</summary>
+    public static RedisKey Traits(string customer) => $"ecrm:{{c:{Tag(customer)}}}:traits";
+
     /// <summary>The prefix of every key of one customer, for scans and erasure.</summary>
     public static string CustomerPrefix(string customer) => $"ecrm:{{c:{Tag(customer)}}}:";
 

@@ -26,12 +26,13 @@ public sealed class ArchiveBatch : IDisposable
 
     public int DeadLetterCount { get; private set; }
 
-    public void AddEvent(EventEnvelope item, ReadOnlySpan<byte> payload, IReadOnlyList<Catalog.TopicStage> matches)
+    /// <summary>Adds a raw event under the customer it was folded into (its user once its anonymous id was merged).</summary>
+    public void AddEvent(EventEnvelope item, string customer, ReadOnlySpan<byte> payload, IReadOnlyList<Catalog.TopicStage> matches)
     {
         var w = Start(_events);
         var timestamp = item.Timestamp ?? item.ReceivedAt ?? DateTimeOffset.UnixEpoch;
         w.WriteString("message_id", item.MessageId);
-        w.WriteString("customer_key", item.CustomerKey);
+        w.WriteString("customer_key", customer);
         w.WriteString("anonymous_id", item.AnonymousId ?? "");
         w.WriteString("user_id", item.UserId ?? "");
         w.WriteString("type", item.Type is { } type ? JsonNamingPolicy.CamelCase.ConvertName(type.ToString()) : "");

@@ -23,6 +23,7 @@ public sealed partial class EventConsumer(
     IOptions<EngineOptions> options,
     CatalogHolder catalog,
     DialogueFolder folder,
+    IdentityLinker identities,
     TransitionPublisher transitions,
     ClickHouseClient clickHouse,
     TimeProvider time,
@@ -168,6 +169,12 @@ public sealed partial class EventConsumer(
         }
 
         await Task.WhenAll(work.Select(w => w.Fold));
+        var merges = await LinkIdentitiesAsync(work.Select(w => w.Item), matcher);
+        foreach (var (item, transition) in merges)
+        {
+            archive.AddTransition(item, transition);
+        }
+
         foreach (var (item, payload, matches, fold) in work)
         {
             var outcome = fold.Result;
@@ -176,7 +183,7 @@ public sealed partial class EventConsumer(
                 continue;
             }
 
-            archive.AddEvent(item, payload, matches);
+            archive.AddEvent(item, outcome.Customer, payload, matches);
             foreach (var transition in outcome.Transitions)
             {
                 archive.AddTransition(item, transition);
@@ -185,10 +192,48 @@ public sealed partial class EventConsumer(
 
         await archive.WriteAsync(clickHouse, stoppingToken);
         await transitions.PublishAsync(
-            work.Where(w => !w.Fold.Result.AlreadyArchived).SelectMany(w => w.Fold.Result.Transitions.Select(t => (w.Item, t))),
+            work.Where(w => !w.Fold.Result.AlreadyArchived).SelectMany(w => w.Fold.Result.Transitions.Select(t => (w.Item, t))).Concat(merges),
             stoppingToken);
-        await Task.WhenAll(work.Where(w => !w.Fold.Result.AlreadyArchived).Select(w => folder.MarkArchivedAsync(w.Item)));
+        await Task.WhenAll(work.Where(w => !w.Fold.Result.AlreadyArchived).Select(w => folder.MarkArchivedAsync(w.Fold.Result.Customer, w.Item)));
         return (archive.EventCount, archive.TransitionCount);
+    }
+
+    /// <summary>
+    /// identify links the anonymous id to the user, alias links the earlier id to the new one; each
+    /// link merges the earlier id's dialogues into the customer's. Merges that deepen a stage are
+    /// transitions too. Linking is idempotent, so a re-delivered identify changes nothing.
+    /// </summary>
+    private async Task<List<(EventEnvelope Item, StageTransition Transition)>> LinkIdentitiesAsync(IEnumerable<EventEnvelope> items, TopicMatcher matcher)
+    {
+        var merges = new List<(EventEnvelope, StageTransition)>();
+        foreach (var item in items)
+        {
+            var (from, to) = item.Type switch
+            {
+                EventType.Identify => (item.AnonymousId, item.UserId),
+                EventType.Alias => (item.PreviousId, item.UserId),
+                _ => (null, null),
+            };
+            if (item is { Type: EventType.Identify, Traits: { } traits } && item.CustomerKey is { } customer)
+            {
+                await identities.SaveTraitsAsync(customer, traits);
+            }
+
+            if (string.IsNullOrEmpty(from) || string.IsNullOrEmpty(to) || from == to)
+            {
+                continue;
+            }
+
+            var (outcome, changes) = await identities.LinkAsync(from, to, matcher.Catalog.Stages.Last, matcher.Catalog.Version);
+            if (outcome == LinkOutcome.Refused)
+            {
+                LogLinkRefused(from, to);
+            }
+
+            merges.AddRange(changes.Select(change => (item, change)));
+        }
+
+        return merges;
     }
 
     private static EventEnvelope? Read(ConsumeResult<string, byte[]> result, out string? reason)
@@ -254,6 +299,9 @@ public sealed partial class EventConsumer(
 
     [LoggerMessage(Level = LogLevel.Warning, Message = "Batch of {Count} events failed on attempt {Attempt}; retrying in {DelayMs} ms")]
     private partial void LogBatchFailed(Exception exception, int count, int attempt, double delayMs);
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "Not linking {Id} to {Customer}: it already belongs to another customer")]
+    private partial void LogLinkRefused(string id, string customer);
 
     [LoggerMessage(Level = LogLevel.Information, Message = "Offset for {Partition} not stored: {Reason}")]
     private partial void LogStoreOffsetFailed(TopicPartition partition, string reason);

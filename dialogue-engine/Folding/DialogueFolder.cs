@@ -10,7 +10,7 @@ namespace Ecrm.DialogueEngine.Folding;
 public sealed record StageTransition(string Customer, string Topic, int FromStage, int ToStage, long CatalogVersion);
 
 /// <summary>What folding one event did, or had already done when the event came before.</summary>
-public sealed record FoldOutcome(bool AlreadyArchived, IReadOnlyList<StageTransition> Transitions);
+public sealed record FoldOutcome(string Customer, bool AlreadyArchived, IReadOnlyList<StageTransition> Transitions);
 
 /// <summary>
 /// Folds events into dialogues with one atomic Lua script per event. The script remembers each
@@ -20,23 +20,28 @@ public sealed record FoldOutcome(bool AlreadyArchived, IReadOnlyList<StageTransi
 public sealed class DialogueFolder(IConnectionMultiplexer redis, IOptions<EngineOptions> options)
 {
     private const string Archived = "A";
+    private const int MaxRedirects = 4;
 
-    // KEYS[1] message marker, KEYS[2] customer's topic index, KEYS[3..] one dialogue hash per matched topic.
+    // KEYS[1] message marker, KEYS[2] customer's topic index, KEYS[3] the id's owner (set once merged),
+    // KEYS[4..] one dialogue hash per matched topic.
     // ARGV[1] event time (unix ms), ARGV[2] channel, ARGV[3] catalog version, ARGV[4] marker TTL (s),
-    // ARGV[5] last stage, then (topic, stage) pairs in the order of KEYS[3..].
+    // ARGV[5] last stage, then (topic, stage) pairs in the order of KEYS[4..].
+    // Returns "R<owner>" when the id now belongs to another customer: the caller folds there instead.
     // The marker is "F<catalog version>" then one "topic\tfrom\tto" line per transition, or "A" once archived.
     private const string FoldScript =
         """
+        local owner = redis.call('GET', KEYS[3])
+        if owner then return 'R' .. owner end
         local marker = redis.call('GET', KEYS[1])
         if marker then return marker end
         local ts = tonumber(ARGV[1])
         local channel = ARGV[2]
         local lastStage = tonumber(ARGV[5])
         local out = {'F' .. ARGV[3]}
-        for i = 3, #KEYS do
+        for i = 4, #KEYS do
           local key = KEYS[i]
-          local topic = ARGV[2 * i]
-          local stage = tonumber(ARGV[2 * i + 1])
+          local topic = ARGV[2 * i - 2]
+          local stage = tonumber(ARGV[2 * i - 1])
           local current = tonumber(redis.call('HGET', key, 'stage') or '0')
           redis.call('HINCRBY', key, 'n:' .. channel, 1)
           local first = redis.call('HGET', key, 'first')
@@ -52,7 +57,7 @@ public sealed class DialogueFolder(IConnectionMultiplexer redis, IOptions<Engine
           if stage > current then
             local status = 'open'
             if stage >= lastStage then status = 'converted' end
-            redis.call('HSET', key, 'stage', ARGV[2 * i + 1], 'catver', ARGV[3], 'status', status)
+            redis.call('HSET', key, 'stage', ARGV[2 * i - 1], 'catver', ARGV[3], 'status', status)
             out[#out + 1] = topic .. '\t' .. current .. '\t' .. stage
           end
           redis.call('ZADD', KEYS[2], 'GT', ARGV[1], topic)
@@ -67,10 +72,28 @@ public sealed class DialogueFolder(IConnectionMultiplexer redis, IOptions<Engine
     public async Task<FoldOutcome> FoldAsync(EventEnvelope item, IReadOnlyList<TopicStage> matches, TopicMatcher matcher)
     {
         var customer = item.CustomerKey!;
-        var keys = new RedisKey[2 + matches.Count];
+        // An id merged into another customer redirects; a chain of aliases is followed a few steps.
+        for (var hop = 0; hop < MaxRedirects; hop++)
+        {
+            var marker = await FoldAsAsync(customer, item, matches, matcher);
+            if (!marker.StartsWith('R'))
+            {
+                return ParseMarker(customer, marker);
+            }
+
+            customer = marker[1..];
+        }
+
+        throw new InvalidOperationException($"identity redirects of {item.CustomerKey} go deeper than {MaxRedirects}");
+    }
+
+    private async Task<string> FoldAsAsync(string customer, EventEnvelope item, IReadOnlyList<TopicStage> matches, TopicMatcher matcher)
+    {
+        var keys = new RedisKey[3 + matches.Count];
         var values = new RedisValue[5 + 2 * matches.Count];
         keys[0] = RedisKeys.Message(customer, item.MessageId!);
         keys[1] = RedisKeys.CustomerTopics(customer);
+        keys[2] = RedisKeys.Owner(customer);
         values[0] = (item.Timestamp ?? item.ReceivedAt ?? DateTimeOffset.UtcNow).ToUnixTimeMilliseconds();
         values[1] = ChannelNames.Of(item.Channel ?? Channel.Server);
         values[2] = matcher.Catalog.Version;
@@ -78,24 +101,23 @@ public sealed class DialogueFolder(IConnectionMultiplexer redis, IOptions<Engine
         values[4] = matcher.Catalog.Stages.Last;
         for (var i = 0; i < matches.Count; i++)
         {
-            keys[2 + i] = RedisKeys.Dialogue(customer, matches[i].Topic);
+            keys[3 + i] = RedisKeys.Dialogue(customer, matches[i].Topic);
             values[5 + 2 * i] = matches[i].Topic;
             values[6 + 2 * i] = matches[i].Stage;
         }
 
-        var marker = (string)(await redis.GetDatabase().ScriptEvaluateAsync(FoldScript, keys, values))!;
-        return ParseMarker(customer, marker);
+        return (string)(await redis.GetDatabase().ScriptEvaluateAsync(FoldScript, keys, values))!;
     }
 
     /// <summary>Records that the archive holds the event, so a later duplicate is dropped outright.</summary>
-    public Task MarkArchivedAsync(EventEnvelope item) =>
-        redis.GetDatabase().StringSetAsync(RedisKeys.Message(item.CustomerKey!, item.MessageId!), Archived, _dedupeWindow, When.Exists);
+    public Task MarkArchivedAsync(string customer, EventEnvelope item) =>
+        redis.GetDatabase().StringSetAsync(RedisKeys.Message(customer, item.MessageId!), Archived, _dedupeWindow, When.Exists);
 
     private static FoldOutcome ParseMarker(string customer, string marker)
     {
         if (marker == Archived)
         {
-            return new FoldOutcome(true, []);
+            return new FoldOutcome(customer, true, []);
         }
 
         var lines = marker.Split('\n');
@@ -107,6 +129,6 @@ public sealed class DialogueFolder(IConnectionMultiplexer redis, IOptions<Engine
             transitions.Add(new StageTransition(customer, parts[0], int.Parse(parts[1]), int.Parse(parts[2]), catalogVersion));
         }
 
-        return new FoldOutcome(false, transitions);
+        return new FoldOutcome(customer, false, transitions);
     }
 }

@@ -57,7 +57,7 @@ public sealed class DialogueFolderTests(RedisFixture redis) : IClassFixture<Redi
     {
         var item = Page("/tv/oled-55");
         await FoldAsync(item, Start);
-        await _folder.MarkArchivedAsync(item);
+        await _folder.MarkArchivedAsync(_customer, item);
 
         var again = await FoldAsync(item, Start);
 

@@ -85,6 +85,29 @@ public sealed class EndToEndTests(KafkaFixture kafka, RedisFixture redis, ClickH
     }
 
     [Fact]
+    public async Task IdentifyMergesTheVisitorsDialogueIntoTheCustomer()
+    {
+        using var collector = EcrmServices.Client(_stack.CollectorUrl);
+        var user = $"user-{Guid.NewGuid():N}";
+        Assert.Equal(HttpStatusCode.OK, (await collector.PostAsync("v1/batch", Json(Batch(Page(Guid.NewGuid().ToString(), "/tv/oled-55/specs", minutesAgo: 3))))).StatusCode);
+        var identify = "{\"type\":\"identify\",\"anonymousId\":\"" + _customer + "\",\"userId\":\"" + user + "\",\"traits\":{\"region\":\"Gangnam\",\"points\":12000}}";
+        Assert.Equal(HttpStatusCode.OK, (await collector.PostAsync("v1/batch", Json(Batch(identify)))).StatusCode);
+
+        await Eventually("the visitor's dialogue moves to the customer", async () =>
+            (int)await _redis.GetDatabase().HashGetAsync(RedisKeys.Dialogue(user, Topic), DialogueFields.Stage) == 2
+            && !await _redis.GetDatabase().KeyExistsAsync(RedisKeys.Dialogue(_customer, Topic)));
+        Assert.Equal("\"Gangnam\"", (string?)await _redis.GetDatabase().HashGetAsync(RedisKeys.Traits(user), "region"));
+
+        // A later page view of the visitor's browser lands on the customer.
+        Assert.Equal(HttpStatusCode.OK, (await collector.PostAsync("v1/batch", Json(Batch(Page(Guid.NewGuid().ToString(), "/tv/oled-55/compare", minutesAgo: 1))))).StatusCode);
+        await Eventually("the next stage lands on the customer", async () =>
+            (int)await _redis.GetDatabase().HashGetAsync(RedisKeys.Dialogue(user, Topic), DialogueFields.Stage) == 3);
+        using var reader = EcrmServices.Client(_stack.EngineUrl, EcrmServices.ApiKey);
+        var view = await reader.GetFromJsonAsync<JsonElement>($"api/customers/{_customer}/dialogues");
+        Assert.Equal(3, view.GetProperty("dialogues")[0].GetProperty("stage").GetInt32());
+    }
+
+    [Fact]
     public async Task ReadAndAdminApisNeedTheirKeys()
     {
         using var anonymous = new HttpClient { BaseAddress = _stack.EngineUrl };

@@ -1,0 +1,113 @@
+using Ecrm.Common.Events;
+using Ecrm.Common.Storage;
+using Ecrm.DialogueEngine.Catalog;
+using Ecrm.DialogueEngine.Folding;
+using Ecrm.Testing;
+using Microsoft.Extensions.Options;
+using Xunit;
+
+namespace Ecrm.DialogueEngine.Tests;
+
+/// <summary>Identity links and dialogue merges on a real redis-server.</summary>
+public sealed class IdentityLinkerTests(RedisFixture redis) : IClassFixture<RedisFixture>
+{
+    private static readonly DateTimeOffset Start = new(2026, 11, 1, 9, 0, 0, TimeSpan.Zero);
+    private readonly TopicMatcher _matcher = new(CatalogSamples.Oled(version: 5));
+    private readonly DialogueFolder _folder = new(redis.Connection, Options.Create(new EngineOptions()));
+    private readonly IdentityLinker _linker = new(redis.Connection, Options.Create(new EngineOptions()));
+    private readonly DialogueReader _reader = new(redis.Connection);
+    private readonly string _anonymous = $"anon-{Guid.NewGuid():N}";
+    private readonly string _user = $"user-{Guid.NewGuid():N}";
+
+    [Fact]
+    public async Task LinkMergesTheAnonymousDialoguesDeeperStageEarliestTimesSummedCounts()
+    {
+        await FoldAsync(_anonymous, Page("/tv/oled-55"), Start);
+        await FoldAsync(_anonymous, Page("/tv/oled-55/specs"), Start.AddMinutes(10), Channel.Web);
+        await FoldAsync(_user, Page("/tv/oled-55"), Start.AddHours(1));
+
+        var (outcome, transitions) = await _linker.LinkAsync(_anonymous, _user, lastStage: 4, catalogVersion: 5);
+
+        Assert.Equal(LinkOutcome.Linked, outcome);
+        Assert.Equal([new StageTransition(_user, "tv-oled-55", 1, 2, 5)], transitions);
+        var dialogue = Assert.Single(await _reader.ReadAsync(_user));
+        Assert.Equal(2, dialogue.Stage);
+        Assert.Equal(Start, dialogue.FirstInteraction);
+        Assert.Equal(Start.AddHours(1), dialogue.LastInteraction);
+        Assert.Equal(3, dialogue.InteractionsByChannel["web"]);
+        Assert.Equal([new StageReached(1, Start, "web"), new StageReached(2, Start.AddMinutes(10), "web")], dialogue.StagesReached);
+        Assert.False(await redis.Connection.GetDatabase().KeyExistsAsync(RedisKeys.Dialogue(_anonymous, "tv-oled-55")));
+    }
+
+    [Fact]
+    public async Task LaterEventsOfTheAnonymousIdFoldIntoTheCustomer()
+    {
+        await FoldAsync(_anonymous, Page("/tv/oled-55"), Start);
+        await _linker.LinkAsync(_anonymous, _user, 4, 5);
+
+        var outcome = await FoldAsync(_anonymous, Page("/tv/oled-55/specs"), Start.AddDays(1));
+
+        Assert.Equal(_user, outcome.Customer);
+        Assert.Equal([new StageTransition(_user, "tv-oled-55", 1, 2, 5)], outcome.Transitions);
+        Assert.Equal(2, Assert.Single(await _reader.ReadAsync(_user)).Stage);
+        // The anonymous id reads as its customer.
+        Assert.Equal(2, Assert.Single(await _reader.ReadAsync(_anonymous)).Stage);
+    }
+
+    [Fact]
+    public async Task RepeatedLinkAddsNothing()
+    {
+        await FoldAsync(_anonymous, Page("/tv/oled-55"), Start);
+        await _linker.LinkAsync(_anonymous, _user, 4, 5);
+        var before = await redis.Connection.GetDatabase().HashGetAllAsync(RedisKeys.Dialogue(_user, "tv-oled-55"));
+
+        var (outcome, transitions) = await _linker.LinkAsync(_anonymous, _user, 4, 5);
+
+        Assert.Equal(LinkOutcome.AlreadyLinked, outcome);
+        Assert.Empty(transitions);
+        var after = await redis.Connection.GetDatabase().HashGetAllAsync(RedisKeys.Dialogue(_user, "tv-oled-55"));
+        Assert.Equal(before.OrderBy(f => f.Name.ToString()), after.OrderBy(f => f.Name.ToString()));
+    }
+
+    [Fact]
+    public async Task AnIdOfOneCustomerIsNotMergedIntoAnother()
+    {
+        await FoldAsync(_anonymous, Page("/tv/oled-55"), Start);
+        await _linker.LinkAsync(_anonymous, _user, 4, 5);
+        var other = $"user-{Guid.NewGuid():N}";
+
+        var (outcome, _) = await _linker.LinkAsync(_anonymous, other, 4, 5);
+
+        Assert.Equal(LinkOutcome.Refused, outcome);
+        Assert.Empty(await _reader.ReadAsync(other));
+        Assert.Single(await _reader.ReadAsync(_user));
+    }
+
+    [Fact]
+    public async Task InterruptedMergeIsCompletedByTheRepeatedLink()
+    {
+        await FoldAsync(_anonymous, Page("/tv/oled-55/specs"), Start);
+        // As if the engine crashed right after claiming the id: the owner is set, nothing merged yet.
+        await redis.Connection.GetDatabase().StringSetAsync(RedisKeys.Owner(_anonymous), _user);
+
+        var (outcome, transitions) = await _linker.LinkAsync(_anonymous, _user, 4, 5);
+
+        Assert.Equal(LinkOutcome.Linked, outcome);
+        Assert.Equal([new StageTransition(_user, "tv-oled-55", 0, 2, 5)], transitions);
+        Assert.Equal(2, Assert.Single(await _reader.ReadAsync(_user)).Stage);
+    }
+
+    private async Task<FoldOutcome> FoldAsync(string customer, EventEnvelope item, DateTimeOffset at, Channel channel = Channel.Web)
+    {
+        item.AnonymousId = customer;
+        item.MessageId = Guid.NewGuid().ToString();
+        item.Timestamp = at;
+        item.Channel = channel;
+        var matches = new List<TopicStage>();
+        _matcher.Match(item, matches);
+        return await _folder.FoldAsync(item, matches, _matcher);
+    }
+
+    private static EventEnvelope Page(string path) =>
+        new() { Type = EventType.Page, Context = new EventContext { Page = new PageContext { Path = path } } };
+}
