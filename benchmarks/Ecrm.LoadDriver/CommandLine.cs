@@ -16,15 +16,17 @@ internal sealed record CommandLine(
     int BatchSize,
     int Concurrency,
     bool Single,
-    string Output)
+    string Output,
+    string Redis)
 {
     public const string Usage =
         "usage: Ecrm.LoadDriver demo|load --collector URL --write-key KEY --catalog FILE [--customers N] [--seed N] [--history-days N]\n" +
-        "       load only: [--seconds 20] [--batch 100] [--concurrency 8] [--single true] [--output DIR]";
+        "       load only: [--seconds 20] [--batch 100] [--concurrency 8] [--single true] [--output DIR]\n" +
+        "       Ecrm.LoadDriver fold --redis HOST:PORT --catalog FILE [--customers N] [--concurrency 512] [--output DIR]";
 
     public static CommandLine? Parse(string[] args)
     {
-        if (args.Length == 0 || args[0] is not ("demo" or "load"))
+        if (args.Length == 0 || args[0] is not ("demo" or "load" or "fold"))
         {
             return null;
         }
@@ -36,6 +38,12 @@ internal sealed record CommandLine(
         }
 
         int Int(string name, int fallback) => values.TryGetValue(name, out var text) ? int.Parse(text) : fallback;
+        if (args[0] == "fold")
+        {
+            values.TryAdd("collector", "http://unused/");
+            values.TryAdd("write-key", "unused");
+        }
+
         return values.TryGetValue("collector", out var collector) && values.TryGetValue("write-key", out var writeKey) && values.TryGetValue("catalog", out var catalog)
             ? new CommandLine(
                 args[0],
@@ -49,7 +57,8 @@ internal sealed record CommandLine(
                 Int("batch", 100),
                 Int("concurrency", 8),
                 values.GetValueOrDefault("single") == "true",
-                values.GetValueOrDefault("output", "benchmarks/results"))
+                values.GetValueOrDefault("output", "benchmarks/results"),
+                values.GetValueOrDefault("redis", "127.0.0.1:6379"))
             : null;
     }
 }

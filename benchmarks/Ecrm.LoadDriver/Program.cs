@@ -26,6 +26,11 @@ if (options.Command == "load")
     return await LoadRun.RunAsync(options, journeys);
 }
 
+if (options.Command == "fold")
+{
+    return await FoldRun.RunAsync(options, parsed.Catalog, journeys);
+}
+
 var total = journeys.Sum(j => j.Count);
 using var client = new CollectorClient(options.Collector, options.WriteKey);
 var progress = new Progress(total);
