@@ -23,6 +23,7 @@ public static class EngineExtensions
         builder.Services.AddSingleton<DialogueFolder>();
         builder.Services.AddSingleton<TransitionPublisher>();
         builder.Services.AddSingleton<IdentityLinker>();
+        builder.Services.AddSingleton<CustomerProfile>();
         builder.Services.AddSingleton<CatalogHolder>();
         builder.Services.AddHostedService(services => services.GetRequiredService<CatalogHolder>());
         builder.Services.AddHostedService<EventConsumer>();

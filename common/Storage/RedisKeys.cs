@@ -32,6 +32,9 @@ public static class RedisKeys
     /// <summary>The customer's profile traits (from identify), one field per trait, values as JSON.</summary>
     public static RedisKey Traits(string customer) => $"ecrm:{{c:{Tag(customer)}}}:traits";
 
+    /// <summary>The ids linked to this customer (anonymous visitors, aliases).</summary>
+    public static RedisKey Identities(string customer) => $"ecrm:{{c:{Tag(customer)}}}:ids";
+
     /// <summary>The prefix of every key of one customer, for scans and erasure.</summary>
     public static string CustomerPrefix(string customer) => $"ecrm:{{c:{Tag(customer)}}}:";
 

@@ -10,14 +10,37 @@ public static class CustomerApi
     public static IEndpointRouteBuilder MapCustomerApi(this IEndpointRouteBuilder endpoints)
     {
         endpoints.MapGet("/api/customers/{customerId}/dialogues", GetDialoguesAsync).RequireKey(KeyScope.Read);
+        endpoints.MapGet("/api/customers/{customerId}", GetCustomerAsync).RequireKey(KeyScope.Read);
         return endpoints;
     }
 
-    private static async Task<IResult> GetDialoguesAsync(string customerId, DialogueReader reader, CatalogHolder catalog)
+    /// <summary>
+    /// The integrated view: identities, traits, dialogues and the cross-channel timeline. The timeline
+    /// comes from the archive; when ClickHouse is down the rest is still served and the timeline is null.
+    /// </summary>
+    private static async Task<IResult> GetCustomerAsync(string customerId, int? timeline, CustomerProfile profile, CatalogHolder catalog, CancellationToken cancellationToken)
+    {
+        var (customer, identities, traits) = await profile.ReadIdentityAsync(customerId);
+        IReadOnlyList<TimelineEntry>? entries;
+        try
+        {
+            entries = await profile.ReadTimelineAsync(identities, timeline ?? 50, cancellationToken);
+        }
+        catch (Exception e) when (e is HttpRequestException or ClickHouseException)
+        {
+            entries = null;
+        }
+
+        return TypedResults.Ok(new CustomerView(customer, identities, traits, Views(await profile.ReadDialoguesAsync(customer), catalog), entries));
+    }
+
+    private static async Task<IResult> GetDialoguesAsync(string customerId, DialogueReader reader, CatalogHolder catalog) =>
+        TypedResults.Ok(new CustomerDialogues(customerId, Views(await reader.ReadAsync(customerId), catalog)));
+
+    private static DialogueView[] Views(IReadOnlyList<DialogueState> dialogues, CatalogHolder catalog)
     {
         var stages = catalog.Catalog.Stages;
-        var dialogues = await reader.ReadAsync(customerId);
-        return TypedResults.Ok(new CustomerDialogues(customerId, dialogues.Select(d => new DialogueView(
+        return dialogues.Select(d => new DialogueView(
             d.Topic,
             catalog.Catalog.FindTopic(d.Topic)?.Name ?? d.Topic,
             d.Stage,
@@ -26,9 +49,16 @@ public static class CustomerApi
             d.FirstInteraction,
             d.LastInteraction,
             d.StagesReached.Select(s => new StageView(s.Stage, stages.NameOf(s.Stage), s.At, s.Channel)).ToArray(),
-            d.InteractionsByChannel)).ToArray()));
+            d.InteractionsByChannel)).ToArray();
     }
 }
+
+public sealed record CustomerView(
+    string CustomerId,
+    IReadOnlyList<string> Identities,
+    IReadOnlyDictionary<string, System.Text.Json.JsonElement> Traits,
+    IReadOnlyList<DialogueView> Dialogues,
+    IReadOnlyList<TimelineEntry>? Timeline);
 
 public sealed record CustomerDialogues(string CustomerId, IReadOnlyList<DialogueView> Dialogues);
 

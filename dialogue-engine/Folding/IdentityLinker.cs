@@ -136,6 +136,7 @@ public sealed class IdentityLinker(IConnectionMultiplexer redis, IOptions<Engine
             topics++;
         }
 
+        await database.SetAddAsync(RedisKeys.Identities(customer), id);
         var merged = topics == 0 ? "" : (string)(await database.ScriptEvaluateAsync(MergeScript,
             [RedisKeys.Merged(customer, id), RedisKeys.CustomerTopics(customer)], [.. arguments]))!;
         await database.ScriptEvaluateAsync(ForgetScript, [RedisKeys.CustomerTopics(id)], [idPrefix]);

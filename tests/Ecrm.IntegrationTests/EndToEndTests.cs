@@ -105,6 +105,20 @@ public sealed class EndToEndTests(KafkaFixture kafka, RedisFixture redis, ClickH
         using var reader = EcrmServices.Client(_stack.EngineUrl, EcrmServices.ApiKey);
         var view = await reader.GetFromJsonAsync<JsonElement>($"api/customers/{_customer}/dialogues");
         Assert.Equal(3, view.GetProperty("dialogues")[0].GetProperty("stage").GetInt32());
+
+        // The integrated view, asked for by the visitor's id: the customer, both ids, the traits, and
+        // the timeline of both ids' interactions (visitor page, identify, later page).
+        JsonElement profile = default;
+        await Eventually("the timeline holds all three interactions", async () =>
+        {
+            profile = await reader.GetFromJsonAsync<JsonElement>($"api/customers/{_customer}");
+            return profile.GetProperty("timeline").ValueKind == JsonValueKind.Array && profile.GetProperty("timeline").GetArrayLength() == 3;
+        });
+        Assert.Equal(user, profile.GetProperty("customerId").GetString());
+        Assert.Equal([user, _customer], profile.GetProperty("identities").EnumerateArray().Select(i => i.GetString()));
+        Assert.Equal("Gangnam", profile.GetProperty("traits").GetProperty("region").GetString());
+        // Newest first by event time: the identify (stamped now), the page of a minute ago, the page of three.
+        Assert.Equal(["identify", "page", "page"], profile.GetProperty("timeline").EnumerateArray().Select(e => e.GetProperty("type").GetString()));
     }
 
     [Fact]
