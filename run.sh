@@ -90,7 +90,7 @@ cat <<TXT
   Ecrm is running.
 
   collector        $COLLECTOR_URL        POST /v1/batch (write key as HTTP Basic user), POST /v1/email/links (admin key)
-  dialogue engine  $ENGINE_URL        GET /api/catalog, GET /api/customers/{id}/dialogues
+  dialogue engine  $ENGINE_URL        GET /api/catalog, GET /api/customers/{id} (identities, traits, dialogues, timeline)
   recommender      $RECOMMENDER_URL        GET /v1/recommendations/{customerId}?n=10
   tracker script   $COLLECTOR_URL/assets/e.js
   health           <service>/health/ready
@@ -103,7 +103,7 @@ cat <<TXT
   admin key  $ECRM_ADMIN_KEY
 
   Try:
-    curl -s -H "Authorization: Bearer $ECRM_API_KEY" $ENGINE_URL/api/customers/user-000001/dialogues
+    curl -s -H "Authorization: Bearer $ECRM_API_KEY" $ENGINE_URL/api/customers/user-000001
     curl -s -H "Authorization: Bearer $ECRM_API_KEY" "$RECOMMENDER_URL/v1/recommendations/user-000001?n=5"
     curl -s "http://127.0.0.1:$CLICKHOUSE_HTTP_PORT/" --data "SELECT topic, to_stage, uniqExact(customer_key) FROM ecrm.transitions GROUP BY topic, to_stage ORDER BY topic, to_stage"
 
