@@ -60,6 +60,8 @@ export Kafka__BootstrapServers="$BOOTSTRAP"
 export Redis__Configuration="127.0.0.1:$REDIS_PORT"
 export ClickHouse__Url="http://127.0.0.1:$CLICKHOUSE_HTTP_PORT"
 export Collector__SpoolDirectory="$DATA/spool"
+# The demo lets any page call the recommender with the write key, as the tracker does.
+export Recommender__AllowedOrigins__0="*"
 export Auth__WriteKeys__0="$ECRM_WRITE_KEY" Auth__ApiKeys__0="$ECRM_API_KEY" Auth__AdminKeys__0="$ECRM_ADMIN_KEY"
 
 start_service() { # name, folder, assembly, url

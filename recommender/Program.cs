@@ -1,10 +1,12 @@
 using Ecrm.Common.Hosting;
 using Ecrm.Recommender;
+using Ecrm.Recommender.Recommending;
 
 var builder = WebApplication.CreateBuilder(args);
 builder.AddRecommenderServices();
 
 var app = builder.Build();
+app.UseRecommenderCors();
 app.MapReadiness();
 app.MapRecommenderApis();
 app.Run();

@@ -27,6 +27,7 @@ public static class RecommenderExtensions
     public static IEndpointRouteBuilder MapRecommenderApis(this IEndpointRouteBuilder endpoints)
     {
         endpoints.MapRecommendationsApi();
+        endpoints.MapBrowserRecommendationsApi();
         return endpoints;
     }
 }

@@ -15,6 +15,9 @@ public sealed record RecommenderOptions
     [Range(1, 1000)]
     public int MaxCount { get; init; } = 100;
 
+    /// <summary>Browser origins that may call the recommendation endpoints (CORS); "*" allows any.</summary>
+    public string[] AllowedOrigins { get; init; } = [];
+
     /// <summary>How often each instance checks Redis for newer topic and content catalogs.</summary>
     [Range(100, 600_000)]
     public int CatalogPollMs { get; init; } = 1000;

@@ -16,13 +16,34 @@ public sealed class StageNextRecommender(DialogueReader dialogues, ContentHolder
 {
     public const string ModelName = "stage-next";
 
-    public async Task<Recommendation> RecommendAsync(string customer, int count, IReadOnlySet<string> exclude)
+    public Task<Recommendation> RecommendAsync(string customer, int count, IReadOnlySet<string> exclude) =>
+        RecommendAsync(customer, count, exclude, currentTopic: null);
+
+    /// <summary>
+    /// Recommends for a customer (or an anonymous visitor, or nobody yet), given what the current page
+    /// says: the topic and stage it serves count as the most recent dialogue, so a first-time visitor on
+    /// a product's details page is shown that product's next step.
+    /// </summary>
+    public async Task<Recommendation> RecommendAsync(string? customer, int count, IReadOnlySet<string> exclude, (string Topic, int Stage)? currentTopic)
     {
         var now = time.GetUtcNow();
         var catalog = content.Current;
         var topicCatalog = topics.Current;
         var items = new List<RecommendedItem>(count);
-        var live = await dialogues.ReadAsync(customer);
+        var live = customer is null ? [] : (await dialogues.ReadAsync(customer)).ToList();
+        if (currentTopic is var (topic, stage))
+        {
+            var known = live.FindIndex(d => d.Topic == topic);
+            var deepest = known < 0 ? stage : Math.Max(stage, live[known].Stage);
+            var status = known < 0 ? DialogueStatus.Open : live[known].Status;
+            if (known >= 0)
+            {
+                live.RemoveAt(known);
+            }
+
+            live.Insert(0, new DialogueState(topic, deepest, status, now, now, [], new Dictionary<string, long>(), 0));
+        }
+
         for (var rank = 0; rank < live.Count && items.Count < count; rank++)
         {
             var dialogue = live[rank];

@@ -1,0 +1,113 @@
+using System.Net;
+using System.Net.Http.Headers;
+using System.Net.Http.Json;
+using System.Text;
+using System.Text.Json;
+using Ecrm.Common.Storage;
+using Ecrm.Testing;
+using Microsoft.AspNetCore.Mvc.Testing;
+using Xunit;
+
+namespace Ecrm.Recommender.Tests;
+
+/// <summary>POST /v1/recommendations, as a web page calls it, on a real redis-server.</summary>
+public sealed class BrowserRecommendationsApiTests : IClassFixture<RedisFixture>, IAsyncLifetime
+{
+    private readonly string _configuration;
+    private readonly WebApplicationFactory<Program> _factory;
+    private readonly string _visitor = $"anon-{Guid.NewGuid():N}";
+
+    public BrowserRecommendationsApiTests(RedisFixture redis)
+    {
+        _configuration = redis.IsolatedConfiguration();
+        _factory = new WebApplicationFactory<Program>().WithWebHostBuilder(builder => builder
+            .UseSetting("Redis:Configuration", _configuration)
+            .UseSetting("Auth:WriteKeys:0", "wk-site")
+            .UseSetting("Auth:ApiKeys:0", "ak-app")
+            .UseSetting("Auth:AdminKeys:0", "adm")
+            .UseSetting("Recommender:AllowedOrigins:0", "https://shop.example")
+            .UseSetting("Recommender:CatalogPollMs", "100"));
+    }
+
+    public async Task InitializeAsync()
+    {
+        var admin = _factory.CreateClient();
+        admin.DefaultRequestHeaders.Authorization = new AuthenticationHeaderValue("Bearer", "adm");
+        Assert.True((await admin.PutAsync("/v1/items", Json(await File.ReadAllTextAsync(RepoPaths.Combine("dev", "demo", "content-catalog.json"))))).IsSuccessStatusCode);
+        // The topic catalog is the engine's to publish; here it goes straight into Redis the same way.
+        using var connection = RedisConnection.Connect(_configuration);
+        await new VersionedDocuments(connection).PublishAsync("topics", await File.ReadAllTextAsync(RepoPaths.Combine("dev", "demo", "topic-catalog.json")));
+        await Task.Delay(300);
+    }
+
+    public Task DisposeAsync()
+    {
+        _factory.Dispose();
+        return Task.CompletedTask;
+    }
+
+    [Fact]
+    public async Task FirstTimeVisitorOnADetailsPageGetsThatProductsNextStep()
+    {
+        var response = await Browser().PostAsJsonAsync("/v1/recommendations", new { anonymousId = _visitor, n = 3, context = new { topic = "tv-oled-55", stage = "interest" } });
+
+        Assert.Equal(HttpStatusCode.OK, response.StatusCode);
+        var items = (await response.Content.ReadFromJsonAsync<JsonElement>()).GetProperty("items").EnumerateArray().ToArray();
+        Assert.Equal(["tv-oled-55-compare", "tv-oled-55-offer"], items.Select(i => i.GetProperty("id").GetString()));
+    }
+
+    [Fact]
+    public async Task KnownVisitorGetsTheirLiveDialoguesToo()
+    {
+        using var connection = RedisConnection.Connect(_configuration);
+        await connection.GetDatabase().HashSetAsync(RedisKeys.Dialogue(_visitor, "phone-z5"), [new(DialogueFields.Stage, 1), new(DialogueFields.Status, DialogueStatus.Open)]);
+        await connection.GetDatabase().SortedSetAddAsync(RedisKeys.CustomerTopics(_visitor), "phone-z5", 1000);
+
+        var response = await Browser().PostAsJsonAsync("/v1/recommendations", new { anonymousId = _visitor, n = 10 });
+
+        var items = (await response.Content.ReadFromJsonAsync<JsonElement>()).GetProperty("items").EnumerateArray();
+        Assert.All(items, i => Assert.Equal(("phone-z5", 2), (i.GetProperty("topic").GetString(), i.GetProperty("stage").GetInt32())));
+    }
+
+    [Fact]
+    public async Task WithoutAKeyGets401AndUnknownTopicGets400()
+    {
+        var anonymous = await _factory.CreateClient().PostAsJsonAsync("/v1/recommendations", new { anonymousId = _visitor });
+        var unknown = await Browser().PostAsJsonAsync("/v1/recommendations", new { anonymousId = _visitor, context = new { topic = "no-such-topic" } });
+
+        Assert.Equal(HttpStatusCode.Unauthorized, anonymous.StatusCode);
+        Assert.Equal(HttpStatusCode.BadRequest, unknown.StatusCode);
+        Assert.Contains("no-such-topic", await unknown.Content.ReadAsStringAsync(), StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task PreflightIsAnsweredForAllowedOriginsOnly()
+    {
+        var client = _factory.CreateClient();
+
+        var allowed = await client.SendAsync(Preflight("https://shop.example"));
+        var other = await client.SendAsync(Preflight("https://evil.example"));
+
+        Assert.Equal(HttpStatusCode.NoContent, allowed.StatusCode);
+        Assert.Equal("https://shop.example", allowed.Headers.GetValues("Access-Control-Allow-Origin").Single());
+        Assert.False(other.Headers.Contains("Access-Control-Allow-Origin"));
+    }
+
+    private HttpClient Browser()
+    {
+        var client = _factory.CreateClient();
+        client.DefaultRequestHeaders.Authorization = new AuthenticationHeaderValue("Basic", Convert.ToBase64String(Encoding.UTF8.GetBytes("wk-site:")));
+        client.DefaultRequestHeaders.Add("Origin", "https://shop.example");
+        return client;
+    }
+
+    private static HttpRequestMessage Preflight(string origin)
+    {
+        var request = new HttpRequestMessage(HttpMethod.Options, "/v1/recommendations");
+        request.Headers.Add("Origin", origin);
+        request.Headers.Add("Access-Control-Request-Method", "POST");
+        return request;
+    }
+
+    private static StringContent Json(string body) => new(body, Encoding.UTF8, "application/json");
+}
