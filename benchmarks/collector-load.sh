@@ -8,7 +8,7 @@ SECONDS_PER_RUN="${1:-20}"
 OUT="$ECRM_ROOT/benchmarks/results"
 DATA="$ECRM_ROOT/.data/bench"
 rm -rf "$DATA"; mkdir -p "$DATA" "$OUT"
-ecrm_install
+ecrm_install bc
 dotnet build Ecrm.sln -c Release --nologo -v quiet -clp:ErrorsOnly
 
 cleanup() { ecrm_stop_pidfile "$DATA/collector.pid"; ecrm_stop_pidfile "$DATA/kafka/kafka.pid"; }
