@@ -25,10 +25,7 @@ public sealed class EndToEndTests(KafkaFixture kafka, RedisFixture redis, ClickH
     {
         await _stack.StartAsync();
         _redis = RedisConnection.Connect(_stack.RedisConfiguration);
-        using var engine = EcrmServices.Client(_stack.EngineUrl, EcrmServices.AdminKey);
-        using var recommender = EcrmServices.Client(_stack.RecommenderUrl, EcrmServices.AdminKey);
-        await PutAsync(engine, "api/catalog", await File.ReadAllTextAsync(RepoPaths.Combine("dev", "demo", "topic-catalog.json")));
-        await PutAsync(recommender, "v1/items", await File.ReadAllTextAsync(RepoPaths.Combine("dev", "demo", "content-catalog.json")));
+        await _stack.PublishDemoCatalogsAsync();
     }
 
     public async Task DisposeAsync()
@@ -207,12 +204,6 @@ public sealed class EndToEndTests(KafkaFixture kafka, RedisFixture redis, ClickH
         }
 
         Assert.Fail($"{what}: not within 30 s.\nengine log:\n{_stack.Logs("dialogue-engine")}");
-    }
-
-    private static async Task PutAsync(HttpClient client, string path, string body)
-    {
-        var response = await client.PutAsync(path, Json(body));
-        Assert.True(response.IsSuccessStatusCode, $"PUT {path}: {(int)response.StatusCode} {await response.Content.ReadAsStringAsync()}");
     }
 
     private static StringContent Json(string body) => new(body, Encoding.UTF8, "application/json");

@@ -13,9 +13,7 @@ public sealed class TrackerEndToEndTests(KafkaFixture kafka, RedisFixture redis,
     public async Task InitializeAsync()
     {
         await _services.StartAsync();
-        using var engine = EcrmServices.Client(_services.EngineUrl, EcrmServices.AdminKey);
-        var response = await engine.PutAsync("api/catalog", new StringContent(await File.ReadAllTextAsync(RepoPaths.Combine("dev", "demo", "topic-catalog.json"))));
-        Assert.True(response.IsSuccessStatusCode);
+        await _services.PublishDemoCatalogsAsync();
     }
 
     public async Task DisposeAsync() => await _services.DisposeAsync();

@@ -75,6 +75,25 @@ public sealed class EcrmServices : IAsyncDisposable
         RecommenderUrl = await StartServiceAsync("recommender", "recommender", "Ecrm.Recommender");
     }
 
+    /// <summary>Publishes the demo topic catalog (engine) and content catalog (recommender), as run.sh does.</summary>
+    public async Task PublishDemoCatalogsAsync()
+    {
+        using var engine = Client(EngineUrl, AdminKey);
+        using var recommender = Client(RecommenderUrl, AdminKey);
+        await PutAsync(engine, "api/catalog", RepoPaths.Combine("dev", "demo", "topic-catalog.json"));
+        await PutAsync(recommender, "v1/items", RepoPaths.Combine("dev", "demo", "content-catalog.json"));
+    }
+
+    private static async Task PutAsync(HttpClient client, string path, string file)
+    {
+        using var content = new StringContent(await File.ReadAllTextAsync(file), Encoding.UTF8, "application/json");
+        using var response = await client.PutAsync(path, content);
+        if (!response.IsSuccessStatusCode)
+        {
+            throw new InvalidOperationException($"PUT {path}: {(int)response.StatusCode} {await response.Content.ReadAsStringAsync()}");
+        }
+    }
+
     /// <summary>An HTTP client for a service: Basic write key for the collector, Bearer keys for the rest.</summary>
     public static HttpClient Client(Uri service, string? bearerKey = null)
     {
