@@ -91,7 +91,7 @@ internal static class LoadRun
     {
         if (options.Single)
         {
-            return events.Select(e => ($"v1/{JsonNamingPolicy.CamelCase.ConvertName(e.Type!.Value.ToString())}", JsonSerializer.SerializeToUtf8Bytes(e, EcrmJsonContext.Default.EventEnvelope), 1)).ToList();
+            return events.Select(e => ($"v1/{EventTypeNames.Of(e.Type!.Value)}", JsonSerializer.SerializeToUtf8Bytes(e, EcrmJsonContext.Default.EventEnvelope), 1)).ToList();
         }
 
         return events.Chunk(options.BatchSize)

@@ -19,7 +19,7 @@ public static class TrackingApi
         v1.MapPost("/batch", (HttpContext http, CancellationToken cancellationToken) => IngestAsync(http, singleType: null, cancellationToken));
         foreach (var type in Enum.GetValues<EventType>())
         {
-            var path = "/" + JsonNamingPolicy.CamelCase.ConvertName(type.ToString());
+            var path = "/" + EventTypeNames.Of(type);
             v1.MapPost(path, (HttpContext http, CancellationToken cancellationToken) => IngestAsync(http, type, cancellationToken));
         }
 

@@ -40,6 +40,21 @@ public sealed class ChannelConverter : JsonConverter<Channel>
         writer.WriteStringValue(ChannelNames.Of(value));
 }
 
+/// <summary>The wire names of event types ("track", "page" ...), as the Segment spec spells them.</summary>
+public static class EventTypeNames
+{
+    public static string Of(EventType type) => type switch
+    {
+        EventType.Track => "track",
+        EventType.Page => "page",
+        EventType.Screen => "screen",
+        EventType.Identify => "identify",
+        EventType.Alias => "alias",
+        EventType.Group => "group",
+        _ => throw new ArgumentOutOfRangeException(nameof(type)),
+    };
+}
+
 public static class ChannelNames
 {
     public static string Of(Channel channel) => channel switch

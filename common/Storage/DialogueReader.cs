@@ -22,12 +22,7 @@ public sealed class DialogueReader(IConnectionMultiplexer redis)
     public async Task<IReadOnlyList<DialogueState>> ReadAsync(string customer, int limit = 200)
     {
         var database = redis.GetDatabase();
-        // An anonymous id merged into a customer reads as that customer.
-        for (var hop = 0; hop < 4 && await database.StringGetAsync(RedisKeys.Owner(customer)) is { IsNull: false } owner; hop++)
-        {
-            customer = owner!;
-        }
-
+        customer = await ResolveAsync(customer);
         var topics = await database.SortedSetRangeByRankAsync(RedisKeys.CustomerTopics(customer), 0, limit - 1, Order.Descending);
         if (topics.Length == 0)
         {
@@ -46,6 +41,18 @@ public sealed class DialogueReader(IConnectionMultiplexer redis)
         }
 
         return dialogues;
+    }
+
+    /// <summary>The customer an id belongs to: itself, or the customer it was merged into (following aliases a few steps).</summary>
+    public async Task<string> ResolveAsync(string id)
+    {
+        var database = redis.GetDatabase();
+        for (var hop = 0; hop < 4 && await database.StringGetAsync(RedisKeys.Owner(id)) is { IsNull: false } owner; hop++)
+        {
+            id = owner!;
+        }
+
+        return id;
     }
 
     private static DialogueState Parse(string topic, HashEntry[] fields)

@@ -9,7 +9,10 @@ namespace Ecrm.Common.Storage;
 public static class RedisKeys
 {
     /// <summary>A hash per (customer, topic) dialogue; its fields are in <see cref="DialogueFields"/>.</summary>
-    public static RedisKey Dialogue(string customer, string topic) => $"ecrm:{{c:{Tag(customer)}}}:dlg:{topic}";
+    public static RedisKey Dialogue(string customer, string topic) => DialoguePrefix(customer) + topic;
+
+    /// <summary>The customer's dialogue keys without the topic, for scripts that build them in the same slot.</summary>
+    public static string DialoguePrefix(string customer) => $"ecrm:{{c:{Tag(customer)}}}:dlg:";
 
     /// <summary>A sorted set of the customer's topics, scored by last interaction (unix ms).</summary>
     public static RedisKey CustomerTopics(string customer) => $"ecrm:{{c:{Tag(customer)}}}:topics";
@@ -42,7 +45,10 @@ public static class RedisKeys
 
     public static RedisKey CatalogCurrent(string catalog) => $"{{ecrm:{catalog}}}:current";
 
-    public static RedisKey CatalogVersion(string catalog, long version) => $"{{ecrm:{catalog}}}:v:{version}";
+    public static RedisKey CatalogVersion(string catalog, long version) => CatalogVersionPrefix(catalog) + version;
+
+    /// <summary>The version keys without the number; they share the hash tag of the current pointer.</summary>
+    public static string CatalogVersionPrefix(string catalog) => $"{{ecrm:{catalog}}}:v:";
 
     /// <summary>
     /// Customer ids come from clients. Braces would move the hash tag, so they (and the escape

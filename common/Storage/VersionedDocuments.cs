@@ -31,7 +31,7 @@ public sealed class VersionedDocuments(IConnectionMultiplexer redis)
         {
             sequence = RedisKeys.CatalogSequence(name),
             current = RedisKeys.CatalogCurrent(name),
-            prefix = (RedisKey)VersionPrefix(name),
+            prefix = (RedisKey)RedisKeys.CatalogVersionPrefix(name),
             document,
         });
         return (long)result;
@@ -49,7 +49,7 @@ public sealed class VersionedDocuments(IConnectionMultiplexer redis)
         var result = await redis.GetDatabase().ScriptEvaluateAsync(ReadScript, new
         {
             current = RedisKeys.CatalogCurrent(name),
-            prefix = (RedisKey)VersionPrefix(name),
+            prefix = (RedisKey)RedisKeys.CatalogVersionPrefix(name),
         });
         if (result.IsNull)
         {
@@ -59,7 +59,4 @@ public sealed class VersionedDocuments(IConnectionMultiplexer redis)
         var parts = (RedisResult[])result!;
         return ((long)parts[0], (string)parts[1]!);
     }
-
-    // The version keys share the hash tag of the current pointer, so the scripts stay in one cluster slot.
-    private static string VersionPrefix(string name) => ((string)RedisKeys.CatalogVersion(name, 0)!)[..^1];
 }

@@ -35,7 +35,7 @@ public sealed class ArchiveBatch : IDisposable
         w.WriteString("customer_key", customer);
         w.WriteString("anonymous_id", item.AnonymousId ?? "");
         w.WriteString("user_id", item.UserId ?? "");
-        w.WriteString("type", item.Type is { } type ? JsonNamingPolicy.CamelCase.ConvertName(type.ToString()) : "");
+        w.WriteString("type", item.Type is { } type ? EventTypeNames.Of(type) : "");
         w.WriteString("event", item.Event ?? item.Name ?? "");
         w.WriteString("channel", ChannelNames.Of(item.Channel ?? Channel.Server));
         w.WriteNumber("timestamp", timestamp.ToUnixTimeSeconds());

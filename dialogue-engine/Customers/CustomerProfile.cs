@@ -16,12 +16,7 @@ public sealed class CustomerProfile(IConnectionMultiplexer redis, DialogueReader
     public async Task<(string Customer, IReadOnlyList<string> Identities, IReadOnlyDictionary<string, JsonElement> Traits)> ReadIdentityAsync(string id)
     {
         var database = redis.GetDatabase();
-        var customer = id;
-        for (var hop = 0; hop < 4 && await database.StringGetAsync(RedisKeys.Owner(customer)) is { IsNull: false } owner; hop++)
-        {
-            customer = owner!;
-        }
-
+        var customer = await dialogues.ResolveAsync(id);
         var linked = (await database.SetMembersAsync(RedisKeys.Identities(customer))).Select(v => (string)v!).Order(StringComparer.Ordinal);
         var traits = (await database.HashGetAllAsync(RedisKeys.Traits(customer)))
             .ToDictionary(e => (string)e.Name!, e => JsonDocument.Parse((string)e.Value!).RootElement.Clone(), StringComparer.Ordinal);

@@ -110,7 +110,7 @@ public sealed class IdentityLinker(IConnectionMultiplexer redis, IOptions<Engine
         }
 
         var database = redis.GetDatabase();
-        var idPrefix = DialoguePrefix(id);
+        var idPrefix = RedisKeys.DialoguePrefix(id);
         var claimed = (RedisResult[])(await database.ScriptEvaluateAsync(ClaimScript,
             [RedisKeys.Owner(id), RedisKeys.CustomerTopics(id)], [customer, idPrefix]))!;
         if ((int)claimed[0] == 0)
@@ -118,7 +118,7 @@ public sealed class IdentityLinker(IConnectionMultiplexer redis, IOptions<Engine
             return (LinkOutcome.Refused, []);
         }
 
-        var arguments = new List<RedisValue> { DialoguePrefix(customer), lastStage, (long)_markerTtl.TotalSeconds };
+        var arguments = new List<RedisValue> { RedisKeys.DialoguePrefix(customer), lastStage, (long)_markerTtl.TotalSeconds };
         var topics = 0;
         for (var i = 1; i < claimed.Length;)
         {
@@ -154,7 +154,4 @@ public sealed class IdentityLinker(IConnectionMultiplexer redis, IOptions<Engine
             ? Task.CompletedTask
             : redis.GetDatabase().HashSetAsync(RedisKeys.Traits(customer),
                 traits.EnumerateObject().Select(p => new HashEntry(p.Name, p.Value.GetRawText())).ToArray());
-
-    // Dialogue keys are the prefix plus the topic id; the scripts build them in the same slot.
-    private static string DialoguePrefix(string customer) => ((string)RedisKeys.Dialogue(customer, "x")!)[..^1];
 }
