@@ -16,6 +16,8 @@ public sealed partial class EventProducer : IHostedService, IDisposable
     private readonly IProducer<string, byte[]> _producer;
     private readonly string _topic;
     private readonly string _deadLetterTopic;
+    private readonly Lock _lifetime = new();
+    private bool _disposed;
     private readonly ILogger<EventProducer> _logger;
 
     public EventProducer(IOptions<KafkaOptions> kafka, IOptions<CollectorOptions> collector, ILogger<EventProducer> logger)
@@ -88,11 +90,30 @@ public sealed partial class EventProducer : IHostedService, IDisposable
     /// <summary>Sends what is still queued before the process exits.</summary>
     public Task StopAsync(CancellationToken cancellationToken)
     {
-        _producer.Flush(TimeSpan.FromSeconds(10));
+        // Hosts may dispose the container before or while stopping services (the test host does):
+        // the flush and the disposal must not overlap, and a flush after disposal has nothing to do.
+        lock (_lifetime)
+        {
+            if (!_disposed)
+            {
+                _producer.Flush(TimeSpan.FromSeconds(10));
+            }
+        }
+
         return Task.CompletedTask;
     }
 
-    public void Dispose() => _producer.Dispose();
+    public void Dispose()
+    {
+        lock (_lifetime)
+        {
+            if (!_disposed)
+            {
+                _disposed = true;
+                _producer.Dispose();
+            }
+        }
+    }
 
     [LoggerMessage(Level = LogLevel.Warning, Message = "Kafka did not acknowledge {Failed} of {Count} messages")]
     private partial void LogNotAcknowledged(int failed, int count);
