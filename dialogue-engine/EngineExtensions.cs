@@ -1,5 +1,6 @@
 using Ecrm.Common.Hosting;
 using Ecrm.Common.Storage;
+using Ecrm.DialogueEngine.Archive;
 using Ecrm.DialogueEngine.Catalog;
 using Ecrm.DialogueEngine.Consuming;
 using Ecrm.DialogueEngine.Customers;
@@ -26,7 +27,17 @@ public static class EngineExtensions
         builder.Services.AddSingleton<CustomerProfile>();
         builder.Services.AddSingleton<CatalogHolder>();
         builder.Services.AddHostedService(services => services.GetRequiredService<CatalogHolder>());
-        builder.Services.AddHostedService<EventConsumer>();
+        var engine = builder.Configuration.GetSection(EngineOptions.Section).Get<EngineOptions>() ?? new EngineOptions();
+        if (engine.RunFolding)
+        {
+            builder.Services.AddHostedService<EventConsumer>();
+        }
+
+        if (engine.RunArchive)
+        {
+            builder.Services.AddHostedService<ArchiveConsumer>();
+        }
+
         return builder;
     }
 

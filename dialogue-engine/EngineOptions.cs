@@ -21,6 +21,20 @@ public sealed record EngineOptions
     [Range(1, 365)]
     public int DedupeWindowDays { get; init; } = 7;
 
+    /// <summary>The most rows the archive writes to ClickHouse in one insert.</summary>
+    [Range(1, 1_000_000)]
+    public int ArchiveMaxBatchRows { get; init; } = 20_000;
+
+    /// <summary>How long the archive collects rows before inserting what it has; ClickHouse prefers few, large inserts.</summary>
+    [Range(1, 60_000)]
+    public int ArchiveBatchWindowMs { get; init; } = 1000;
+
+    /// <summary>Whether this instance runs the archive consumer group (an instance may only fold, or only archive).</summary>
+    public bool RunArchive { get; init; } = true;
+
+    /// <summary>Whether this instance runs the folding consumer group.</summary>
+    public bool RunFolding { get; init; } = true;
+
     /// <summary>How often each instance checks Redis for a newer catalog.</summary>
     [Range(100, 600_000)]
     public int CatalogPollMs { get; init; } = 1000;

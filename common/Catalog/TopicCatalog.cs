@@ -16,9 +16,10 @@ public sealed partial class TopicCatalog
 
     private readonly Dictionary<string, Topic> _topicsById;
 
-    private TopicCatalog(StageScale stages, IReadOnlyList<Topic> topics, long version)
+    private TopicCatalog(StageScale stages, IReadOnlyList<Topic> topics, long version, CatalogSettings? settings = null)
     {
         Stages = stages;
+        Settings = settings ?? CatalogSettings.Default;
         Topics = topics;
         Version = version;
         _topicsById = topics.ToDictionary(t => t.Id, StringComparer.Ordinal);
@@ -29,6 +30,9 @@ public sealed partial class TopicCatalog
 
     public StageScale Stages { get; }
 
+    /// <summary>How dialogues age and how identities may merge.</summary>
+    public CatalogSettings Settings { get; }
+
     public IReadOnlyList<Topic> Topics { get; }
 
     /// <summary>The number this catalog got when it was published; transitions record it.</summary>
@@ -36,7 +40,7 @@ public sealed partial class TopicCatalog
 
     public Topic? FindTopic(string id) => _topicsById.GetValueOrDefault(id);
 
-    public TopicCatalog WithVersion(long version) => new(Stages, Topics, version);
+    public TopicCatalog WithVersion(long version) => new(Stages, Topics, version, Settings);
 
     public static CatalogParseResult Parse(string json, long version = 0) => Parse(System.Text.Encoding.UTF8.GetBytes(json), version);
 
@@ -60,6 +64,7 @@ public sealed partial class TopicCatalog
 
         var errors = new List<string>();
         var stages = ValidateStages(document.Stages, errors);
+        var settings = ValidateSettings(document.Settings, errors);
         var topics = new List<Topic>();
         var seenIds = new HashSet<string>(StringComparer.Ordinal);
         var topicDocuments = document.Topics ?? [];
@@ -106,7 +111,30 @@ public sealed partial class TopicCatalog
 
         return errors.Count > 0
             ? CatalogParseResult.Failed(errors)
-            : CatalogParseResult.Succeeded(new TopicCatalog(stages, topics, version));
+            : CatalogParseResult.Succeeded(new TopicCatalog(stages, topics, version, settings));
+    }
+
+    private static CatalogSettings ValidateSettings(CatalogSettingsDocument? document, List<string> errors)
+    {
+        if (document is null)
+        {
+            return CatalogSettings.Default;
+        }
+
+        var defaults = CatalogSettings.Default;
+        var dormancy = document.DormancyDays ?? defaults.DormancyDays;
+        var halfLife = document.ScoreHalfLifeDays ?? defaults.ScoreHalfLifeDays;
+        if (!(dormancy > 0 && dormancy <= 3650))
+        {
+            errors.Add("settings.dormancyDays: a number of days above 0 and at most 3650");
+        }
+
+        if (!(halfLife > 0 && halfLife <= 3650))
+        {
+            errors.Add("settings.scoreHalfLifeDays: a number of days above 0 and at most 3650");
+        }
+
+        return new CatalogSettings(dormancy, halfLife, document.MergeKnownCustomers ?? defaults.MergeKnownCustomers);
     }
 
     private static StageScale ValidateStages(List<string?>? names, List<string> errors)
@@ -246,10 +274,32 @@ public sealed record CatalogParseResult(TopicCatalog? Catalog, IReadOnlyList<str
     public static CatalogParseResult Failed(IReadOnlyList<string> errors) => new(null, errors);
 }
 
+/// <summary>
+/// How dialogues age and merge. A dialogue idle for <paramref name="DormancyDays"/> is dormant, and its
+/// next interaction opens a new episode; the interest score halves every <paramref name="ScoreHalfLifeDays"/>.
+/// Two known customers (ids seen as a user id) are merged by an alias only when <paramref name="MergeKnownCustomers"/> is set.
+/// </summary>
+public sealed record CatalogSettings(double DormancyDays, double ScoreHalfLifeDays, bool MergeKnownCustomers)
+{
+    public static CatalogSettings Default { get; } = new(30, 14, false);
+
+    public TimeSpan Dormancy => TimeSpan.FromDays(DormancyDays);
+
+    public TimeSpan ScoreHalfLife => TimeSpan.FromDays(ScoreHalfLifeDays);
+}
+
 public sealed class TopicCatalogDocument
 {
+    public CatalogSettingsDocument? Settings { get; set; }
     public List<string?>? Stages { get; set; }
     public List<TopicDocument?>? Topics { get; set; }
+}
+
+public sealed class CatalogSettingsDocument
+{
+    public double? DormancyDays { get; set; }
+    public double? ScoreHalfLifeDays { get; set; }
+    public bool? MergeKnownCustomers { get; set; }
 }
 
 public sealed class TopicDocument

@@ -12,6 +12,7 @@ namespace Ecrm.Common.Events;
 [JsonSerializable(typeof(EventEnvelope))]
 [JsonSerializable(typeof(EventBatch))]
 [JsonSerializable(typeof(EventContext))]
+[JsonSerializable(typeof(DialogueChange))]
 [JsonSerializable(typeof(Dictionary<string, string>))]
 [JsonSerializable(typeof(int))]
 public sealed partial class EcrmJsonContext : JsonSerializerContext;

@@ -68,6 +68,10 @@ public sealed class EventEnvelope
     /// <summary>The key a customer's events are partitioned and folded by: the user id once known.</summary>
     [JsonIgnore]
     public string? CustomerKey => string.IsNullOrEmpty(UserId) ? AnonymousId : UserId;
+
+    /// <summary>When the interaction happened, as every fold, transition and archive row records it.</summary>
+    [JsonIgnore]
+    public DateTimeOffset EffectiveTimestamp => Timestamp ?? ReceivedAt ?? DateTimeOffset.UnixEpoch;
 }
 
 [JsonConverter(typeof(JsonStringEnumConverter<EventType>))]

@@ -16,6 +16,13 @@ public sealed record KafkaOptions
     [Required]
     public string ConsumerGroup { get; init; } = "ecrm-dialogue-engine";
 
+    /// <summary>
+    /// The archive's own consumer group: it reads the events and transitions topics at its own pace,
+    /// so a slow or absent ClickHouse never holds back the folding.
+    /// </summary>
+    [Required]
+    public string ArchiveConsumerGroup { get; init; } = "ecrm-archive";
+
     /// <summary>Where the engine publishes every stage change, for the recommender and trigger consumers.</summary>
     [Required, RegularExpression("^[A-Za-z0-9._-]{1,249}$")]
     public string TransitionsTopic { get; init; } = "ecrm.dialogue.transitions";

@@ -1,8 +1,13 @@
+using Ecrm.Common.Catalog;
 using StackExchange.Redis;
 
 namespace Ecrm.Common.Storage;
 
-/// <summary>One customer's dialogue with one topic, as the dialogue engine keeps it in Redis.</summary>
+/// <summary>
+/// One customer's dialogue with one topic (its current episode), as the dialogue engine keeps it in
+/// Redis. <paramref name="ScoreAtLastInteraction"/> is the interest score as of the last interaction;
+/// <see cref="ScoreAt"/> decays it to a moment.
+/// </summary>
 public sealed record DialogueState(
     string Topic,
     int Stage,
@@ -11,7 +16,20 @@ public sealed record DialogueState(
     DateTimeOffset? LastInteraction,
     IReadOnlyList<StageReached> StagesReached,
     IReadOnlyDictionary<string, long> InteractionsByChannel,
-    long CatalogVersion);
+    long CatalogVersion,
+    int Episode = 1,
+    double ScoreAtLastInteraction = 0)
+{
+    /// <summary>The stored status, except that an open dialogue idle past the dormancy reads as dormant.</summary>
+    public string StatusAt(DateTimeOffset now, CatalogSettings settings) =>
+        Status == DialogueStatus.Open && LastInteraction is { } last && now - last >= settings.Dormancy ? DialogueStatus.Dormant : Status;
+
+    /// <summary>The interest score decayed from the last interaction to <paramref name="now"/>.</summary>
+    public double ScoreAt(DateTimeOffset now, CatalogSettings settings) =>
+        LastInteraction is { } last && now > last
+            ? ScoreAtLastInteraction * Math.Pow(0.5, (now - last) / settings.ScoreHalfLife)
+            : ScoreAtLastInteraction;
+}
 
 public sealed record StageReached(int Stage, DateTimeOffset At, string Channel);
 
@@ -85,8 +103,23 @@ public sealed class DialogueReader(IConnectionMultiplexer redis)
             values.TryGetValue(DialogueFields.Last, out var last) ? FromUnixMs((long)last) : null,
             reached,
             interactions,
-            (long)values.GetValueOrDefault(DialogueFields.CatalogVersion, 0));
+            (long)values.GetValueOrDefault(DialogueFields.CatalogVersion, 0),
+            (int)values.GetValueOrDefault(DialogueFields.Episode, 1),
+            (double)values.GetValueOrDefault(DialogueFields.Score, 0));
+    }
+
+    /// <summary>The dialogue's finished episodes, oldest first, each as the fields it had when it ended.</summary>
+    public async Task<IReadOnlyList<IReadOnlyDictionary<string, string>>> ReadHistoryAsync(string customer, string topic)
+    {
+        customer = await ResolveAsync(customer);
+        var entries = await redis.GetDatabase().ListRangeAsync(RedisKeys.DialogueHistory(customer, topic));
+        return entries
+            .Select(e => (IReadOnlyDictionary<string, string>)(System.Text.Json.JsonSerializer.Deserialize(e.ToString(), HistoryJsonContext.Default.DictionaryStringString) ?? []))
+            .ToList();
     }
 
     private static DateTimeOffset FromUnixMs(long ms) => DateTimeOffset.FromUnixTimeMilliseconds(ms);
 }
+
+[System.Text.Json.Serialization.JsonSerializable(typeof(Dictionary<string, string>))]
+internal sealed partial class HistoryJsonContext : System.Text.Json.Serialization.JsonSerializerContext;

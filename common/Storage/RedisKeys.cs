@@ -33,6 +33,14 @@ public static class RedisKeys
     public static RedisKey Merged(string customer, string mergedId) => $"ecrm:{{c:{Tag(customer)}}}:merged:{Tag(mergedId)}";
 
     /// <summary>The customer's profile traits (from identify), one field per trait, values as JSON.</summary>
+    /// <summary>A dialogue's finished episodes, oldest first, each a JSON object of its fields.</summary>
+    public static RedisKey DialogueHistory(string customer, string topic) => DialogueHistoryPrefix(customer) + topic;
+
+    public static string DialogueHistoryPrefix(string customer) => $"ecrm:{{c:{Tag(customer)}}}:hist:";
+
+    /// <summary>Set once an id has been seen as a user id: a known customer, never merged into another silently.</summary>
+    public static RedisKey Known(string id) => $"ecrm:{{c:{Tag(id)}}}:known";
+
     public static RedisKey Traits(string customer) => $"ecrm:{{c:{Tag(customer)}}}:traits";
 
     /// <summary>The ids linked to this customer (anonymous visitors, aliases).</summary>
@@ -69,6 +77,12 @@ public static class DialogueFields
     public const string Last = "last";
     public const string CatalogVersion = "catver";
 
+    /// <summary>The episode number, written from the second episode on (absent means 1).</summary>
+    public const string Episode = "ep";
+
+    /// <summary>The interest score as of the last interaction; readers decay it to the present.</summary>
+    public const string Score = "score";
+
     public static string StageReachedAt(int stage) => $"s{stage}:at";
 
     public static string StageReachedVia(int stage) => $"s{stage}:ch";
@@ -80,4 +94,7 @@ public static class DialogueStatus
 {
     public const string Open = "open";
     public const string Converted = "converted";
+
+    /// <summary>Not stored: an open dialogue idle longer than the catalog's dormancy reads as dormant.</summary>
+    public const string Dormant = "dormant";
 }

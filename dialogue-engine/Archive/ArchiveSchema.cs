@@ -12,6 +12,7 @@ public static class ArchiveSchema
     public const string Events = "events";
     public const string Transitions = "transitions";
     public const string DeadLetters = "dead_letters";
+    public const string IdentityLinks = "identity_links";
 
     public static async Task EnsureAsync(ClickHouseClient clickHouse, CancellationToken cancellationToken)
     {
@@ -30,6 +31,9 @@ public static class ArchiveSchema
                 timestamp DateTime('UTC'),
                 timestamp_ms UInt64,
                 received_at DateTime('UTC'),
+                received_at_ms UInt64,
+                kafka_partition UInt16,
+                kafka_offset UInt64,
                 topics Array(String),
                 stages Array(UInt8),
                 payload String,
@@ -47,6 +51,7 @@ public static class ArchiveSchema
                 topic String,
                 from_stage UInt8,
                 to_stage UInt8,
+                episode UInt16,
                 channel String,
                 timestamp DateTime('UTC'),
                 timestamp_ms UInt64,
@@ -66,6 +71,19 @@ public static class ArchiveSchema
                 payload String
             ) ENGINE = MergeTree
             ORDER BY received_at
+            """, cancellationToken);
+        // Which customer each linked id (an anonymous visitor, an earlier alias) belongs to, so that
+        // funnels and timelines count one customer once across their ids.
+        await clickHouse.ExecuteAsync(
+            $"""
+            CREATE TABLE IF NOT EXISTS {db}.{IdentityLinks} (
+                linked_id String,
+                customer_key String,
+                message_id String,
+                timestamp DateTime('UTC'),
+                archived_at_ms UInt64
+            ) ENGINE = ReplacingMergeTree(archived_at_ms)
+            ORDER BY (linked_id, customer_key)
             """, cancellationToken);
     }
 }

@@ -18,7 +18,7 @@ public static class CustomerApi
     /// The integrated view: identities, traits, dialogues and the cross-channel timeline. The timeline
     /// comes from the archive; when ClickHouse is down the rest is still served and the timeline is null.
     /// </summary>
-    private static async Task<IResult> GetCustomerAsync(string customerId, int? timeline, CustomerProfile profile, CatalogHolder catalog, CancellationToken cancellationToken)
+    private static async Task<IResult> GetCustomerAsync(string customerId, int? timeline, CustomerProfile profile, CatalogHolder catalog, TimeProvider time, CancellationToken cancellationToken)
     {
         var (customer, identities, traits) = await profile.ReadIdentityAsync(customerId);
         IReadOnlyList<TimelineEntry>? entries;
@@ -31,21 +31,24 @@ public static class CustomerApi
             entries = null;
         }
 
-        return TypedResults.Ok(new CustomerView(customer, identities, traits, Views(await profile.ReadDialoguesAsync(customer), catalog), entries));
+        return TypedResults.Ok(new CustomerView(customer, identities, traits, Views(await profile.ReadDialoguesAsync(customer), catalog, time.GetUtcNow()), entries));
     }
 
-    private static async Task<IResult> GetDialoguesAsync(string customerId, DialogueReader reader, CatalogHolder catalog) =>
-        TypedResults.Ok(new CustomerDialogues(customerId, Views(await reader.ReadAsync(customerId), catalog)));
+    private static async Task<IResult> GetDialoguesAsync(string customerId, DialogueReader reader, CatalogHolder catalog, TimeProvider time) =>
+        TypedResults.Ok(new CustomerDialogues(customerId, Views(await reader.ReadAsync(customerId), catalog, time.GetUtcNow())));
 
-    private static DialogueView[] Views(IReadOnlyList<DialogueState> dialogues, CatalogHolder catalog)
+    private static DialogueView[] Views(IReadOnlyList<DialogueState> dialogues, CatalogHolder catalog, DateTimeOffset now)
     {
         var stages = catalog.Catalog.Stages;
+        var settings = catalog.Catalog.Settings;
         return dialogues.Select(d => new DialogueView(
             d.Topic,
             catalog.Catalog.FindTopic(d.Topic)?.Name ?? d.Topic,
             d.Stage,
             stages.NameOf(d.Stage),
-            d.Status,
+            d.StatusAt(now, settings),
+            d.Episode,
+            Math.Round(d.ScoreAt(now, settings), 3),
             d.FirstInteraction,
             d.LastInteraction,
             d.StagesReached.Select(s => new StageView(s.Stage, stages.NameOf(s.Stage), s.At, s.Channel)).ToArray(),
@@ -68,6 +71,8 @@ public sealed record DialogueView(
     int Stage,
     string StageName,
     string Status,
+    int Episode,
+    double Score,
     DateTimeOffset? FirstInteraction,
     DateTimeOffset? LastInteraction,
     IReadOnlyList<StageView> Stages,

@@ -1,4 +1,5 @@
 using System.Text.Json;
+using Ecrm.Common.Catalog;
 using Ecrm.Common.Storage;
 using Microsoft.Extensions.Options;
 using StackExchange.Redis;
@@ -25,12 +26,14 @@ public enum LinkOutcome
 /// </summary>
 public sealed class IdentityLinker(IConnectionMultiplexer redis, IOptions<EngineOptions> options)
 {
-    // KEYS[1] owner of the id, KEYS[2] the id's topic index. ARGV[1] the customer, ARGV[2] the id's dialogue key prefix.
+    // KEYS[1] owner of the id, KEYS[2] the id's topic index, KEYS[3] the id's known-customer flag.
+    // ARGV[1] the customer, ARGV[2] the id's dialogue key prefix, ARGV[3] '1' when known customers may merge.
     // Returns {status, topic, field, value, field, value, ..., '', topic, ...}: status 0 refused, 1 claimed.
     private const string ClaimScript =
         """
         local owner = redis.call('GET', KEYS[1])
         if owner and owner ~= ARGV[1] then return {0} end
+        if (not owner) and ARGV[3] ~= '1' and redis.call('EXISTS', KEYS[3]) == 1 then return {0} end
         redis.call('SET', KEYS[1], ARGV[1])
         local out = {1}
         for _, topic in ipairs(redis.call('ZRANGE', KEYS[2], 0, -1)) do
@@ -42,14 +45,16 @@ public sealed class IdentityLinker(IConnectionMultiplexer redis, IOptions<Engine
         """;
 
     // KEYS[1] merge marker, KEYS[2] the customer's topic index. ARGV[1] the customer's dialogue key prefix,
-    // ARGV[2] last stage, ARGV[3] marker TTL (s), then per topic: topic, field count n, n fields and values.
+    // ARGV[2] last stage, ARGV[3] marker TTL (s), ARGV[4] score half-life (ms), then per topic: topic,
+    // field count n, n fields and values. Both scores are decayed to the later last interaction and added.
     // Returns "topic\tfrom\tto" lines for dialogues whose stage rose.
     private const string MergeScript =
         """
         if redis.call('SET', KEYS[1], '1', 'NX', 'EX', ARGV[3]) == false then return '' end
         local lastStage = tonumber(ARGV[2])
         local out = {}
-        local i = 4
+        local halfLife = tonumber(ARGV[4])
+        local i = 5
         while i <= #ARGV do
           local topic = ARGV[i]
           local n = tonumber(ARGV[i + 1])
@@ -58,6 +63,16 @@ public sealed class IdentityLinker(IConnectionMultiplexer redis, IOptions<Engine
           local stage = before
           local theirs = {}
           for j = i + 2, i + 1 + 2 * n, 2 do theirs[ARGV[j]] = ARGV[j + 1] end
+          local mine = redis.call('HMGET', key, 'score', 'last')
+          local myLast, theirLast = tonumber(mine[2]), tonumber(theirs['last'])
+          if theirLast and theirs['score'] then
+            local score = tonumber(theirs['score'])
+            if myLast and mine[1] then
+              local at = math.max(myLast, theirLast)
+              score = tonumber(mine[1]) * math.pow(0.5, (at - myLast) / halfLife) + score * math.pow(0.5, (at - theirLast) / halfLife)
+            end
+            redis.call('HSET', key, 'score', string.format('%.6f', score))
+          end
           for field, value in pairs(theirs) do
             local reached = string.match(field, '^s(%d+):at$')
             if string.sub(field, 1, 2) == 'n:' then
@@ -91,10 +106,10 @@ public sealed class IdentityLinker(IConnectionMultiplexer redis, IOptions<Engine
         return table.concat(out, '\n')
         """;
 
-    // KEYS[1] the id's topic index. ARGV[1] the id's dialogue key prefix.
+    // KEYS[1] the id's topic index. ARGV[1] the id's dialogue key prefix, ARGV[2] its history key prefix.
     private const string ForgetScript =
         """
-        for _, topic in ipairs(redis.call('ZRANGE', KEYS[1], 0, -1)) do redis.call('DEL', ARGV[1] .. topic) end
+        for _, topic in ipairs(redis.call('ZRANGE', KEYS[1], 0, -1)) do redis.call('DEL', ARGV[1] .. topic, ARGV[2] .. topic) end
         redis.call('DEL', KEYS[1])
         return 1
         """;
@@ -102,7 +117,7 @@ public sealed class IdentityLinker(IConnectionMultiplexer redis, IOptions<Engine
     private readonly TimeSpan _markerTtl = TimeSpan.FromDays(options.Value.DedupeWindowDays);
 
     /// <summary>Links <paramref name="id"/> to <paramref name="customer"/> and merges its dialogues. Returns the stage changes the merge made.</summary>
-    public async Task<(LinkOutcome Outcome, IReadOnlyList<StageTransition> Transitions)> LinkAsync(string id, string customer, int lastStage, long catalogVersion)
+    public async Task<(LinkOutcome Outcome, IReadOnlyList<StageTransition> Transitions)> LinkAsync(string id, string customer, TopicCatalog catalog)
     {
         if (id == customer)
         {
@@ -112,13 +127,17 @@ public sealed class IdentityLinker(IConnectionMultiplexer redis, IOptions<Engine
         var database = redis.GetDatabase();
         var idPrefix = RedisKeys.DialoguePrefix(id);
         var claimed = (RedisResult[])(await database.ScriptEvaluateAsync(ClaimScript,
-            [RedisKeys.Owner(id), RedisKeys.CustomerTopics(id)], [customer, idPrefix]))!;
+            [RedisKeys.Owner(id), RedisKeys.CustomerTopics(id), RedisKeys.Known(id)],
+            [customer, idPrefix, catalog.Settings.MergeKnownCustomers ? "1" : "0"]))!;
         if ((int)claimed[0] == 0)
         {
             return (LinkOutcome.Refused, []);
         }
 
-        var arguments = new List<RedisValue> { RedisKeys.DialoguePrefix(customer), lastStage, (long)_markerTtl.TotalSeconds };
+        var arguments = new List<RedisValue>
+        {
+            RedisKeys.DialoguePrefix(customer), catalog.Stages.Last, (long)_markerTtl.TotalSeconds, (long)catalog.Settings.ScoreHalfLife.TotalMilliseconds,
+        };
         var topics = 0;
         for (var i = 1; i < claimed.Length;)
         {
@@ -139,11 +158,11 @@ public sealed class IdentityLinker(IConnectionMultiplexer redis, IOptions<Engine
         await database.SetAddAsync(RedisKeys.Identities(customer), id);
         var merged = topics == 0 ? "" : (string)(await database.ScriptEvaluateAsync(MergeScript,
             [RedisKeys.Merged(customer, id), RedisKeys.CustomerTopics(customer)], [.. arguments]))!;
-        await database.ScriptEvaluateAsync(ForgetScript, [RedisKeys.CustomerTopics(id)], [idPrefix]);
+        await database.ScriptEvaluateAsync(ForgetScript, [RedisKeys.CustomerTopics(id)], [idPrefix, RedisKeys.DialogueHistoryPrefix(id)]);
 
         var transitions = merged.Split('\n', StringSplitOptions.RemoveEmptyEntries)
             .Select(line => line.Split('\t'))
-            .Select(parts => new StageTransition(customer, parts[0], int.Parse(parts[1]), int.Parse(parts[2]), catalogVersion))
+            .Select(parts => new StageTransition(customer, parts[0], int.Parse(parts[1]), int.Parse(parts[2]), catalog.Version))
             .ToList();
         return (topics == 0 ? LinkOutcome.AlreadyLinked : LinkOutcome.Linked, transitions);
     }

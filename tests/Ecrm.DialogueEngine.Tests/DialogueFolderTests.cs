@@ -48,20 +48,20 @@ public sealed class DialogueFolderTests(RedisFixture redis) : IClassFixture<Redi
 
         var after = await redis.Connection.GetDatabase().HashGetAllAsync(RedisKeys.Dialogue(_customer, "tv-oled-55"));
         Assert.Equal(before.OrderBy(f => f.Name.ToString()), after.OrderBy(f => f.Name.ToString()));
-        Assert.False(again.AlreadyArchived);
+        Assert.False(again.AlreadyPublished);
         Assert.Equal([new StageTransition(_customer, "tv-oled-55", 0, 2, 3)], again.Transitions);
     }
 
     [Fact]
-    public async Task ArchivedEventIsDroppedOutrightWhenItComesAgain()
+    public async Task PublishedEventIsDroppedOutrightWhenItComesAgain()
     {
         var item = Page("/tv/oled-55");
         await FoldAsync(item, Start);
-        await _folder.MarkArchivedAsync(_customer, item);
+        await _folder.MarkPublishedAsync(_customer, item);
 
         var again = await FoldAsync(item, Start);
 
-        Assert.True(again.AlreadyArchived);
+        Assert.True(again.AlreadyPublished);
         Assert.Empty(again.Transitions);
     }
 
@@ -111,6 +111,76 @@ public sealed class DialogueFolderTests(RedisFixture redis) : IClassFixture<Redi
     }
 
     [Fact]
+    public async Task IdleDialogueReadsAsDormantAndItsNextInteractionOpensANewEpisode()
+    {
+        var settings = _matcher.Catalog.Settings;
+        await FoldAsync(Page("/tv/oled-55"), Start);
+        await FoldAsync(Page("/tv/oled-55/specs"), Start.AddDays(1));
+        var before = Assert.Single(await _reader.ReadAsync(_customer));
+        Assert.Equal(DialogueStatus.Open, before.StatusAt(Start.AddDays(30), settings));
+        Assert.Equal(DialogueStatus.Dormant, before.StatusAt(Start.AddDays(31), settings));
+
+        var comeback = await FoldAsync(Page("/tv/oled-55"), Start.AddDays(40));
+
+        Assert.Equal([new StageTransition(_customer, "tv-oled-55", 0, 1, 3, Episode: 2)], comeback.Transitions);
+        var dialogue = Assert.Single(await _reader.ReadAsync(_customer));
+        Assert.Equal((2, 1, DialogueStatus.Open), (dialogue.Episode, dialogue.Stage, dialogue.StatusAt(Start.AddDays(40), settings)));
+        Assert.Equal(Start.AddDays(40), dialogue.FirstInteraction);
+        Assert.Equal(1, dialogue.InteractionsByChannel["web"]);
+        // The finished episode stays in the dialogue's history as it ended.
+        var finished = Assert.Single(await _reader.ReadHistoryAsync(_customer, "tv-oled-55"));
+        Assert.Equal(("1", "2", "2"), (finished["ep"], finished["stage"], finished["n:web"]));
+    }
+
+    [Fact]
+    public async Task InteractionAfterConversionOpensANewEpisodeAndOneBeforeItFillsTheConvertedOne()
+    {
+        await FoldAsync(Page("/tv/oled-55/specs"), Start);
+        await FoldAsync(Order(), Start.AddHours(1));
+
+        var lateSpecs = await FoldAsync(Page("/tv/oled-55/specs"), Start.AddMinutes(30));
+        Assert.Empty(lateSpecs.Transitions);
+        Assert.Equal((1, 4), Assert.Single(await _reader.ReadAsync(_customer)) is var d ? (d.Episode, d.Stage) : default);
+
+        var nextVisit = await FoldAsync(Page("/tv/oled-55"), Start.AddDays(2));
+
+        Assert.Equal([new StageTransition(_customer, "tv-oled-55", 0, 1, 3, Episode: 2)], nextVisit.Transitions);
+        var dialogue = Assert.Single(await _reader.ReadAsync(_customer));
+        Assert.Equal((2, 1, DialogueStatus.Open), (dialogue.Episode, dialogue.Stage, dialogue.Status));
+        Assert.Equal(DialogueStatus.Converted, Assert.Single(await _reader.ReadHistoryAsync(_customer, "tv-oled-55"))["status"]);
+    }
+
+    [Fact]
+    public async Task LateEventFromAnEarlierEpisodeIsCountedButMovesNothingInTheCurrentOne()
+    {
+        await FoldAsync(Page("/tv/oled-55"), Start);
+        await FoldAsync(Page("/tv/oled-55"), Start.AddDays(60));
+
+        var late = await FoldAsync(Page("/tv/oled-55/specs"), Start.AddDays(1));
+
+        Assert.Empty(late.Transitions);
+        var dialogue = Assert.Single(await _reader.ReadAsync(_customer));
+        Assert.Equal((2, 1, Start.AddDays(60)), (dialogue.Episode, dialogue.Stage, dialogue.FirstInteraction));
+        Assert.Equal(2, dialogue.InteractionsByChannel["web"]);
+    }
+
+    [Fact]
+    public async Task InterestScoreAddsStageWeightsAndHalvesEveryHalfLife()
+    {
+        var settings = _matcher.Catalog.Settings;
+        var halfLife = settings.ScoreHalfLife;
+        await FoldAsync(Page("/tv/oled-55"), Start);
+        await FoldAsync(Page("/tv/oled-55/specs"), Start + halfLife);
+        // Arriving late, one half-life before the last interaction: its weight 1 counts half.
+        await FoldAsync(Page("/tv/oled-55"), Start);
+
+        var dialogue = Assert.Single(await _reader.ReadAsync(_customer));
+        // 1 halved once, plus 2, plus the late 1 halved once.
+        Assert.Equal(3.0, dialogue.ScoreAtLastInteraction, 5);
+        Assert.Equal(1.5, dialogue.ScoreAt(Start + 2 * halfLife, settings), 5);
+    }
+
+    [Fact]
     public async Task CustomerIdsWithBracesStayDistinct()
     {
         var tricky = $"{_customer}}}:dlg:x{{";
@@ -137,6 +207,14 @@ public sealed class DialogueFolderTests(RedisFixture redis) : IClassFixture<Redi
         _matcher.Match(item, matches);
         return await _folder.FoldAsync(item, matches, _matcher);
     }
+
+    private static EventEnvelope Order() => new()
+    {
+        Type = EventType.Track,
+        Channel = Channel.Web,
+        Event = "Order Completed",
+        Properties = System.Text.Json.JsonDocument.Parse("""{"sku":"oled-55"}""").RootElement,
+    };
 
     private static EventEnvelope Page(string path) =>
         new() { Type = EventType.Page, Channel = Channel.Web, Context = new EventContext { Page = new PageContext { Path = path } } };

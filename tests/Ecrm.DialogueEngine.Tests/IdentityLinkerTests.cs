@@ -1,3 +1,4 @@
+using Ecrm.Common.Catalog;
 using Ecrm.Common.Events;
 using Ecrm.Common.Storage;
 using Ecrm.DialogueEngine.Catalog;
@@ -26,7 +27,7 @@ public sealed class IdentityLinkerTests(RedisFixture redis) : IClassFixture<Redi
         await FoldAsync(_anonymous, Page("/tv/oled-55/specs"), Start.AddMinutes(10), Channel.Web);
         await FoldAsync(_user, Page("/tv/oled-55"), Start.AddHours(1));
 
-        var (outcome, transitions) = await _linker.LinkAsync(_anonymous, _user, lastStage: 4, catalogVersion: 5);
+        var (outcome, transitions) = await _linker.LinkAsync(_anonymous, _user, _matcher.Catalog);
 
         Assert.Equal(LinkOutcome.Linked, outcome);
         Assert.Equal([new StageTransition(_user, "tv-oled-55", 1, 2, 5)], transitions);
@@ -43,7 +44,7 @@ public sealed class IdentityLinkerTests(RedisFixture redis) : IClassFixture<Redi
     public async Task LaterEventsOfTheAnonymousIdFoldIntoTheCustomer()
     {
         await FoldAsync(_anonymous, Page("/tv/oled-55"), Start);
-        await _linker.LinkAsync(_anonymous, _user, 4, 5);
+        await _linker.LinkAsync(_anonymous, _user, _matcher.Catalog);
 
         var outcome = await FoldAsync(_anonymous, Page("/tv/oled-55/specs"), Start.AddDays(1));
 
@@ -58,10 +59,10 @@ public sealed class IdentityLinkerTests(RedisFixture redis) : IClassFixture<Redi
     public async Task RepeatedLinkAddsNothing()
     {
         await FoldAsync(_anonymous, Page("/tv/oled-55"), Start);
-        await _linker.LinkAsync(_anonymous, _user, 4, 5);
+        await _linker.LinkAsync(_anonymous, _user, _matcher.Catalog);
         var before = await redis.Connection.GetDatabase().HashGetAllAsync(RedisKeys.Dialogue(_user, "tv-oled-55"));
 
-        var (outcome, transitions) = await _linker.LinkAsync(_anonymous, _user, 4, 5);
+        var (outcome, transitions) = await _linker.LinkAsync(_anonymous, _user, _matcher.Catalog);
 
         Assert.Equal(LinkOutcome.AlreadyLinked, outcome);
         Assert.Empty(transitions);
@@ -73,14 +74,42 @@ public sealed class IdentityLinkerTests(RedisFixture redis) : IClassFixture<Redi
     public async Task AnIdOfOneCustomerIsNotMergedIntoAnother()
     {
         await FoldAsync(_anonymous, Page("/tv/oled-55"), Start);
-        await _linker.LinkAsync(_anonymous, _user, 4, 5);
+        await _linker.LinkAsync(_anonymous, _user, _matcher.Catalog);
         var other = $"user-{Guid.NewGuid():N}";
 
-        var (outcome, _) = await _linker.LinkAsync(_anonymous, other, 4, 5);
+        var (outcome, _) = await _linker.LinkAsync(_anonymous, other, _matcher.Catalog);
 
         Assert.Equal(LinkOutcome.Refused, outcome);
         Assert.Empty(await _reader.ReadAsync(other));
         Assert.Single(await _reader.ReadAsync(_user));
+    }
+
+    [Fact]
+    public async Task TwoKnownCustomersAreNotMergedUnlessTheCatalogAllowsIt()
+    {
+        var earlierUser = $"user-{Guid.NewGuid():N}";
+        await FoldAsync(earlierUser, Page("/tv/oled-55/specs"), Start, asUser: true);
+
+        var (refused, _) = await _linker.LinkAsync(earlierUser, _user, _matcher.Catalog);
+        var allowing = TopicCatalog.Parse(CatalogSamples.OledCatalog.Replace("{\"stages\"", "{\"settings\": {\"mergeKnownCustomers\": true}, \"stages\"", StringComparison.Ordinal), 6).Catalog!;
+        var (linked, transitions) = await _linker.LinkAsync(earlierUser, _user, allowing);
+
+        Assert.Equal(LinkOutcome.Refused, refused);
+        Assert.Equal(LinkOutcome.Linked, linked);
+        Assert.Equal([new StageTransition(_user, "tv-oled-55", 0, 2, 6)], transitions);
+    }
+
+    [Fact]
+    public async Task MergedScoreIsBothScoresDecayedToTheLaterInteraction()
+    {
+        var halfLife = _matcher.Catalog.Settings.ScoreHalfLife;
+        await FoldAsync(_anonymous, Page("/tv/oled-55/specs"), Start);
+        await FoldAsync(_user, Page("/tv/oled-55"), Start + halfLife);
+
+        await _linker.LinkAsync(_anonymous, _user, _matcher.Catalog);
+
+        // 2 halved once, plus 1.
+        Assert.Equal(2.0, Assert.Single(await _reader.ReadAsync(_user)).ScoreAtLastInteraction, 5);
     }
 
     [Fact]
@@ -90,16 +119,24 @@ public sealed class IdentityLinkerTests(RedisFixture redis) : IClassFixture<Redi
         // As if the engine crashed right after claiming the id: the owner is set, nothing merged yet.
         await redis.Connection.GetDatabase().StringSetAsync(RedisKeys.Owner(_anonymous), _user);
 
-        var (outcome, transitions) = await _linker.LinkAsync(_anonymous, _user, 4, 5);
+        var (outcome, transitions) = await _linker.LinkAsync(_anonymous, _user, _matcher.Catalog);
 
         Assert.Equal(LinkOutcome.Linked, outcome);
         Assert.Equal([new StageTransition(_user, "tv-oled-55", 0, 2, 5)], transitions);
         Assert.Equal(2, Assert.Single(await _reader.ReadAsync(_user)).Stage);
     }
 
-    private async Task<FoldOutcome> FoldAsync(string customer, EventEnvelope item, DateTimeOffset at, Channel channel = Channel.Web)
+    private async Task<FoldOutcome> FoldAsync(string customer, EventEnvelope item, DateTimeOffset at, Channel channel = Channel.Web, bool asUser = false)
     {
-        item.AnonymousId = customer;
+        if (asUser)
+        {
+            item.UserId = customer;
+        }
+        else
+        {
+            item.AnonymousId = customer;
+        }
+
         item.MessageId = Guid.NewGuid().ToString();
         item.Timestamp = at;
         item.Channel = channel;

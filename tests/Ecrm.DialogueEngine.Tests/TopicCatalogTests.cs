@@ -27,6 +27,18 @@ public sealed class TopicCatalogTests
         Assert.Equal(2, result.Catalog.Topics[0].Rules[0].Stage);
     }
 
+    [Fact]
+    public void SettingsDefaultToThirtyDaysDormancyAndNoMergingOfKnownCustomers()
+    {
+        Assert.Equal(CatalogSettings.Default, Parse(CatalogSamples.OledCatalog).Catalog!.Settings);
+        Assert.Equal((30.0, false), (CatalogSettings.Default.DormancyDays, CatalogSettings.Default.MergeKnownCustomers));
+
+        var custom = Parse("""{"settings":{"dormancyDays":7,"scoreHalfLifeDays":3,"mergeKnownCustomers":true},"topics":[{"id":"t"}]}""").Catalog!;
+
+        Assert.Equal(new CatalogSettings(7, 3, true), custom.Settings);
+        Assert.Equal(custom.Settings, custom.WithVersion(9).Settings);
+    }
+
     [Theory]
     [InlineData("""{"topics":[{"id":"tv","rules":[{"match":{"path":"tv"},"stage":1}]}]}""", "topic 'tv' rules[0].match.path: must start with '/'")]
     [InlineData("""{"topics":[{"id":"tv","rules":[{"match":{"path":"/tv"},"stage":9}]}]}""", "topic 'tv' rules[0].stage: required, a number from 1 to 4")]
@@ -40,6 +52,8 @@ public sealed class TopicCatalogTests
     [InlineData("""{"stages":["a","a"],"topics":[{"id":"t"}]}""", "stages[1]: duplicate stage name 'a'")]
     [InlineData("""{"topics":[]}""", "topics: at least one topic is required")]
     [InlineData("""{"topics":[""", "catalog is not valid JSON")]
+    [InlineData("""{"settings":{"dormancyDays":0},"topics":[{"id":"t"}]}""", "settings.dormancyDays: a number of days above 0")]
+    [InlineData("""{"settings":{"scoreHalfLifeDays":-1},"topics":[{"id":"t"}]}""", "settings.scoreHalfLifeDays: a number of days above 0")]
     public void InvalidCatalogIsRefusedWithErrorsNamingTopicRuleAndField(string json, string expectedError)
     {
         var result = Parse(json);

@@ -1,0 +1,180 @@
+using Confluent.Kafka;
+using Ecrm.Common.Hosting;
+using Microsoft.Extensions.Options;
+
+namespace Ecrm.DialogueEngine.Consuming;
+
+/// <summary>
+/// A consumer group member that works in batches: it fills a batch by count or time, processes it
+/// until that succeeds (retrying with backoff, never skipping), and only then stores the batch's
+/// offsets. At-least-once delivery; each subclass makes a repeat harmless.
+/// </summary>
+public abstract partial class BatchConsumer(
+    IOptions<KafkaOptions> kafka,
+    TimeProvider time,
+    IHostApplicationLifetime lifetime,
+    ILogger logger) : BackgroundService
+{
+    private static readonly TimeSpan MaxRetryDelay = TimeSpan.FromSeconds(5);
+
+    protected KafkaOptions Kafka => kafka.Value;
+
+    protected TimeProvider Time => time;
+
+    protected abstract string GroupId { get; }
+
+    protected abstract IReadOnlyList<string> Topics { get; }
+
+    protected abstract int MaxBatchMessages { get; }
+
+    protected abstract TimeSpan BatchWindow { get; }
+
+    /// <summary>Runs once before consuming, retried like a batch (for example, creating tables).</summary>
+    protected virtual Task PrepareAsync(CancellationToken stoppingToken) => Task.CompletedTask;
+
+    /// <summary>Processes one batch; it must be safe to run again on the same messages.</summary>
+    protected abstract Task ProcessAsync(IReadOnlyList<ConsumeResult<string, byte[]>> batch, CancellationToken stoppingToken);
+
+    /// <summary>Whether a failure is worth retrying (a store or broker that may come back).</summary>
+    protected abstract bool IsTransient(Exception exception);
+
+    protected override Task ExecuteAsync(CancellationToken stoppingToken) =>
+        // Consume blocks, so the loop owns a thread and waits on its async steps there; an async loop
+        // would carry the blocking Consume onto whichever pool or client thread finished the last await.
+        Task.Factory.StartNew(() => Run(stoppingToken), stoppingToken, TaskCreationOptions.LongRunning, TaskScheduler.Default);
+
+    private void Run(CancellationToken stoppingToken)
+    {
+        try
+        {
+            WithRetryAsync("prepare", 0, PrepareAsync, stoppingToken).GetAwaiter().GetResult();
+        }
+        catch (OperationCanceledException) when (stoppingToken.IsCancellationRequested)
+        {
+            return;
+        }
+
+        using var consumer = new ConsumerBuilder<string, byte[]>(new ConsumerConfig
+        {
+            BootstrapServers = kafka.Value.BootstrapServers,
+            GroupId = GroupId,
+            AutoOffsetReset = AutoOffsetReset.Earliest,
+            EnableAutoCommit = true,
+            EnableAutoOffsetStore = false,
+            // Room for a batch to be retried through a store outage without leaving the group.
+            MaxPollIntervalMs = 600_000,
+        })
+        .SetErrorHandler((_, error) =>
+        {
+            LogKafkaError(GroupId, error.Reason, error.IsFatal);
+            if (error.IsFatal)
+            {
+                lifetime.StopApplication();
+            }
+        })
+        .Build();
+
+        consumer.Subscribe(Topics);
+        var batch = new List<ConsumeResult<string, byte[]>>(MaxBatchMessages);
+        try
+        {
+            while (!stoppingToken.IsCancellationRequested)
+            {
+                FillBatch(consumer, batch, stoppingToken);
+                if (batch.Count == 0)
+                {
+                    continue;
+                }
+
+                WithRetryAsync("batch", batch.Count, token => ProcessAsync(batch, token), stoppingToken).GetAwaiter().GetResult();
+                foreach (var result in batch)
+                {
+                    StoreOffset(consumer, result);
+                }
+            }
+        }
+        catch (OperationCanceledException) when (stoppingToken.IsCancellationRequested)
+        {
+            // Shutting down: what was not stored is re-delivered to the next owner of the partition.
+        }
+        finally
+        {
+            consumer.Close();
+        }
+    }
+
+    private void FillBatch(IConsumer<string, byte[]> consumer, List<ConsumeResult<string, byte[]>> batch, CancellationToken stoppingToken)
+    {
+        batch.Clear();
+        var first = consumer.Consume(TimeSpan.FromMilliseconds(500));
+        stoppingToken.ThrowIfCancellationRequested();
+        if (first is null || first.IsPartitionEOF)
+        {
+            return;
+        }
+
+        batch.Add(first);
+        var started = time.GetTimestamp();
+        while (batch.Count < MaxBatchMessages)
+        {
+            var remaining = BatchWindow - time.GetElapsedTime(started);
+            if (remaining <= TimeSpan.Zero)
+            {
+                break;
+            }
+
+            var next = consumer.Consume(remaining);
+            if (next is null)
+            {
+                break;
+            }
+
+            if (!next.IsPartitionEOF)
+            {
+                batch.Add(next);
+            }
+        }
+    }
+
+    private async Task WithRetryAsync(string step, int count, Func<CancellationToken, Task> work, CancellationToken stoppingToken)
+    {
+        var delay = TimeSpan.FromMilliseconds(100);
+        for (var attempt = 1; ; attempt++)
+        {
+            try
+            {
+                await work(stoppingToken);
+                return;
+            }
+            catch (Exception e) when (!stoppingToken.IsCancellationRequested && IsTransient(e))
+            {
+                LogStepFailed(e, GroupId, step, count, attempt, delay.TotalMilliseconds);
+                await Task.Delay(delay, stoppingToken);
+                delay = TimeSpan.FromMilliseconds(Math.Min(delay.TotalMilliseconds * 2, MaxRetryDelay.TotalMilliseconds));
+            }
+        }
+    }
+
+    private void StoreOffset(IConsumer<string, byte[]> consumer, ConsumeResult<string, byte[]> result)
+    {
+        try
+        {
+            consumer.StoreOffset(result);
+        }
+        catch (KafkaException e)
+        {
+            // The partition moved to another member during a rebalance; it re-reads from the last
+            // committed offset, and the subclass makes that harmless.
+            LogStoreOffsetFailed(GroupId, result.TopicPartition, e.Error.Reason);
+        }
+    }
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "{Group}: Kafka consumer error (fatal: {IsFatal}): {Reason}")]
+    private partial void LogKafkaError(string group, string reason, bool isFatal);
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "{Group}: {Step} of {Count} messages failed on attempt {Attempt}; retrying in {DelayMs} ms")]
+    private partial void LogStepFailed(Exception exception, string group, string step, int count, int attempt, double delayMs);
+
+    [LoggerMessage(Level = LogLevel.Information, Message = "{Group}: offset for {Partition} not stored: {Reason}")]
+    private partial void LogStoreOffsetFailed(string group, TopicPartition partition, string reason);
+}
