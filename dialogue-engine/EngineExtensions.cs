@@ -24,6 +24,7 @@ public static class EngineExtensions
         builder.Services.AddSingleton<DialogueFolder>();
         builder.Services.AddSingleton<TransitionPublisher>();
         builder.Services.AddSingleton<IdentityLinker>();
+        builder.Services.AddSingleton<BatchFolder>();
         builder.Services.AddSingleton<CustomerProfile>();
         builder.Services.AddSingleton<CatalogHolder>();
         builder.Services.AddHostedService(services => services.GetRequiredService<CatalogHolder>());

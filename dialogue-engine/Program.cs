@@ -1,5 +1,11 @@
 using Ecrm.Common.Hosting;
 using Ecrm.DialogueEngine;
+using Ecrm.DialogueEngine.Replay;
+
+if (args is [ReplayCommand.Verb, ..])
+{
+    return await ReplayCommand.RunAsync(args);
+}
 
 var builder = WebApplication.CreateBuilder(args);
 builder.AddDialogueEngineServices();
@@ -8,6 +14,7 @@ var app = builder.Build();
 app.MapReadiness();
 app.MapDialogueEngineApis();
 app.Run();
+return 0;
 
 /// <summary>The dialogue engine's entry point, named so tests can host it.</summary>
 public partial class Program;

@@ -62,39 +62,3 @@ internal sealed record CommandLine(
             : null;
     }
 }
-
-/// <summary>A one-line progress display that redraws in place on a terminal and prints every 10% otherwise.</summary>
-internal sealed class Progress(int total)
-{
-    private readonly Lock _lock = new();
-    private int _done;
-    private int _lastDecile = -1;
-
-    public void Add(int count)
-    {
-        lock (_lock)
-        {
-            _done += count;
-            var fraction = total == 0 ? 1 : (double)_done / total;
-            if (!Console.IsOutputRedirected)
-            {
-                var width = 40;
-                var filled = (int)(fraction * width);
-                Console.Write($"\r[{new string('#', filled)}{new string('.', width - filled)}] {_done}/{total}");
-            }
-            else if ((int)(fraction * 10) > _lastDecile)
-            {
-                _lastDecile = (int)(fraction * 10);
-                Console.WriteLine($"{_done}/{total} ({fraction:P0})");
-            }
-        }
-    }
-
-    public static void Finish()
-    {
-        if (!Console.IsOutputRedirected)
-        {
-            Console.WriteLine();
-        }
-    }
-}

@@ -1,5 +1,6 @@
 using System.Diagnostics;
 using Ecrm.Common.Catalog;
+using Ecrm.Common.Hosting;
 using Ecrm.LoadDriver;
 using Ecrm.LoadDriver.Traffic;
 
@@ -33,7 +34,7 @@ if (options.Command == "fold")
 
 var total = journeys.Sum(j => j.Count);
 using var client = new CollectorClient(options.Collector, options.WriteKey);
-var progress = new Progress(total);
+var progress = new ConsoleProgress(total, "events");
 var stopwatch = Stopwatch.StartNew();
 await Parallel.ForEachAsync(journeys, new ParallelOptions { MaxDegreeOfParallelism = 8 }, async (journey, cancellationToken) =>
 {
@@ -43,6 +44,6 @@ await Parallel.ForEachAsync(journeys, new ParallelOptions { MaxDegreeOfParalleli
         progress.Add(journey.Count);
     }
 });
-Progress.Finish();
+progress.Finish();
 Console.WriteLine($"sent {total} events for {options.Customers} customers in {stopwatch.Elapsed.TotalSeconds:F1} s ({total / stopwatch.Elapsed.TotalSeconds:F0} events/s)");
 return 0;

@@ -65,6 +65,19 @@ public sealed class ClickHouseClient
         return await response.Content.ReadAsStringAsync(cancellationToken);
     }
 
+    /// <summary>Runs a query and streams its body line by line, for results too large to hold at once.</summary>
+    public async IAsyncEnumerable<string> QueryLinesAsync(string sql, [System.Runtime.CompilerServices.EnumeratorCancellation] CancellationToken cancellationToken)
+    {
+        using var request = new HttpRequestMessage(HttpMethod.Post, "") { Content = new StringContent(sql, Encoding.UTF8, "text/plain") };
+        using var response = await _http.SendAsync(request, HttpCompletionOption.ResponseHeadersRead, cancellationToken);
+        await EnsureSuccessAsync(response, sql, cancellationToken);
+        using var reader = new StreamReader(await response.Content.ReadAsStreamAsync(cancellationToken), Encoding.UTF8);
+        while (await reader.ReadLineAsync(cancellationToken) is { } line)
+        {
+            yield return line;
+        }
+    }
+
     /// <summary>Inserts rows given as JSONEachRow (one JSON object per line) into a table of our database.</summary>
     public async Task InsertJsonEachRowAsync(string table, ReadOnlyMemory<byte> rows, CancellationToken cancellationToken)
     {

@@ -9,6 +9,9 @@ namespace Ecrm.Common.Storage;
 public static class RedisKeys
 {
     /// <summary>A hash per (customer, topic) dialogue; its fields are in <see cref="DialogueFields"/>.</summary>
+    /// <summary>A SCAN pattern for every per-customer key (and nothing else, such as the catalogs).</summary>
+    public const string AllCustomersPattern = "ecrm:{c:*";
+
     public static RedisKey Dialogue(string customer, string topic) => DialoguePrefix(customer) + topic;
 
     /// <summary>The customer's dialogue keys without the topic, for scripts that build them in the same slot.</summary>

@@ -16,12 +16,11 @@ namespace Ecrm.DialogueEngine.Consuming;
 /// nothing and republishes what may have been lost. The archive reads both topics in its own group
 /// (<see cref="Archive.ArchiveConsumer"/>), so ClickHouse never holds the folding back.
 /// </summary>
-public sealed partial class EventConsumer(
+public sealed class EventConsumer(
     IOptions<KafkaOptions> kafka,
     IOptions<EngineOptions> options,
     CatalogHolder catalog,
-    DialogueFolder folder,
-    IdentityLinker identities,
+    BatchFolder folder,
     TransitionPublisher publisher,
     TimeProvider time,
     IHostApplicationLifetime lifetime,
@@ -52,104 +51,26 @@ public sealed partial class EventConsumer(
 
     protected override async Task ProcessAsync(IReadOnlyList<ConsumeResult<string, byte[]>> batch, CancellationToken stoppingToken)
     {
-        var matcher = catalog.Matcher;
-        var work = new List<(EventEnvelope Item, Task<FoldOutcome> Fold)>(batch.Count);
+        var items = new List<EventEnvelope>(batch.Count);
         foreach (var result in batch)
         {
             // An event the engine cannot read is skipped here; the archive keeps it as a dead letter.
-            if (EventReader.Read(result.Message.Value, out _) is not { } item)
+            if (EventReader.Read(result.Message.Value, out _) is { } item)
             {
-                continue;
+                items.Add(item);
             }
-
-            var matches = new List<TopicStage>(2);
-            matcher.Match(item, matches);
-            // Fired without awaiting one by one: the multiplexer pipelines them, in order per customer.
-            work.Add((item, folder.FoldAsync(item, matches, matcher)));
         }
 
-        await Task.WhenAll(work.Select(w => w.Fold));
-        var changes = await LinkIdentitiesAsync(work.Select(w => w.Item), matcher);
-        var fresh = work.Where(w => !w.Fold.Result.AlreadyPublished).ToList();
-        foreach (var (item, fold) in fresh)
-        {
-            changes.AddRange(fold.Result.Transitions.Select(t => ToChange(item, t)));
-        }
-
-        await publisher.PublishAsync(changes, stoppingToken);
-        await Task.WhenAll(fresh.Select(w => folder.MarkPublishedAsync(w.Fold.Result.Customer, w.Item)));
-        _folded?.Add(work.Count);
-        _stageChanges?.Add(changes.Count(c => c.Kind == DialogueChangeKinds.Stage));
+        var folded = await folder.FoldAsync(items, catalog.Matcher);
+        await publisher.PublishAsync(folded.Changes, stoppingToken);
+        await folder.MarkPublishedAsync(folded);
+        _folded?.Add(items.Count);
+        _stageChanges?.Add(folded.Changes.Count(c => c.Kind == DialogueChangeKinds.Stage));
     }
-
-    /// <summary>
-    /// identify links the anonymous id to the user, alias links the earlier id to the new one; each
-    /// link merges the earlier id's dialogues into the customer's. Merges that deepen a stage are
-    /// transitions too. Linking is idempotent, so a re-delivered identify changes nothing.
-    /// </summary>
-    private async Task<List<DialogueChange>> LinkIdentitiesAsync(IEnumerable<EventEnvelope> items, TopicMatcher matcher)
-    {
-        var changes = new List<DialogueChange>();
-        foreach (var item in items)
-        {
-            var (from, to) = item.Type switch
-            {
-                EventType.Identify => (item.AnonymousId, item.UserId),
-                EventType.Alias => (item.PreviousId, item.UserId),
-                _ => (null, null),
-            };
-            if (item is { Type: EventType.Identify, Traits: { } traits } && item.CustomerKey is { } customer)
-            {
-                await identities.SaveTraitsAsync(customer, traits);
-            }
-
-            if (string.IsNullOrEmpty(from) || string.IsNullOrEmpty(to) || from == to)
-            {
-                continue;
-            }
-
-            var (outcome, transitions) = await identities.LinkAsync(from, to, matcher.Catalog);
-            if (outcome == LinkOutcome.Refused)
-            {
-                LogLinkRefused(from, to);
-                continue;
-            }
-
-            changes.Add(new DialogueChange
-            {
-                Kind = DialogueChangeKinds.Link,
-                Customer = to,
-                LinkedId = from,
-                MessageId = item.MessageId!,
-                Channel = ChannelNames.Of(item.Channel ?? Channel.Server),
-                Timestamp = item.EffectiveTimestamp,
-                CatalogVersion = matcher.Catalog.Version,
-            });
-            changes.AddRange(transitions.Select(t => ToChange(item, t)));
-        }
-
-        return changes;
-    }
-
-    private static DialogueChange ToChange(EventEnvelope item, StageTransition transition) => new()
-    {
-        Customer = transition.Customer,
-        Topic = transition.Topic,
-        FromStage = transition.FromStage,
-        ToStage = transition.ToStage,
-        Episode = transition.Episode,
-        Channel = ChannelNames.Of(item.Channel ?? Channel.Server),
-        MessageId = item.MessageId!,
-        Timestamp = item.EffectiveTimestamp,
-        CatalogVersion = transition.CatalogVersion,
-    };
 
     public override void Dispose()
     {
         _meter.Dispose();
         base.Dispose();
     }
-
-    [LoggerMessage(Level = LogLevel.Warning, Message = "Not linking {Id} to {Customer}: it already belongs to another customer, or both are known customers and the catalog does not allow merging them")]
-    private partial void LogLinkRefused(string id, string customer);
 }

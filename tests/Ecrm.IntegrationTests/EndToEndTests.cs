@@ -72,10 +72,13 @@ public sealed class EndToEndTests(KafkaFixture kafka, RedisFixture redis, ClickH
         });
 
         // 5. The same batch again changes nothing. A later sentinel event of the same customer shares
-        //    its Kafka partition, so once the sentinel is archived the duplicates have been processed.
+        //    its Kafka partition, so once the sentinel is folded and archived (each consumer group in
+        //    its own time) the duplicates have been processed by both.
         Assert.Equal(HttpStatusCode.OK, (await collector.PostAsync("v1/batch", Json(batch))).StatusCode);
-        Assert.Equal(HttpStatusCode.OK, (await collector.PostAsync("v1/batch", Json(Batch(Page(Guid.NewGuid().ToString(), "/about", minutesAgo: 1))))).StatusCode);
-        await Eventually("the sentinel is archived", async () => await CountAsync("events") == "3");
+        var sentinel = Guid.NewGuid().ToString();
+        Assert.Equal(HttpStatusCode.OK, (await collector.PostAsync("v1/batch", Json(Batch(Page(sentinel, "/about", minutesAgo: 1))))).StatusCode);
+        await Eventually("the sentinel is folded", () => _redis.GetDatabase().KeyExistsAsync(RedisKeys.Message(_customer, sentinel)));
+        await Eventually("the sentinel is archived", async () => await CountAsync("events FINAL") == "3");
         Assert.Equal(dialogueBefore, await DialogueSnapshotAsync(dialogueKey));
         Assert.Equal("2", await CountAsync("transitions"));
         Assert.Equal("3", await QueryAsync($"SELECT uniqExact(message_id) FROM {{db}}.events WHERE customer_key = {ClickHouseSql.Quote(_customer)} FORMAT TSV").ContinueWith(t => t.Result.Trim()));
@@ -116,6 +119,40 @@ public sealed class EndToEndTests(KafkaFixture kafka, RedisFixture redis, ClickH
         Assert.Equal("Gangnam", profile.GetProperty("traits").GetProperty("region").GetString());
         // Newest first by event time: the identify (stamped now), the page of a minute ago, the page of three.
         Assert.Equal(["identify", "page", "page"], profile.GetProperty("timeline").EnumerateArray().Select(e => e.GetProperty("type").GetString()));
+    }
+
+    [Fact]
+    public async Task FoldingGoesOnThroughAClickHouseOutageAndTheArchiveCatchesUpWithNothingMissingOrDoubled()
+    {
+        using var collector = EcrmServices.Client(_stack.CollectorUrl);
+        var before = Enumerable.Range(0, 10).Select(i => Page(Guid.NewGuid().ToString(), "/tv/oled-55", minutesAgo: 30 - i)).ToArray();
+        Assert.Equal(HttpStatusCode.OK, (await collector.PostAsync("v1/batch", Json(Batch(before)))).StatusCode);
+        await Eventually("the first events are archived", async () => await CountAsync("events") == "10");
+
+        clickHouse.StopServer();
+        try
+        {
+            // While ClickHouse is down, events are still acknowledged and folded: the archive has a
+            // consumer group of its own, so its retries hold nothing else back.
+            var during = Enumerable.Range(0, 20).Select(i => Page(Guid.NewGuid().ToString(), i < 19 ? "/tv/oled-55" : "/tv/oled-55/specs", minutesAgo: 15 - (i / 2))).ToArray();
+            Assert.Equal(HttpStatusCode.OK, (await collector.PostAsync("v1/batch", Json(Batch(during[..10])))).StatusCode);
+            Assert.Equal(HttpStatusCode.OK, (await collector.PostAsync("v1/batch", Json(Batch(during[10..])))).StatusCode);
+            var dialogueKey = RedisKeys.Dialogue(_customer, Topic);
+            await Eventually("the dialogue reaches stage 2 with ClickHouse down", async () =>
+                (int)await _redis.GetDatabase().HashGetAsync(dialogueKey, DialogueFields.Stage) == 2
+                && (int)await _redis.GetDatabase().HashGetAsync(dialogueKey, DialogueFields.InteractionCount("web")) == 30);
+            // And a re-sent batch (as a client retry would) must not double anything once ClickHouse returns.
+            Assert.Equal(HttpStatusCode.OK, (await collector.PostAsync("v1/batch", Json(Batch(during[..10])))).StatusCode);
+        }
+        finally
+        {
+            await clickHouse.StartServerAsync();
+        }
+
+        await Eventually("the archive catches up", async () => await CountAsync("events FINAL") == "30");
+        Assert.Equal("30\t30\n", await QueryAsync($"SELECT count(), uniqExact(message_id) FROM {{db}}.events FINAL WHERE customer_key = {ClickHouseSql.Quote(_customer)} FORMAT TSV"));
+        await Eventually("both transitions are archived", async () => await CountAsync("transitions FINAL") == "2");
+        Assert.Equal("0\t1\n1\t2\n", await QueryAsync($"SELECT from_stage, to_stage FROM {{db}}.transitions FINAL WHERE customer_key = {ClickHouseSql.Quote(_customer)} ORDER BY to_stage FORMAT TSV"));
     }
 
     [Fact]

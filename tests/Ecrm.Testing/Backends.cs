@@ -75,6 +75,18 @@ public sealed class ClickHouseFixture : IAsyncLifetime
             .Replace("@TCP_PORT@", ServerProcess.FreePort().ToString(), StringComparison.Ordinal);
         await File.WriteAllTextAsync(Path.Combine(_directory, "config.xml"), config);
         File.Copy(RepoPaths.Combine("dev", "clickhouse", "users.xml"), Path.Combine(_directory, "users.xml"));
+        await StartServerAsync();
+    }
+
+    /// <summary>Kills the server, as in an outage; its data stays for <see cref="StartServerAsync"/>.</summary>
+    public void StopServer()
+    {
+        _server?.Dispose();
+        _server = null;
+    }
+
+    public async Task StartServerAsync()
+    {
         _server = ServerProcess.Start("clickhouse-server", [$"--config-file={Path.Combine(_directory, "config.xml")}"]);
         await _server.WaitUntilAsync("clickhouse-server", async () => (await _http.GetAsync($"{Url}/ping")).IsSuccessStatusCode, TimeSpan.FromSeconds(60));
     }

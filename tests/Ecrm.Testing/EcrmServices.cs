@@ -30,6 +30,7 @@ public sealed class EcrmServices : IAsyncDisposable
             ["Kafka__EventsTopic"] = Topic,
             ["Kafka__ConsumerGroup"] = $"engine-{id}",
             ["Kafka__TransitionsTopic"] = Topic + ".transitions",
+            ["Kafka__ArchiveConsumerGroup"] = $"archive-{id}",
             ["Collector__DeadLetterTopic"] = Topic + ".dlq",
             ["Collector__SpoolDirectory"] = Directory.CreateTempSubdirectory("ecrm-spool-").FullName,
             ["Redis__Configuration"] = RedisConfiguration,

@@ -1,0 +1,111 @@
+using Ecrm.Common.Events;
+using Ecrm.DialogueEngine.Catalog;
+
+namespace Ecrm.DialogueEngine.Folding;
+
+/// <summary>What folding a batch did: the changes to announce and the events whose changes they are.</summary>
+public sealed record BatchFoldResult(List<DialogueChange> Changes, IReadOnlyList<(string Customer, EventEnvelope Item)> Fresh);
+
+/// <summary>
+/// Folds a batch of events into dialogues and merges the identities its identify and alias events
+/// link: the one path shared by the live consumer and the replay from the archive, so that both
+/// build the same state.
+/// </summary>
+public sealed partial class BatchFolder(DialogueFolder folder, IdentityLinker identities, ILogger<BatchFolder> logger)
+{
+    public async Task<BatchFoldResult> FoldAsync(IReadOnlyList<EventEnvelope> items, TopicMatcher matcher)
+    {
+        var folds = new Task<FoldOutcome>[items.Count];
+        for (var i = 0; i < items.Count; i++)
+        {
+            var matches = new List<TopicStage>(2);
+            matcher.Match(items[i], matches);
+            // Fired without awaiting one by one: the multiplexer pipelines them, in order per customer.
+            folds[i] = folder.FoldAsync(items[i], matches, matcher);
+        }
+
+        await Task.WhenAll(folds);
+        var changes = await LinkIdentitiesAsync(items, matcher);
+        var fresh = new List<(string, EventEnvelope)>(items.Count);
+        for (var i = 0; i < items.Count; i++)
+        {
+            var outcome = folds[i].Result;
+            if (!outcome.AlreadyPublished)
+            {
+                fresh.Add((outcome.Customer, items[i]));
+                changes.AddRange(outcome.Transitions.Select(t => ToChange(items[i], t)));
+            }
+        }
+
+        return new BatchFoldResult(changes, fresh);
+    }
+
+    /// <summary>Records that the batch's changes are announced, so a re-delivered event is dropped outright.</summary>
+    public Task MarkPublishedAsync(BatchFoldResult result) =>
+        Task.WhenAll(result.Fresh.Select(f => folder.MarkPublishedAsync(f.Customer, f.Item)));
+
+    /// <summary>
+    /// identify links the anonymous id to the user, alias links the earlier id to the new one; each
+    /// link merges the earlier id's dialogues into the customer's. Merges that deepen a stage are
+    /// transitions too. Linking is idempotent, so a re-delivered identify changes nothing.
+    /// </summary>
+    private async Task<List<DialogueChange>> LinkIdentitiesAsync(IReadOnlyList<EventEnvelope> items, TopicMatcher matcher)
+    {
+        var changes = new List<DialogueChange>();
+        foreach (var item in items)
+        {
+            var (from, to) = item.Type switch
+            {
+                EventType.Identify => (item.AnonymousId, item.UserId),
+                EventType.Alias => (item.PreviousId, item.UserId),
+                _ => (null, null),
+            };
+            if (item is { Type: EventType.Identify, Traits: { } traits } && item.CustomerKey is { } customer)
+            {
+                await identities.SaveTraitsAsync(customer, traits);
+            }
+
+            if (string.IsNullOrEmpty(from) || string.IsNullOrEmpty(to) || from == to)
+            {
+                continue;
+            }
+
+            var (outcome, transitions) = await identities.LinkAsync(from, to, matcher.Catalog);
+            if (outcome == LinkOutcome.Refused)
+            {
+                LogLinkRefused(from, to);
+                continue;
+            }
+
+            changes.Add(new DialogueChange
+            {
+                Kind = DialogueChangeKinds.Link,
+                Customer = to,
+                LinkedId = from,
+                MessageId = item.MessageId!,
+                Channel = ChannelNames.Of(item.Channel ?? Channel.Server),
+                Timestamp = item.EffectiveTimestamp,
+                CatalogVersion = matcher.Catalog.Version,
+            });
+            changes.AddRange(transitions.Select(t => ToChange(item, t)));
+        }
+
+        return changes;
+    }
+
+    private static DialogueChange ToChange(EventEnvelope item, StageTransition transition) => new()
+    {
+        Customer = transition.Customer,
+        Topic = transition.Topic,
+        FromStage = transition.FromStage,
+        ToStage = transition.ToStage,
+        Episode = transition.Episode,
+        Channel = ChannelNames.Of(item.Channel ?? Channel.Server),
+        MessageId = item.MessageId!,
+        Timestamp = item.EffectiveTimestamp,
+        CatalogVersion = transition.CatalogVersion,
+    };
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "Not linking {Id} to {Customer}: it already belongs to another customer, or both are known customers and the catalog does not allow merging them")]
+    private partial void LogLinkRefused(string id, string customer);
+}
