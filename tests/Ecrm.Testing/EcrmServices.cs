@@ -122,6 +122,15 @@ public sealed class EcrmServices : IAsyncDisposable
         await StartServiceAsync(service, folder, assembly, url);
     }
 
+    /// <summary>Runs a command of the repository (a built dll) with the stack's settings, to its end.</summary>
+    public async Task<(int ExitCode, string Output)> RunCommandAsync(string folder, string assembly, IEnumerable<string> arguments, TimeSpan timeout)
+    {
+        var dll = RepoPaths.Combine(folder, "bin", RepoPaths.Configuration, "net10.0", assembly + ".dll");
+        using var process = ServerProcess.Start("dotnet", [dll, .. arguments], _environment);
+        var exitCode = await process.WaitForExitAsync(timeout);
+        return (exitCode, process.Output);
+    }
+
     public string Logs(string service) => _services.TryGetValue(service, out var process) ? process.Output : "";
 
     public ValueTask DisposeAsync()

@@ -88,6 +88,25 @@ public sealed class ServerProcess : IDisposable
     }
 
     /// <summary>SIGKILL: no chance to flush or clean up, as in a crash.</summary>
+    /// <summary>Waits for a one-shot command to end and returns its exit code; kills it at the timeout.</summary>
+    public async Task<int> WaitForExitAsync(TimeSpan timeout)
+    {
+        using var cancellation = new CancellationTokenSource(timeout);
+        try
+        {
+            await _process.WaitForExitAsync(cancellation.Token);
+        }
+        catch (OperationCanceledException)
+        {
+            Kill();
+            throw new TimeoutException($"{_process.StartInfo.FileName} did not end within {timeout.TotalSeconds:F0} s:\n{Output}");
+        }
+
+        // The asynchronous output readers finish after the process; this wait drains them.
+        _process.WaitForExit();
+        return _process.ExitCode;
+    }
+
     public void Kill()
     {
         if (!_process.HasExited)

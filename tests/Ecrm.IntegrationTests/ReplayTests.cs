@@ -1,0 +1,143 @@
+using System.Globalization;
+using System.Text.Json;
+using System.Text.RegularExpressions;
+using Ecrm.Common.Storage;
+using Ecrm.Testing;
+using StackExchange.Redis;
+using Xunit;
+
+namespace Ecrm.IntegrationTests;
+
+/// <summary>
+/// The replay command rebuilds, from the ClickHouse archive alone, the same Redis state that live
+/// folding built: every dialogue, episode history, identity link and trait.
+/// </summary>
+[Collection(BackendsCollection.Name)]
+public sealed partial class ReplayTests(KafkaFixture kafka, RedisFixture redis, ClickHouseFixture clickHouse) : IAsyncLifetime
+{
+    private readonly EcrmServices _stack = new(kafka, redis, clickHouse);
+    private ConnectionMultiplexer _redis = null!;
+
+    public async Task InitializeAsync()
+    {
+        await _stack.StartAsync();
+        _redis = RedisConnection.Connect(_stack.RedisConfiguration + ",allowAdmin=true");
+        await _stack.PublishDemoCatalogsAsync();
+    }
+
+    public async Task DisposeAsync()
+    {
+        _redis?.Dispose();
+        await _stack.DisposeAsync();
+    }
+
+    [Fact]
+    public async Task ReplayFromTheArchiveRebuildsTheStateLiveFoldingBuilt()
+    {
+        // A few thousand mixed events: web, email and mobile journeys over 60 days (so some dialogues
+        // go dormant and reopen), purchases, and logins that merge visitors into customers.
+        var (exitCode, output) = await _stack.RunCommandAsync("benchmarks/Ecrm.LoadDriver", "Ecrm.LoadDriver",
+            ["demo", "--collector", _stack.CollectorUrl.ToString(), "--write-key", EcrmServices.WriteKey,
+             "--catalog", RepoPaths.Combine("dev", "demo", "topic-catalog.json"), "--customers", "1000", "--seed", "17", "--history-days", "60"],
+            TimeSpan.FromMinutes(3));
+        Assert.True(exitCode == 0, output);
+        var sent = int.Parse(SentEvents().Match(output).Groups[1].Value, CultureInfo.InvariantCulture);
+        Assert.InRange(sent, 2000, 20_000);
+
+        await EventuallyAsync("every event is folded and announced", async () => await CountPublishedMarkersAsync() == sent);
+        await EventuallyAsync("every event is archived", async () =>
+            (await clickHouse.QueryAsync($"SELECT count() FROM {_stack.ClickHouseDatabase}.events FINAL FORMAT TSV")).Trim() == sent.ToString(CultureInfo.InvariantCulture));
+        var live = await SnapshotAsync();
+        Assert.Contains(live.Keys, k => k.Contains(":hist:", StringComparison.Ordinal));
+        Assert.Contains(live.Keys, k => k.EndsWith(":owner", StringComparison.Ordinal));
+
+        _stack.Kill("dialogue-engine");
+        (exitCode, output) = await _stack.RunCommandAsync("dialogue-engine", "Ecrm.DialogueEngine",
+            ["replay", "--clear", "--contentRoot", RepoPaths.Combine("dialogue-engine")], TimeSpan.FromMinutes(3));
+
+        Assert.True(exitCode == 0, output);
+        Assert.Contains($"replayed {sent:N0} events", output, StringComparison.Ordinal);
+        var replayed = await SnapshotAsync();
+        var differences = live.Keys.Union(replayed.Keys)
+            .Where(k => live.GetValueOrDefault(k) != replayed.GetValueOrDefault(k))
+            .Select(k => $"{k}\n  live:     {live.GetValueOrDefault(k)}\n  replayed: {replayed.GetValueOrDefault(k)}")
+            .ToList();
+        Assert.True(differences.Count == 0, $"{differences.Count} of {live.Count} keys differ:\n{string.Join('\n', differences.Take(10))}");
+    }
+
+    private async Task<int> CountPublishedMarkersAsync()
+    {
+        var database = _redis.GetDatabase();
+        var markers = Keys(RedisKeys.AllCustomersPattern).Where(k => k.ToString().Contains(":msg:", StringComparison.Ordinal)).ToArray();
+        var values = await Task.WhenAll(markers.Select(k => database.StringGetAsync(k)));
+        return values.Count(v => v == "A");
+    }
+
+    /// <summary>
+    /// Every customer key but the dedupe and merge markers, as text. Scores are rounded: the order of
+    /// floating-point additions may differ where a merge and a fold crossed in time.
+    /// </summary>
+    private async Task<Dictionary<string, string>> SnapshotAsync()
+    {
+        var database = _redis.GetDatabase();
+        var snapshot = new Dictionary<string, string>(StringComparer.Ordinal);
+        foreach (var key in Keys(RedisKeys.AllCustomersPattern))
+        {
+            var name = key.ToString();
+            if (name.Contains(":msg:", StringComparison.Ordinal) || name.Contains(":merged:", StringComparison.Ordinal))
+            {
+                continue;
+            }
+
+            snapshot[name] = await database.KeyTypeAsync(key) switch
+            {
+                RedisType.Hash => Fields((await database.HashGetAllAsync(key)).Select(e => ((string)e.Name!, (string)e.Value!))),
+                RedisType.SortedSet => string.Join(';', (await database.SortedSetRangeByRankWithScoresAsync(key)).Select(e => $"{e.Element}={e.Score}").Order(StringComparer.Ordinal)),
+                RedisType.Set => string.Join(';', (await database.SetMembersAsync(key)).Select(m => (string)m!).Order(StringComparer.Ordinal)),
+                RedisType.List => string.Join(" | ", (await database.ListRangeAsync(key)).Select(item =>
+                    Fields(JsonSerializer.Deserialize<Dictionary<string, string>>((string)item!)!.Select(f => (f.Key, f.Value))))),
+                _ => (string?)await database.StringGetAsync(key) ?? "",
+            };
+        }
+
+        return snapshot;
+    }
+
+    private static string Fields(IEnumerable<(string Name, string Value)> fields) =>
+        string.Join(';', fields
+            .Select(f => f.Name == DialogueFields.Score ? (f.Name, double.Parse(f.Value, CultureInfo.InvariantCulture).ToString("F3", CultureInfo.InvariantCulture)) : f)
+            .Select(f => $"{f.Name}={f.Value}")
+            .Order(StringComparer.Ordinal));
+
+    private IEnumerable<RedisKey> Keys(string pattern)
+    {
+        var server = _redis.GetServer(_redis.GetEndPoints()[0]);
+        return server.Keys(_redis.GetDatabase().Database, pattern, pageSize: 1000);
+    }
+
+    private async Task EventuallyAsync(string what, Func<Task<bool>> condition)
+    {
+        var deadline = DateTime.UtcNow.AddSeconds(60);
+        while (DateTime.UtcNow < deadline)
+        {
+            try
+            {
+                if (await condition())
+                {
+                    return;
+                }
+            }
+            catch (InvalidOperationException)
+            {
+                // The archive tables may not exist yet.
+            }
+
+            await Task.Delay(200);
+        }
+
+        Assert.Fail($"{what}: not within 60 s.\nengine log:\n{_stack.Logs("dialogue-engine")}");
+    }
+
+    [GeneratedRegex(@"sent (\d+) events")]
+    private static partial Regex SentEvents();
+}
