@@ -50,16 +50,24 @@ internal static class FoldRun
         await Task.WhenAll(tasks);
         var seconds = clock.Elapsed.TotalSeconds;
         var memoryAfter = await UsedMemoryAsync(redis);
-        var (dialogues, bytesPerDialogue) = await DialogueMemoryAsync(redis, journeys.Length);
+        var bytesPerDialogue = await DialogueHashMemoryAsync(redis, journeys.Length);
+        Console.WriteLine("counting dialogues and removing the dedupe markers, to weigh the dialogue state alone");
+        var (dialogues, markers) = await CountDialoguesAndDropMarkersAsync(redis);
+        var memoryWithoutMarkers = await UsedMemoryAsync(redis);
 
         var summary = new Dictionary<string, object>
         {
             ["events"] = work.Count,
             ["seconds"] = Math.Round(seconds, 2),
             ["foldedEventsPerSecond"] = Math.Round(work.Count / seconds),
-            ["redisKeys"] = dialogues,
+            ["dialogues"] = dialogues,
+            ["dedupeMarkers"] = markers,
             ["bytesPerDialogueHash"] = bytesPerDialogue,
             ["usedMemoryDeltaBytes"] = memoryAfter - memoryBefore,
+            // Everything a customer keeps (dialogue hashes, topic indexes, owners, traits, histories)
+            // per dialogue, once the 7-day dedupe markers have gone.
+            ["stateBytesPerDialogue"] = dialogues == 0 ? 0 : (memoryWithoutMarkers - memoryBefore) / dialogues,
+            ["markerBytesPerEvent"] = work.Count == 0 ? 0 : (memoryAfter - memoryWithoutMarkers) / work.Count,
         };
         Directory.CreateDirectory(options.Output);
         await File.WriteAllTextAsync(Path.Combine(options.Output, "fold.json"), JsonSerializer.Serialize(summary, LoadDriverJsonContext.Default.DictionaryStringObject));
@@ -87,25 +95,47 @@ internal static class FoldRun
         return long.Parse(line["used_memory:".Length..].Trim());
     }
 
-    /// <summary>MEMORY USAGE of the dialogue hashes of up to 2,000 customers: the per-dialogue figure without the dedupe markers.</summary>
-    private static async Task<(long Dialogues, long BytesPerDialogue)> DialogueMemoryAsync(ConnectionMultiplexer redis, int customers)
+    /// <summary>Mean MEMORY USAGE of the dialogue hashes of up to 2,000 customers.</summary>
+    private static async Task<long> DialogueHashMemoryAsync(ConnectionMultiplexer redis, int customers)
     {
         var database = redis.GetDatabase();
         long count = 0, bytes = 0;
         for (var c = 1; c <= Math.Min(customers, 2000); c++)
         {
-            foreach (var customer in new[] { $"user-{c:D6}" })
+            var customer = $"user-{c:D6}";
+            foreach (var topic in await database.SortedSetRangeByRankAsync(RedisKeys.CustomerTopics(customer)))
             {
-                foreach (var topic in await database.SortedSetRangeByRankAsync(RedisKeys.CustomerTopics(customer)))
-                {
-                    var usage = await database.ScriptEvaluateAsync("return redis.call('MEMORY', 'USAGE', KEYS[1])", [RedisKeys.Dialogue(customer, topic!)]);
-                    bytes += (long)usage;
-                    count++;
-                }
+                var usage = await database.ScriptEvaluateAsync("return redis.call('MEMORY', 'USAGE', KEYS[1])", [RedisKeys.Dialogue(customer, topic!)]);
+                bytes += (long)usage;
+                count++;
             }
         }
 
-        var total = (long)await database.ScriptEvaluateAsync("return redis.call('DBSIZE')");
-        return (total, count == 0 ? 0 : bytes / count);
+        return count == 0 ? 0 : bytes / count;
+    }
+
+    /// <summary>Counts the dialogue hashes and deletes the dedupe markers, in one SCAN of the keyspace.</summary>
+    private static async Task<(long Dialogues, long Markers)> CountDialoguesAndDropMarkersAsync(ConnectionMultiplexer redis)
+    {
+        var database = redis.GetDatabase();
+        var server = redis.GetServer(redis.GetEndPoints()[0]);
+        long dialogues = 0, markers = 0;
+        foreach (var key in server.Keys(database.Database, RedisKeys.AllCustomersPattern, pageSize: 10_000))
+        {
+            var name = key.ToString();
+            if (name.Contains(":dlg:", StringComparison.Ordinal))
+            {
+                dialogues++;
+            }
+            else if (name.Contains(":msg:", StringComparison.Ordinal))
+            {
+                markers++;
+                database.KeyDelete(key, CommandFlags.FireAndForget);
+            }
+        }
+
+        // The deletes were sent without waiting; a round trip after them means they are done.
+        await database.PingAsync();
+        return (dialogues, markers);
     }
 }

@@ -31,11 +31,24 @@ public static class CustomerApi
             entries = null;
         }
 
-        return TypedResults.Ok(new CustomerView(customer, identities, traits, Views(await profile.ReadDialoguesAsync(customer), catalog, time.GetUtcNow()), entries));
+        return TypedResults.Ok(new CustomerView(
+            customer, identities, traits, Views(await profile.ReadDialoguesAsync(customer), catalog, time.GetUtcNow()), entries, ByTopic(entries, catalog)));
     }
 
     private static async Task<IResult> GetDialoguesAsync(string customerId, DialogueReader reader, CatalogHolder catalog, TimeProvider time) =>
         TypedResults.Ok(new CustomerDialogues(customerId, Views(await reader.ReadAsync(customerId), catalog, time.GetUtcNow())));
+
+    /// <summary>
+    /// The communication history: the timeline grouped by topic, topics by their latest interaction.
+    /// An interaction that maps to no topic is listed under the empty topic.
+    /// </summary>
+    private static TopicHistory[]? ByTopic(IReadOnlyList<TimelineEntry>? entries, CatalogHolder catalog) =>
+        entries?
+            .SelectMany(e => e.Topics.Count == 0 ? [("", e)] : e.Topics.Select(t => (Topic: t, Entry: e)))
+            .GroupBy(p => p.Topic, p => p.Entry)
+            .OrderByDescending(g => g.Max(e => e.Timestamp))
+            .Select(g => new TopicHistory(g.Key, g.Key.Length == 0 ? "" : catalog.Catalog.FindTopic(g.Key)?.Name ?? g.Key, [.. g]))
+            .ToArray();
 
     private static DialogueView[] Views(IReadOnlyList<DialogueState> dialogues, CatalogHolder catalog, DateTimeOffset now)
     {
@@ -61,7 +74,10 @@ public sealed record CustomerView(
     IReadOnlyList<string> Identities,
     IReadOnlyDictionary<string, System.Text.Json.JsonElement> Traits,
     IReadOnlyList<DialogueView> Dialogues,
-    IReadOnlyList<TimelineEntry>? Timeline);
+    IReadOnlyList<TimelineEntry>? Timeline,
+    IReadOnlyList<TopicHistory>? TimelineByTopic);
+
+public sealed record TopicHistory(string Topic, string TopicName, IReadOnlyList<TimelineEntry> Interactions);
 
 public sealed record CustomerDialogues(string CustomerId, IReadOnlyList<DialogueView> Dialogues);
 

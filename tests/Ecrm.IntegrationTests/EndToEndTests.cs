@@ -53,6 +53,8 @@ public sealed class EndToEndTests(KafkaFixture kafka, RedisFixture redis, ClickH
         // 3. ClickHouse holds both raw events and both transitions.
         await Eventually("ClickHouse holds both events", async () => await CountAsync("events") == "2");
         Assert.Equal($"{intro}\n{specs}\n", await QueryAsync($"SELECT message_id FROM {{db}}.events WHERE customer_key = {ClickHouseSql.Quote(_customer)} ORDER BY timestamp_ms FORMAT TSV"));
+        // Transitions come through the transitions topic, in the archive's own time.
+        await Eventually("ClickHouse holds both transitions", async () => await CountAsync("transitions") == "2");
         Assert.Equal("0\t1\tweb\n1\t2\tweb\n", await QueryAsync($"SELECT from_stage, to_stage, channel FROM {{db}}.transitions WHERE customer_key = {ClickHouseSql.Quote(_customer)} ORDER BY to_stage FORMAT TSV"));
 
         // 3b. Both stage changes are published on the transitions topic.
@@ -119,6 +121,11 @@ public sealed class EndToEndTests(KafkaFixture kafka, RedisFixture redis, ClickH
         Assert.Equal("Gangnam", profile.GetProperty("traits").GetProperty("region").GetString());
         // Newest first by event time: the identify (stamped now), the page of a minute ago, the page of three.
         Assert.Equal(["identify", "page", "page"], profile.GetProperty("timeline").EnumerateArray().Select(e => e.GetProperty("type").GetString()));
+        // Grouped by topic, the communication history, latest first: the identify (no topic), then
+        // the two page views of the OLED TV.
+        var byTopic = profile.GetProperty("timelineByTopic").EnumerateArray().ToArray();
+        Assert.Equal([("", 1), (Topic, 2)], byTopic.Select(g => (g.GetProperty("topic").GetString(), g.GetProperty("interactions").GetArrayLength())));
+        Assert.Equal("55-inch OLED TV", byTopic[1].GetProperty("topicName").GetString());
     }
 
     [Fact]

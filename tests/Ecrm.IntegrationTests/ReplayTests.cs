@@ -20,6 +20,8 @@ public sealed partial class ReplayTests(KafkaFixture kafka, RedisFixture redis, 
 
     public async Task InitializeAsync()
     {
+        // The generated history spans 60 days, beyond the collector's default limit for queued events.
+        _stack.Set("Collector__MaxEventAgeDays", "90");
         await _stack.StartAsync();
         _redis = RedisConnection.Connect(_stack.RedisConfiguration + ",allowAdmin=true");
         await _stack.PublishDemoCatalogsAsync();
@@ -43,6 +45,22 @@ public sealed partial class ReplayTests(KafkaFixture kafka, RedisFixture redis, 
         Assert.True(exitCode == 0, output);
         var sent = int.Parse(SentEvents().Match(output).Groups[1].Value, CultureInfo.InvariantCulture);
         Assert.InRange(sent, 2000, 20_000);
+        // And two customers whose dialogues certainly open a second episode: one back after 44 days
+        // of silence, one back after a purchase.
+        using (var collector = EcrmServices.Client(_stack.CollectorUrl))
+        {
+            string[] episodes =
+            [
+                Event("ep-dormant", "page", 50, "\"context\":{\"page\":{\"path\":\"/tv/oled-55\"}}"),
+                Event("ep-dormant", "page", 49, "\"context\":{\"page\":{\"path\":\"/tv/oled-55/specs\"}}"),
+                Event("ep-dormant", "page", 5, "\"context\":{\"page\":{\"path\":\"/tv/oled-55\"}}"),
+                Event("ep-bought", "track", 3, "\"event\":\"Order Completed\",\"properties\":{\"sku\":\"oled-55\"}"),
+                Event("ep-bought", "page", 1, "\"context\":{\"page\":{\"path\":\"/tv/oled-55\"}}"),
+            ];
+            using var body = new StringContent("{\"batch\":[" + string.Join(',', episodes) + "]}", System.Text.Encoding.UTF8, "application/json");
+            Assert.Equal(System.Net.HttpStatusCode.OK, (await collector.PostAsync("v1/batch", body)).StatusCode);
+            sent += episodes.Length;
+        }
 
         await EventuallyAsync("every event is folded and announced", async () => await CountPublishedMarkersAsync() == sent);
         await EventuallyAsync("every event is archived", async () =>
@@ -64,6 +82,10 @@ public sealed partial class ReplayTests(KafkaFixture kafka, RedisFixture redis, 
             .ToList();
         Assert.True(differences.Count == 0, $"{differences.Count} of {live.Count} keys differ:\n{string.Join('\n', differences.Take(10))}");
     }
+
+    private static string Event(string anonymousId, string type, int daysAgo, string fields) =>
+        "{\"type\":\"" + type + "\",\"anonymousId\":\"" + anonymousId + "\",\"channel\":\"web\",\"messageId\":\"" + Guid.NewGuid()
+        + "\",\"originalTimestamp\":\"" + DateTimeOffset.UtcNow.AddDays(-daysAgo).ToString("O") + "\"," + fields + "}";
 
     private async Task<int> CountPublishedMarkersAsync()
     {
@@ -105,7 +127,7 @@ public sealed partial class ReplayTests(KafkaFixture kafka, RedisFixture redis, 
 
     private static string Fields(IEnumerable<(string Name, string Value)> fields) =>
         string.Join(';', fields
-            .Select(f => f.Name == DialogueFields.Score ? (f.Name, double.Parse(f.Value, CultureInfo.InvariantCulture).ToString("F3", CultureInfo.InvariantCulture)) : f)
+            .Select(f => f.Name == DialogueFields.Score ? (f.Name, Value: double.Parse(f.Value, CultureInfo.InvariantCulture).ToString("F3", CultureInfo.InvariantCulture)) : f)
             .Select(f => $"{f.Name}={f.Value}")
             .Order(StringComparer.Ordinal));
 
