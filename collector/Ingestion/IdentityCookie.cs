@@ -7,8 +7,12 @@ public static class IdentityCookie
 {
     private static readonly TimeSpan Lifetime = TimeSpan.FromDays(400);
 
-    /// <summary>The browser's id, set on the response when the browser has none yet; null when the cookie is off or the sender is not a browser.</summary>
-    public static string? Ensure(HttpContext http)
+    /// <summary>
+    /// The browser's id, set on the response when the browser has none yet; null when the cookie is off or
+    /// the sender is not a browser. A new cookie takes the id the browser's script already uses
+    /// (<paramref name="proposedId"/>, when it is a plain token), so a first visit's events and the cookie agree.
+    /// </summary>
+    public static string? Ensure(HttpContext http, string? proposedId = null)
     {
         var options = http.RequestServices.GetRequiredService<IOptions<CollectorOptions>>().Value;
         var name = options.IdentityCookieName;
@@ -28,7 +32,7 @@ public static class IdentityCookie
             return null;
         }
 
-        var id = Guid.NewGuid().ToString("N");
+        var id = IsPlainToken(proposedId) ? proposedId! : Guid.NewGuid().ToString("N");
         http.Response.Cookies.Append(name, id, new CookieOptions
         {
             HttpOnly = true,
@@ -41,4 +45,8 @@ public static class IdentityCookie
         });
         return id;
     }
+
+    /// <summary>1 to 64 letters, digits, '-', '_' or '.': safe as a cookie value and a Redis key part.</summary>
+    private static bool IsPlainToken(string? value) =>
+        value is { Length: > 0 and <= 64 } && value.All(c => char.IsAsciiLetterOrDigit(c) || c is '-' or '_' or '.');
 }

@@ -22,8 +22,8 @@ public sealed class EventLogUnavailableException(string message) : Exception(mes
 /// <summary>What the HTTP request itself says about the sender.</summary>
 public sealed record RequestFacts(IPAddress? Ip, string? UserAgent, bool FromBrowser, string? BrowserId = null)
 {
-    public static RequestFacts Of(HttpRequest request) =>
-        new(request.HttpContext.Connection.RemoteIpAddress, request.Headers.UserAgent.ToString() is { Length: > 0 } ua ? ua : null, request.Headers.Origin.Count > 0, IdentityCookie.Ensure(request.HttpContext));
+    public static RequestFacts Of(HttpRequest request, string? proposedBrowserId = null) =>
+        new(request.HttpContext.Connection.RemoteIpAddress, request.Headers.UserAgent.ToString() is { Length: > 0 } ua ? ua : null, request.Headers.Origin.Count > 0, IdentityCookie.Ensure(request.HttpContext, proposedBrowserId));
 }
 
 /// <summary>

@@ -110,9 +110,10 @@ public static class TrackingApi
             }
 
             IngestOutcome outcome;
+            var facts = RequestFacts.Of(http.Request, StringProperty(items[0], "anonymousId"));
             try
             {
-                outcome = await services.GetRequiredService<IngestionPipeline>().IngestAsync(source, shell, items, singleType, RequestFacts.Of(http.Request), cancellationToken);
+                outcome = await services.GetRequiredService<IngestionPipeline>().IngestAsync(source, shell, items, singleType, facts, cancellationToken);
             }
             catch (EventLogUnavailableException e)
             {
@@ -121,15 +122,15 @@ public static class TrackingApi
                 return Problem(StatusCodes.Status503ServiceUnavailable, $"{e.Message}; retry later");
             }
 
-            return Respond(outcome, singleType is null);
+            return Respond(outcome, singleType is null, facts.BrowserId);
         }
     }
 
-    private static IResult Respond(IngestOutcome outcome, bool isBatch)
+    private static IResult Respond(IngestOutcome outcome, bool isBatch, string? browserId)
     {
         if (outcome.Rejected.Count == 0)
         {
-            return TypedResults.Ok(new IngestResponse(true, null, null, outcome.DroppedBots > 0 ? outcome.DroppedBots : null));
+            return TypedResults.Ok(new IngestResponse(true, null, null, outcome.DroppedBots > 0 ? outcome.DroppedBots : null, browserId));
         }
 
         if (outcome.Accepted == 0 && outcome.DroppedBots == 0)
@@ -139,7 +140,7 @@ public static class TrackingApi
             return TypedResults.Problem(detail, statusCode: status, extensions: new Dictionary<string, object?> { ["rejected"] = outcome.Rejected });
         }
 
-        return TypedResults.Ok(new IngestResponse(true, outcome.Accepted, outcome.Rejected, outcome.DroppedBots > 0 ? outcome.DroppedBots : null));
+        return TypedResults.Ok(new IngestResponse(true, outcome.Accepted, outcome.Rejected, outcome.DroppedBots > 0 ? outcome.DroppedBots : null, browserId));
     }
 
     /// <summary>The batch-level fields merged into every item: context, integrations, sentAt.</summary>
@@ -171,8 +172,13 @@ public static class TrackingApi
     private static Microsoft.AspNetCore.Http.HttpResults.ProblemHttpResult Problem(int status, string detail) => TypedResults.Problem(detail, statusCode: status);
 }
 
+/// <summary>
+/// The answer to an accepted request. <c>AnonymousId</c> is the browser id of the collector's HttpOnly
+/// cookie (Collector:IdentityCookieName), which the page's script cannot read: the tracker adopts it.
+/// </summary>
 public sealed record IngestResponse(
     bool Success,
     [property: JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] int? Accepted,
     [property: JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] IReadOnlyList<RejectedItem>? Rejected,
-    [property: JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] int? Dropped);
+    [property: JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] int? Dropped,
+    [property: JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] string? AnonymousId = null);

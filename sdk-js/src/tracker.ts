@@ -49,7 +49,7 @@ export function createEcrm(): Ecrm {
     aid = uid = null;
     clearTimeout(timer);
     timer = 0;
-    for (const k of ['q', 'drop', 'aid', 'uid']) store(k);
+    for (const k of ['q', 'drop', 'aid', 'uid', 'sx']) store(k);
     setCookie(COOKIE, null, o && o.cookieDomain);
   };
 
@@ -63,6 +63,20 @@ export function createEcrm(): Ecrm {
       aid = getCookie(COOKIE) || load('aid') || uuid();
       uid = load('uid');
       saveId();
+    }
+  };
+
+  /**
+   * The collector names the id of its HttpOnly cookie (useServerCookie): it outlives script storage
+   * (Safari caps script cookies at 7 days), so it becomes the anonymousId, also of events still queued.
+   * Not the id dropped by reset(): the cookie cannot be cleared from script.
+   */
+  const adopt = (id?: string) => {
+    if (id && id != aid && id != load('sx') && on()) {
+      q.forEach((e) => e.anonymousId == aid && (e.anonymousId = id));
+      aid = id;
+      saveId();
+      save();
     }
   };
 
@@ -110,11 +124,13 @@ export function createEcrm(): Ecrm {
     const batch = take(BUDGET);
     sending = 1;
     fetch(url, { ...init(), body: body(batch) })
-      .then((r) => {
+      .then(async (r) => {
         // 2xx: delivered. 4xx (except 408/429): the batch is bad, retrying cannot help, drop it.
         if (r.status > 499 || r.status == 408 || r.status == 429) throw 0;
+        const d = o.useServerCookie && (await r.json().catch(() => 0));
         sending = attempt = wait = 0;
         remove(batch);
+        if (d && r.ok) adopt(d.anonymousId);
         if (dropped && on()) {
           const count = dropped;
           dropped = 0;
@@ -244,6 +260,8 @@ export function createEcrm(): Ecrm {
   };
 
   // ---------- page ----------
+  const pageAnnotation = () => annotation(doc.body) || annotation(doc.documentElement);
+
   const page = (name?: string | Props, props?: Props) => {
     if (typeof name == 'object') {
       props = name;
@@ -253,7 +271,7 @@ export function createEcrm(): Ecrm {
     if (lastUrl && u != lastUrl) ref = lastUrl;
     lastUrl = u;
     rescan();
-    const a = annotation(doc.body) || annotation(doc.documentElement);
+    const a = pageAnnotation();
     ev('page', { name, properties: { ...pageCtx(), name, ...props } }, a && { ecrm: a });
   };
 
@@ -272,7 +290,8 @@ export function createEcrm(): Ecrm {
     ids();
     const r = await fetch((o.recommenderHost ?? o.host) + '/v1/recommendations', {
       ...init(),
-      body: JSON.stringify({ anonymousId: aid, userId: uid || undefined, slot, n, context: { page: pageCtx() } }),
+      // The page's own topic and stage count as the visitor's latest dialogue.
+      body: JSON.stringify({ anonymousId: aid, userId: uid || undefined, slot, n, context: { page: pageCtx(), ...pageAnnotation() } }),
     });
     if (!r.ok) throw Error('ecrm: recommend ' + r.status);
     const d: RecommendResponse = await r.json();
@@ -413,6 +432,7 @@ export function createEcrm(): Ecrm {
     }),
     group: api((groupId: string, traits?: Props) => ev('group', { groupId, traits })),
     reset: api(() => {
+      if (o.useServerCookie) store('sx', aid);
       store('uid');
       uid = aid = null;
       if (on()) {

@@ -22,6 +22,8 @@ export async function startServer({ port = 0, writeKey = 'wk_test' } = {}) {
     failures: [],
     /** Full Set-Cookie value for batch responses (e.g. an HttpOnly id cookie), for useServerCookie tests. */
     serverCookie: null,
+    /** The id batch responses name as the browser's (the real collector's Collector:IdentityCookieName id). */
+    browserId: null,
     pages: new Map(),
     recommendation: {
       recommendationId: 'rec_1',
@@ -54,7 +56,7 @@ export async function startServer({ port = 0, writeKey = 'wk_test' } = {}) {
     },
     reset() {
       srv.requests.length = srv.batches.length = srv.failures.length = 0;
-      srv.serverCookie = null;
+      srv.serverCookie = srv.browserId = null;
     },
     /** Resolve when pred() is true, polling every 20 ms; reject after ms. */
     async until(pred, ms = 5000, what = 'condition') {
@@ -123,7 +125,7 @@ export async function startServer({ port = 0, writeKey = 'wk_test' } = {}) {
         }
         if (!Array.isArray(body.batch) || typeof body.sentAt !== 'string') return send(400, { success: false, error: 'bad batch' });
         srv.batches.push(rec);
-        return send(200, { success: true }, 'application/json', srv.serverCookie ? { 'Set-Cookie': srv.serverCookie } : {});
+        return send(200, srv.browserId ? { success: true, anonymousId: srv.browserId } : { success: true }, 'application/json', srv.serverCookie ? { 'Set-Cookie': srv.serverCookie } : {});
       }
 
       if (req.method === 'GET' && u.pathname === '/assets/e.js') return send(200, readFileSync(new URL('ecrm.min.js', DIST)), 'text/javascript');

@@ -42,6 +42,46 @@ public sealed class BrowserIdAndOverloadTests : IClassFixture<KafkaFixture>
     }
 
     [Fact]
+    public async Task NewBrowserCookieTakesTheScriptsIdAndTheResponseNamesTheBrowserId()
+    {
+        var topic = _kafka.CreateTopic("cookie-echo");
+        using var factory = TrackingApiTests.Collector(_kafka.BootstrapServers, topic, 30, ("Collector:IdentityCookieName", "ecrm_sid"));
+        HttpClient Browser(string? cookie)
+        {
+            var client = factory.CreateClient();
+            client.DefaultRequestHeaders.Authorization = Basic(WriteKey);
+            client.DefaultRequestHeaders.Add("Origin", "https://shop.example");
+            if (cookie is not null)
+            {
+                client.DefaultRequestHeaders.Add("Cookie", "ecrm_sid=" + cookie);
+            }
+
+            return client;
+        }
+
+        // A first visit: the cookie takes the id the tracker already put on its events, so nothing splits.
+        var first = await Browser(null).PostAsync("/v1/batch", Json("""{"batch":[{"type":"page","anonymousId":"aid-script-1","messageId":"e-1"}]}"""));
+        Assert.Equal(HttpStatusCode.OK, first.StatusCode);
+        Assert.StartsWith("ecrm_sid=aid-script-1;", first.Headers.GetValues("Set-Cookie").Single(), StringComparison.Ordinal);
+        Assert.Equal("""{"success":true,"anonymousId":"aid-script-1"}""", await first.Content.ReadAsStringAsync());
+
+        // A browser whose script storage was wiped still has the cookie: the response names the cookie's id.
+        var known = await Browser("srv-9").PostAsync("/v1/batch", Json("""{"batch":[{"type":"page","anonymousId":"fresh-2","messageId":"e-2"}]}"""));
+        Assert.False(known.Headers.Contains("Set-Cookie"));
+        Assert.Equal("""{"success":true,"anonymousId":"srv-9"}""", await known.Content.ReadAsStringAsync());
+
+        // An id that is not a plain token never becomes a cookie value.
+        var odd = await Browser(null).PostAsync("/v1/batch", Json("""{"batch":[{"type":"page","anonymousId":"a b;c","messageId":"e-3"}]}"""));
+        Assert.Matches("^ecrm_sid=[0-9a-f]{32};", odd.Headers.GetValues("Set-Cookie").Single());
+
+        // A server-side sender (no Origin, no cookie) has no browser id.
+        var server = factory.CreateClient();
+        server.DefaultRequestHeaders.Authorization = Basic(WriteKey);
+        var plain = await server.PostAsync("/v1/batch", Json("""{"batch":[{"type":"page","anonymousId":"s-1","messageId":"e-4"}]}"""));
+        Assert.Equal("""{"success":true}""", await plain.Content.ReadAsStringAsync());
+    }
+
+    [Fact]
     public async Task RequestsBeyondTheConcurrencyLimitGet503()
     {
         // A broker that is down keeps the first request waiting for its acknowledgement.

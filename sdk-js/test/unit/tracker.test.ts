@@ -151,6 +151,23 @@ describe('batching and delivery', () => {
     expect(w.storage().ecrm_q).toBeUndefined();
   });
 
+  it('backs off exponentially with jitter between retries, keeping the messageIds', async () => {
+    const w = await open();
+    w.window.Math.random = () => 0; // the jitter's low end: each wait is half of 1 s, 2 s, 4 s
+    srv.failNext(503, 3);
+    w.ecrm.init(cfg({ autoPage: false }));
+    w.ecrm.track('Backoff');
+    await srv.until(() => srv.batches.length === 1, 8000, 'the fourth attempt');
+    const attempts = srv.requests.filter((r: any) => r.path === '/v1/batch');
+    expect(attempts.map((r: any) => r.status)).toEqual([503, 503, 503, 200]);
+    const gaps = attempts.slice(1).map((r: any, i: number) => r.at - attempts[i].at);
+    [500, 1000, 2000].forEach((ms, i) => {
+      expect(gaps[i]).toBeGreaterThanOrEqual(ms - 20);
+      expect(gaps[i]).toBeLessThan(ms + 450);
+    });
+    expect(new Set(attempts.map((r: any) => JSON.parse(r.raw).batch[0].messageId)).size).toBe(1);
+  }, 15000);
+
   it('drops a batch the collector rejects with 4xx and does not retry it', async () => {
     const w = await open();
     srv.failNext(400);
@@ -229,6 +246,43 @@ describe('batching and delivery', () => {
   });
 });
 
+describe('server-set id (useServerCookie)', () => {
+  it("adopts the collector's cookie id, also for queued events, and not again after reset()", async () => {
+    srv.browserId = 'srv-1';
+    const w = await open();
+    w.ecrm.init(cfg({ useServerCookie: true }));
+    w.ecrm.track('Queued'); // waits behind the page event's request, queued with the script's own id
+    const [page] = await srv.until(() => srv.find('page').length && srv.find('page'));
+    expect(page.anonymousId).toMatch(UUID);
+    const [queued] = await srv.until(() => srv.find('track', 'Queued').length && srv.find('track', 'Queued'));
+    expect(queued.anonymousId).toBe('srv-1');
+    expect(w.ecrm.user().anonymousId).toBe('srv-1');
+    expect(w.storage().ecrm_aid).toBe('srv-1');
+    expect(w.window.document.cookie).toContain('ecrm_aid=srv-1');
+
+    w.ecrm.reset();
+    const fresh = w.ecrm.user().anonymousId;
+    expect(fresh).toMatch(UUID);
+    w.ecrm.track('R1');
+    await srv.until(() => srv.find('track', 'R1').length);
+    w.ecrm.track('R2');
+    const [r2] = await srv.until(() => srv.find('track', 'R2').length && srv.find('track', 'R2'));
+    expect(r2.anonymousId).toBe(fresh);
+  });
+
+  it('keeps its own id without useServerCookie', async () => {
+    srv.browserId = 'srv-2';
+    const w = await open();
+    w.ecrm.init(cfg());
+    w.ecrm.track('A');
+    const [a] = await srv.until(() => srv.find('track', 'A').length && srv.find('track', 'A'));
+    expect(a.anonymousId).toMatch(UUID);
+    w.ecrm.track('B');
+    const [b] = await srv.until(() => srv.find('track', 'B').length && srv.find('track', 'B'));
+    expect(b.anonymousId).toBe(a.anonymousId);
+  });
+});
+
 describe('consent', () => {
   it('opt-out sends nothing and stores nothing but the flag', async () => {
     const w = await open();
@@ -304,7 +358,8 @@ describe('stage annotations (click) and recommendations in jsdom', () => {
     expect(d.recommendationId).toBe('rec_1');
     const req = srv.requests.find((r: any) => r.path === '/v1/recommendations');
     expect(req.headers.authorization).toBe('Basic ' + Buffer.from('wk_test:').toString('base64'));
-    expect(req.body).toMatchObject({ userId: 'u-9', slot: 'pdp', n: 3, context: { page: { path: '/tv/oled', title: 'OLED' } } });
+    // The page's annotation goes along: the recommender counts it as the visitor's latest dialogue.
+    expect(req.body).toMatchObject({ userId: 'u-9', slot: 'pdp', n: 3, context: { page: { path: '/tv/oled', title: 'OLED' }, topic: 'tv-oled-55', stage: 1 } });
     expect(req.body.anonymousId).toMatch(UUID);
     const links = [...w.window.document.querySelectorAll('#recs ul.ecrm-recs li a')];
     expect(links.map((a: any) => a.textContent)).toEqual(['OLED 55 details', 'OLED 55 offer', 'Evil']);
