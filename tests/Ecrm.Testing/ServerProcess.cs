@@ -87,23 +87,7 @@ public sealed class ServerProcess : IDisposable
         throw new TimeoutException($"{what} did not come up within {timeout.TotalSeconds:F0} s:\n{Output}");
     }
 
-    /// <summary>Waits for the process to end on its own and for its output to be read; false on timeout.</summary>
-    public async Task<bool> WaitForExitAsync(TimeSpan timeout)
-    {
-        using var cancellation = new CancellationTokenSource(timeout);
-        try
-        {
-            await _process.WaitForExitAsync(cancellation.Token);
-            return true;
-        }
-        catch (OperationCanceledException)
-        {
-            return false;
-        }
-    }
-
-    /// <summary>SIGKILL: no chance to flush or clean up, as in a crash.</summary>
-    /// <summary>Waits for a one-shot command to end and returns its exit code; kills it at the timeout.</summary>
+    /// <summary>Waits for the process to end on its own and its output to be read; returns its exit code, and kills it at the timeout.</summary>
     public async Task<int> WaitForExitAsync(TimeSpan timeout)
     {
         using var cancellation = new CancellationTokenSource(timeout);
@@ -122,6 +106,7 @@ public sealed class ServerProcess : IDisposable
         return _process.ExitCode;
     }
 
+    /// <summary>SIGKILL: no chance to flush or clean up, as in a crash.</summary>
     public void Kill()
     {
         if (!_process.HasExited)
