@@ -129,12 +129,20 @@ public sealed class ItemItemModel : ICollaborativeModel
             skip[item] = true;
         }
 
+        foreach (var id in exclude ?? Enumerable.Empty<string>())
+        {
+            if (_history.ItemIndex(id) is { } item)
+            {
+                skip[item] = true;
+            }
+        }
+
         // A min-heap of the best so far: its root is the weakest, replaced when a better item comes.
         var heap = new int[Math.Min(count, n)];
         var size = 0;
         for (var item = 0; item < n && heap.Length > 0; item++)
         {
-            if (skip[item] || (exclude is not null && exclude.Contains(_history.Items[item])))
+            if (skip[item])
             {
                 continue;
             }

@@ -191,10 +191,11 @@ internal static class OfflineCommands
         }
     }
 
-    /// <summary>Progress on standard error, a line per tenth of each phase; safe to report from several threads.</summary>
+    /// <summary>Progress on standard error, a line per tenth of each phase with the time since the start; safe to report from several threads.</summary>
     private sealed class ConsoleProgress(string model) : IProgress<TrainingProgress>
     {
         private readonly Lock _lock = new();
+        private readonly Stopwatch _clock = Stopwatch.StartNew();
         private string _phase = "";
         private int _tenths = -1;
 
@@ -209,7 +210,7 @@ internal static class OfflineCommands
                 }
 
                 (_phase, _tenths) = (value.Phase, tenths);
-                Console.Error.WriteLine($"  {model}: {value.Phase} {tenths * 10}%");
+                Console.Error.WriteLine($"  {model}: {value.Phase} {tenths * 10}% ({_clock.Elapsed.TotalSeconds:F1} s)");
             }
         }
     }
