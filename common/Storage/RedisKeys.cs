@@ -52,6 +52,9 @@ public static class RedisKeys
     /// <summary>The prefix of every key of one customer, for scans and erasure.</summary>
     public static string CustomerPrefix(string customer) => $"ecrm:{{c:{Tag(customer)}}}:";
 
+    /// <summary>The marketers' saved segments: one hash field per segment id, the segment as JSON.</summary>
+    public static RedisKey Segments => "{ecrm:segments}";
+
     public static RedisKey CatalogSequence(string catalog) => $"{{ecrm:{catalog}}}:seq";
 
     public static RedisKey CatalogCurrent(string catalog) => $"{{ecrm:{catalog}}}:current";
