@@ -13,7 +13,8 @@ namespace Ecrm.DialogueEngine.Segments;
 public sealed record DialogueCondition
 {
     public string? Topic { get; init; }
-    public int MinStage { get; init; } = 1;
+    // set, not init: the source-generated reader assigns every init property, defaults included, and would zero this.
+    public int MinStage { get; set; } = 1;
     public int? WithinDays { get; init; }
     public bool NotConverted { get; init; }
 }
@@ -46,7 +47,7 @@ public sealed record SegmentConditions
     public ActivityCondition? Activity { get; init; }
 
     /// <summary>Leave out customers the business marked as abusive (the identify trait <c>suppressed: true</c>). On by default.</summary>
-    public bool ExcludeSuppressed { get; init; } = true;
+    public bool ExcludeSuppressed { get; set; } = true;
 }
 
 public sealed record SavedSegment(string Id, string Name, SegmentConditions Conditions);
@@ -67,10 +68,11 @@ public static class SegmentSql
     /// (5 orders or more 3, 2 or more 2, else 1) and monetary value (revenue 1,000 or more 3, 200 or
     /// more 2, else 1) add up to 3-9: 8 or more is high, 5 or more medium, below that low; no order is none.
     /// </summary>
-    public const string ValueTier =
-        "if(orders = 0, 'none', multiIf(" +
-        "(if(now() - last_order <= 2592000, 3, if(now() - last_order <= 7776000, 2, 1)) + if(orders >= 5, 3, if(orders >= 2, 2, 1)) + if(revenue >= 1000, 3, if(revenue >= 200, 2, 1))) >= 8, 'high', " +
-        "(if(now() - last_order <= 2592000, 3, if(now() - last_order <= 7776000, 2, 1)) + if(orders >= 5, 3, if(orders >= 2, 2, 1)) + if(revenue >= 1000, 3, if(revenue >= 200, 2, 1))) >= 5, 'medium', 'low'))";
+    public static string ValueTier(long now)
+    {
+        var score = $"(if({now} - last_order <= 2592000, 3, if({now} - last_order <= 7776000, 2, 1)) + if(orders >= 5, 3, if(orders >= 2, 2, 1)) + if(revenue >= 1000, 3, if(revenue >= 200, 2, 1)))";
+        return $"if(orders = 0, 'none', multiIf({score} >= 8, 'high', {score} >= 5, 'medium', 'low'))";
+    }
 
     public static List<string> Validate(SegmentConditions conditions, TopicCatalog catalog)
     {
@@ -221,7 +223,7 @@ public static class SegmentSql
 
         return
             $"""
-            SELECT customer, {ValueTier} AS value_tier, orders, revenue, last_seen
+            SELECT customer, {ValueTier(nowSeconds)} AS value_tier, orders, revenue, last_seen
             FROM (
                 SELECT customer,
                        max(ts) AS last_seen,
