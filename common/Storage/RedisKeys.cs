@@ -41,9 +41,6 @@ public static class RedisKeys
 
     public static string DialogueHistoryPrefix(string customer) => $"ecrm:{{c:{Tag(customer)}}}:hist:";
 
-    /// <summary>Set once an id has been seen as a user id: a known customer, never merged into another silently.</summary>
-    public static RedisKey Known(string id) => $"ecrm:{{c:{Tag(id)}}}:known";
-
     public static RedisKey Traits(string customer) => $"ecrm:{{c:{Tag(customer)}}}:traits";
 
     /// <summary>The ids linked to this customer (anonymous visitors, aliases).</summary>
