@@ -219,6 +219,31 @@ public sealed class EndToEndTests(KafkaFixture kafka, RedisFixture redis, ClickH
     }
 
     [Fact]
+    public async Task PublishedCatalogIsPickedUpWithoutRestartAndTransitionsRecordItsVersion()
+    {
+        using var admin = EcrmServices.Client(_stack.EngineUrl, EcrmServices.AdminKey);
+        var catalog = """
+            {"stages": ["awareness", "interest", "consideration", "purchase"],
+             "topics": [{"id": "spa-package", "name": "Spa package", "rules": [{"channel": "web", "match": {"path": "/spa/*"}, "stage": 2}]}]}
+            """;
+        var published = await (await admin.PutAsync("api/catalog", Json(catalog))).Content.ReadFromJsonAsync<JsonElement>();
+        var version = published.GetProperty("version").GetInt64();
+
+        using var collector = EcrmServices.Client(_stack.CollectorUrl);
+        // The engine polls for a newer catalog; until it has it, the page maps to nothing. Keep
+        // sending fresh page views until one folds into the new topic.
+        var dialogueKey = RedisKeys.Dialogue(_customer, "spa-package");
+        await Eventually("the new catalog maps the page", async () =>
+        {
+            await collector.PostAsync("v1/batch", Json(Batch(Page(Guid.NewGuid().ToString(), "/spa/weekend", minutesAgo: 1))));
+            await Task.Delay(300);
+            return (int)await _redis.GetDatabase().HashGetAsync(dialogueKey, DialogueFields.Stage) == 2;
+        });
+        await Eventually("the transition is archived", async () => await CountAsync("transitions") == "1");
+        Assert.Equal($"{version}\n", await QueryAsync($"SELECT catalog_version FROM {{db}}.transitions WHERE customer_key = {ClickHouseSql.Quote(_customer)} FORMAT TSV"));
+    }
+
+    [Fact]
     public async Task InvalidCatalogIsRefusedAndTheRunningOneStays()
     {
         using var admin = EcrmServices.Client(_stack.EngineUrl, EcrmServices.AdminKey);
