@@ -15,7 +15,7 @@ public sealed record EngineOptions
 
     /// <summary>How long the consumer waits to fill a batch before working on what it has.</summary>
     [Range(1, 10_000)]
-    public int BatchWindowMs { get; init; } = 50;
+    public int BatchWindowMs { get; init; } = 10;
 
     /// <summary>How long a message id is remembered, so a re-sent or re-delivered event folds once.</summary>
     [Range(1, 365)]

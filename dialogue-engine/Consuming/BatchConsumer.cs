@@ -63,6 +63,9 @@ public abstract partial class BatchConsumer(
             EnableAutoOffsetStore = false,
             // Room for a batch to be retried through a store outage without leaving the group.
             MaxPollIntervalMs = 600_000,
+            // A stage must be usable within milliseconds: fetch what is there instead of waiting up to
+            // librdkafka's default 500 ms for more bytes to arrive.
+            FetchWaitMaxMs = 5,
         })
         .SetErrorHandler((_, error) =>
         {
