@@ -4,10 +4,16 @@ using Ecrm.Common.Hosting;
 using Ecrm.LoadDriver;
 using Ecrm.LoadDriver.Traffic;
 
+if (RecommenderRun.Handles(args))
+{
+    return await RecommenderRun.RunAsync(args);
+}
+
 var options = CommandLine.Parse(args);
 if (options is null)
 {
     Console.Error.WriteLine(CommandLine.Usage);
+    Console.Error.WriteLine(RecommenderRun.Usage);
     return 2;
 }
 
