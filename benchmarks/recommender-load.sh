@@ -2,6 +2,7 @@
 # Recommender latency at a fixed request rate, next to the same driver against the recommender's
 # /health/live (the bare HTTP stack, same process, same run), plus wrk's closed-loop maximum for both;
 # and training time from a ClickHouse archive.
+# (The synthetic set is dated 1997-98 like MovieLens, hence TrainingDays=0: the whole archive.)
 # Usage: benchmarks/recommender-load.sh [seconds=20] [rate=2000] [customers=20000]
 set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/../dev/stack.sh"
@@ -32,7 +33,7 @@ trap cleanup EXIT
 redis-cli -p "$REDIS_PORT" shutdown nosave >/dev/null 2>&1 || true
 ecrm_start_redis "$DATA/redis" "$REDIS_PORT"
 ecrm_start_clickhouse "$DATA/clickhouse" "$CH_HTTP" "$CH_TCP"
-export Redis__Configuration="127.0.0.1:$REDIS_PORT" ClickHouse__Url="http://127.0.0.1:$CH_HTTP" Logging__LogLevel__Default=Warning \
+export Recommender__TrainingDays=0 Redis__Configuration="127.0.0.1:$REDIS_PORT" ClickHouse__Url="http://127.0.0.1:$CH_HTTP" Logging__LogLevel__Default=Warning \
   Auth__ApiKeys__0="$KEY" Auth__AdminKeys__0="adm_bench"
 
 ecrm_log "training time: a MovieLens-100k-shaped synthetic set (943 users, 1,682 items) archived as events, then the train command"
@@ -41,14 +42,14 @@ $DRIVER archive --clickhouse "http://127.0.0.1:$CH_HTTP" --database train_bench 
 : > "$OUT/recommender-training.txt"
 for model in sar ease; do
   START=$(date +%s%N)
-  $RECOMMENDER train --model "$model" --contentRoot recommender --ClickHouse:Database=train_bench \
+  $RECOMMENDER train --model "$model" --contentRoot "$ECRM_ROOT/recommender" --ClickHouse:Database=train_bench \
     --Recommender:ModelDirectory="$DATA/train-models" 2>/dev/null | tee -a "$OUT/recommender-training.txt"
   echo "$model: $(( ($(date +%s%N) - START) / 1000000 )) ms wall for the whole command (process start included)" | tee -a "$OUT/recommender-training.txt"
 done
 
 ecrm_log "serving model: the same set folded onto the demo's topics, EASE"
 $DRIVER archive --clickhouse "http://127.0.0.1:$CH_HTTP" --database serve_bench --interactions "$DATA/synthetic-100k.tsv" --catalog dev/demo/topic-catalog.json
-$RECOMMENDER train --model ease --contentRoot recommender --ClickHouse:Database=serve_bench --Recommender:ModelDirectory="$DATA/models" >/dev/null 2>&1
+$RECOMMENDER train --model ease --contentRoot "$ECRM_ROOT/recommender" --ClickHouse:Database=serve_bench --Recommender:ModelDirectory="$DATA/models" >/dev/null 2>&1
 
 ecrm_log "live dialogues: $CUSTOMERS customers' generated traffic folded into Redis with the engine's script"
 $DRIVER fold --redis "127.0.0.1:$REDIS_PORT" --catalog dev/demo/topic-catalog.json --customers "$CUSTOMERS" --concurrency 256 --output "$DATA" >/dev/null
