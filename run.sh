@@ -62,6 +62,8 @@ export ClickHouse__Url="http://127.0.0.1:$CLICKHOUSE_HTTP_PORT"
 export Collector__SpoolDirectory="$DATA/spool"
 # The demo lets any page call the recommender with the write key, as the tracker does.
 export Recommender__AllowedOrigins__0="*"
+# Models live with the run's data; the demo trains from its archive every 10 minutes.
+export Recommender__ModelDirectory="$DATA/models" Recommender__TrainingIntervalMinutes="${Recommender__TrainingIntervalMinutes:-10}"
 export Auth__WriteKeys__0="$ECRM_WRITE_KEY" Auth__ApiKeys__0="$ECRM_API_KEY" Auth__AdminKeys__0="$ECRM_ADMIN_KEY"
 
 start_service() { # name, folder, assembly, url
@@ -86,6 +88,11 @@ sleep 1.5 # the recommender polls for the new topic catalog once a second
 ecrm_log "sending demo traffic: $DEMO_CUSTOMERS customers across web, email and mobile"
 dotnet "$ECRM_ROOT/benchmarks/Ecrm.LoadDriver/bin/Release/net10.0/Ecrm.LoadDriver.dll" demo \
   --collector "$COLLECTOR_URL" --write-key "$ECRM_WRITE_KEY" --catalog dev/demo/topic-catalog.json --customers "$DEMO_CUSTOMERS"
+
+ecrm_log "training the recommender's model from the archive (the service picks it up within 30 s)"
+sleep 3 # the archive inserts once a second
+dotnet "$ECRM_ROOT/recommender/bin/Release/net10.0/Ecrm.Recommender.dll" train --contentRoot "$ECRM_ROOT/recommender" \
+  >>"$DATA/train.log" 2>&1 || ecrm_log "training found nothing yet; the service trains every ${Recommender__TrainingIntervalMinutes} minutes"
 
 cat <<TXT
 

@@ -4,7 +4,7 @@
 # Source it; every function is prefixed ecrm_.
 
 ECRM_ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
-ECRM_APT_PACKAGES=(redis-server redis-tools clickhouse-server clickhouse-client librdkafka1 librdkafka-dev kcat curl)
+ECRM_APT_PACKAGES=(redis-server redis-tools clickhouse-server clickhouse-client librdkafka1 librdkafka-dev kcat curl wrk)
 
 ecrm_log() { printf '\033[1;34m[ecrm]\033[0m %s\n' "$*" >&2; }
 

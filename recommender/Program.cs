@@ -2,10 +2,16 @@ using Ecrm.Common.Hosting;
 using Ecrm.Recommender;
 using Ecrm.Recommender.Offline;
 using Ecrm.Recommender.Recommending;
+using Ecrm.Recommender.Training;
 
 if (OfflineCommands.Handles(args))
 {
     return await OfflineCommands.RunAsync(args);
+}
+
+if (args is [TrainCommand.Verb, ..])
+{
+    return await TrainCommand.RunAsync(args);
 }
 
 var builder = WebApplication.CreateBuilder(args);

@@ -1,7 +1,10 @@
 using Ecrm.Common.Hosting;
 using Ecrm.Common.Storage;
 using Ecrm.Recommender.Content;
+using Ecrm.Recommender.Feedback;
+using Ecrm.Recommender.Models;
 using Ecrm.Recommender.Recommending;
+using Ecrm.Recommender.Training;
 
 namespace Ecrm.Recommender;
 
@@ -11,6 +14,8 @@ public static class RecommenderExtensions
     {
         builder.AddKeyAuthentication();
         builder.AddRedis();
+        // ClickHouse is for training and CTR only: serving goes on without it, so it is no readiness dependency.
+        builder.AddClickHouse(readiness: false);
         builder.Services.AddOptions<RecommenderOptions>().BindConfiguration(RecommenderOptions.Section).ValidateDataAnnotations().ValidateOnStart();
         builder.Services.AddProblemDetails();
         builder.Services.AddSingleton(TimeProvider.System);
@@ -20,7 +25,14 @@ public static class RecommenderExtensions
         builder.Services.AddHostedService(services => services.GetRequiredService<ContentHolder>());
         builder.Services.AddSingleton<TopicCatalogView>();
         builder.Services.AddHostedService(services => services.GetRequiredService<TopicCatalogView>());
-        builder.Services.AddSingleton<StageNextRecommender>();
+        builder.Services.AddSingleton<LiveModels>();
+        builder.Services.AddHostedService(services => services.GetRequiredService<LiveModels>());
+        builder.Services.AddSingleton<CustomerSignalReader>();
+        builder.Services.AddSingleton<BlendedRecommender>();
+        builder.Services.AddSingleton<ArchiveInteractions>();
+        builder.Services.AddSingleton<ModelTraining>();
+        builder.Services.AddHostedService<TrainingJob>();
+        builder.Services.AddSingleton<CtrReader>();
         return builder;
     }
 
@@ -28,6 +40,7 @@ public static class RecommenderExtensions
     {
         endpoints.MapRecommendationsApi();
         endpoints.MapBrowserRecommendationsApi();
+        endpoints.MapStatsApi();
         return endpoints;
     }
 }

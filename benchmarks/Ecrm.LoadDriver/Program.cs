@@ -14,10 +14,16 @@ if (args is ["latency", ..])
     return await LatencyRun.RunAsync(args);
 }
 
+if (RecommenderRun.Handles(args))
+{
+    return await RecommenderRun.RunAsync(args);
+}
+
 var options = CommandLine.Parse(args);
 if (options is null)
 {
     Console.Error.WriteLine(CommandLine.Usage);
+    Console.Error.WriteLine(RecommenderRun.Usage);
     return 2;
 }
 

@@ -34,14 +34,19 @@ public static class BackendRegistration
         return builder;
     }
 
-    public static IHostApplicationBuilder AddClickHouse(this IHostApplicationBuilder builder)
+    /// <summary>The ClickHouse client; <paramref name="readiness"/> false for a service that serves without it (the recommender only trains from it).</summary>
+    public static IHostApplicationBuilder AddClickHouse(this IHostApplicationBuilder builder, bool readiness = true)
     {
         builder.Services.AddOptions<ClickHouseOptions>().BindConfiguration(ClickHouseOptions.Section).ValidateDataAnnotations().ValidateOnStart();
         builder.Services.AddHttpClient(nameof(ClickHouseClient), client => client.Timeout = TimeSpan.FromSeconds(60));
         builder.Services.AddSingleton(services => new ClickHouseClient(
             services.GetRequiredService<IHttpClientFactory>().CreateClient(nameof(ClickHouseClient)),
             services.GetRequiredService<IOptions<ClickHouseOptions>>().Value));
-        builder.Services.AddHealthChecks().AddCheck<ClickHouseHealthCheck>("clickhouse", tags: [Readiness.Tag]);
+        if (readiness)
+        {
+            builder.Services.AddHealthChecks().AddCheck<ClickHouseHealthCheck>("clickhouse", tags: [Readiness.Tag]);
+        }
+
         return builder;
     }
 }

@@ -37,10 +37,13 @@ public sealed record StageReached(int Stage, DateTimeOffset At, string Channel);
 public sealed class DialogueReader(IConnectionMultiplexer redis)
 {
     /// <summary>The customer's dialogues, most recently active first.</summary>
-    public async Task<IReadOnlyList<DialogueState>> ReadAsync(string customer, int limit = 200)
+    public async Task<IReadOnlyList<DialogueState>> ReadAsync(string customer, int limit = 200) =>
+        await ReadResolvedAsync(await ResolveAsync(customer), limit);
+
+    /// <summary>The dialogues of a customer id already resolved with <see cref="ResolveAsync"/>, most recently active first.</summary>
+    public async Task<IReadOnlyList<DialogueState>> ReadResolvedAsync(string customer, int limit = 200)
     {
         var database = redis.GetDatabase();
-        customer = await ResolveAsync(customer);
         var topics = await database.SortedSetRangeByRankAsync(RedisKeys.CustomerTopics(customer), 0, limit - 1, Order.Descending);
         if (topics.Length == 0)
         {

@@ -41,6 +41,12 @@ public static class RedisKeys
 
     public static string DialogueHistoryPrefix(string customer) => $"ecrm:{{c:{Tag(customer)}}}:hist:";
 
+    /// <summary>
+    /// What the recommender served the customer in one period (item id → times), for its frequency
+    /// cap; <paramref name="period"/> numbers the period since the Unix epoch, and the key expires with it.
+    /// </summary>
+    public static RedisKey Served(string customer, long period) => $"ecrm:{{c:{Tag(customer)}}}:served:{period}";
+
     public static RedisKey Traits(string customer) => $"ecrm:{{c:{Tag(customer)}}}:traits";
 
     /// <summary>The ids linked to this customer (anonymous visitors, aliases).</summary>

@@ -23,19 +23,46 @@ public sealed partial class ContentCatalog
 {
     public const string DocumentName = "content";
 
+    public const int MaxStage = 20;
+
     private readonly Dictionary<(string Topic, int Stage), ContentItem[]> _byTopicStage;
+    private readonly Dictionary<string, ContentItem> _byId;
 
     private ContentCatalog(IReadOnlyList<ContentItem> items)
     {
         Items = items;
         _byTopicStage = items.GroupBy(i => (i.Topic, i.Stage)).ToDictionary(g => g.Key, g => g.ToArray());
+        _byId = items.ToDictionary(i => i.Id, StringComparer.Ordinal);
+        Topics = [.. items.Select(i => i.Topic).Distinct(StringComparer.Ordinal)];
     }
 
     public static ContentCatalog Empty { get; } = new([]);
 
     public IReadOnlyList<ContentItem> Items { get; }
 
+    /// <summary>The topics that have content, in catalog order.</summary>
+    public IReadOnlyList<string> Topics { get; }
+
     public IReadOnlyList<ContentItem> For(string topic, int stage) => _byTopicStage.GetValueOrDefault((topic, stage)) ?? [];
+
+    public ContentItem? Find(string id) => _byId.GetValueOrDefault(id);
+
+    /// <summary>The active content of the first stage after <paramref name="stage"/> that has any; empty when none has.</summary>
+    public IReadOnlyList<ContentItem> NextStage(string topic, int stage, DateTimeOffset now)
+    {
+        for (var next = stage + 1; next <= MaxStage; next++)
+        {
+            if (_byTopicStage.TryGetValue((topic, next), out var items) && items.Any(i => i.IsActiveAt(now)))
+            {
+                return [.. items.Where(i => i.IsActiveAt(now))];
+            }
+        }
+
+        return [];
+    }
+
+    /// <summary>How a customer new to a topic enters it: the active content of its earliest stage that has any.</summary>
+    public IReadOnlyList<ContentItem> Entry(string topic, DateTimeOffset now) => NextStage(topic, 0, now);
 
     /// <summary>Parses <c>{"items": [...]}</c>; every error names the item and the field.</summary>
     public static (ContentCatalog? Catalog, IReadOnlyList<string> Errors) Parse(string document)
@@ -96,7 +123,7 @@ public sealed partial class ContentCatalog
                 errors.Add($"{where}.topic: required");
             }
 
-            if (item.Stage is not (>= 1 and <= 20))
+            if (item.Stage is not (>= 1 and <= MaxStage))
             {
                 errors.Add($"{where}.stage: required, the 1-based stage this content serves");
             }

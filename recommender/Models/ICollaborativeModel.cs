@@ -45,4 +45,13 @@ public interface ICollaborativeModel
 
     /// <summary>The items most related to one item (itself excluded); empty for an item the model does not know.</summary>
     IReadOnlyList<ScoredItem> Similar(string item, int count);
+
+    /// <summary>The most popular items, scored by the share of users who interacted with each: the cold-start ranking.</summary>
+    IReadOnlyList<ScoredItem> Popular(int count, IReadOnlySet<string>? exclude = null);
+
+    /// <summary>
+    /// Which item of <paramref name="history"/> adds the most to <paramref name="item"/>'s score in
+    /// <see cref="RecommendFor"/>, for explanations; null when none adds anything (or for popularity).
+    /// </summary>
+    string? StrongestInfluence(IReadOnlyDictionary<string, double> history, string item);
 }

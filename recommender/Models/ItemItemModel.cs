@@ -91,6 +91,29 @@ public sealed class ItemItemModel : ICollaborativeModel
         return Rank(row, [index], count, exclude: null);
     }
 
+    public IReadOnlyList<ScoredItem> Popular(int count, IReadOnlySet<string>? exclude = null) => Rank(default, [], count, exclude);
+
+    public string? StrongestInfluence(IReadOnlyDictionary<string, double> history, string item)
+    {
+        if (_itemItem is null || _history.ItemIndex(item) is not { } target)
+        {
+            return null;
+        }
+
+        string? strongest = null;
+        var best = 0.0;
+        foreach (var (source, affinity) in history)
+        {
+            if (source != item && _history.ItemIndex(source) is { } index
+                && affinity * _itemItem[((long)index * ItemCount) + target] is var contribution && contribution > best)
+            {
+                (strongest, best) = (source, contribution);
+            }
+        }
+
+        return strongest;
+    }
+
     private List<ScoredItem> Score(ReadOnlySpan<int> items, ReadOnlySpan<float> affinities, int count, IReadOnlySet<string>? exclude)
     {
         if (_itemItem is null || items.Length == 0)

@@ -55,7 +55,7 @@ internal static class OfflineCommands
             {
                 var options = settings.For(kind, parsed);
                 Console.Error.WriteLine($"{kind}: {Describe(options)}");
-                var result = OfflineEvaluation.Evaluate(options, train, test, topK, new ConsoleProgress(kind.ToString()), cancellationToken);
+                var result = OfflineEvaluation.Evaluate(options, train, test, topK, new PhaseProgress(kind.ToString()), cancellationToken);
                 var s = result.Scores;
                 rows.Add($"| {Describe(options)} | {s.Precision:F4} | {s.Recall:F4} | {s.Ndcg:F4} | {s.MapAtK:F4} | {s.Map:F4} | {result.TrainingTime.TotalSeconds:F2} | {result.RecommendingTime.TotalSeconds:F2} |");
                 Console.Error.WriteLine($"{kind}: trained in {result.TrainingTime.TotalSeconds:F2} s, {s.Users:N0} test users scored in {result.RecommendingTime.TotalSeconds:F2} s");
@@ -89,7 +89,7 @@ internal static class OfflineCommands
             var file = parsed.GetValue(train)!;
             var interactions = Timed($"reading {file.Name}", () => InteractionFile.Read(file.FullName));
             var options = settings.For(parsed.GetValue(model), parsed);
-            var progress = new ConsoleProgress(options.Kind.ToString());
+            var progress = new PhaseProgress(options.Kind.ToString());
             var trained = Timed($"training {Describe(options)} on {interactions.Count:N0} interactions", () => ModelTrainer.Train(interactions, options, progress, cancellationToken));
             if (parsed.GetValue(save) is { } saveTo)
             {
@@ -190,28 +190,28 @@ internal static class OfflineCommands
             };
         }
     }
+}
 
-    /// <summary>Progress on standard error, a line per tenth of each phase with the time since the start; safe to report from several threads.</summary>
-    private sealed class ConsoleProgress(string model) : IProgress<TrainingProgress>
+/// <summary>Progress on standard error, a line per tenth of each phase with the time since the start; safe to report from several threads.</summary>
+internal sealed class PhaseProgress(string model) : IProgress<TrainingProgress>
+{
+    private readonly Lock _lock = new();
+    private readonly Stopwatch _clock = Stopwatch.StartNew();
+    private string _phase = "";
+    private int _tenths = -1;
+
+    public void Report(TrainingProgress value)
     {
-        private readonly Lock _lock = new();
-        private readonly Stopwatch _clock = Stopwatch.StartNew();
-        private string _phase = "";
-        private int _tenths = -1;
-
-        public void Report(TrainingProgress value)
+        var tenths = (int)(value.Fraction * 10);
+        lock (_lock)
         {
-            var tenths = (int)(value.Fraction * 10);
-            lock (_lock)
+            if (value.Phase == _phase && tenths <= _tenths)
             {
-                if (value.Phase == _phase && tenths <= _tenths)
-                {
-                    return;
-                }
-
-                (_phase, _tenths) = (value.Phase, tenths);
-                Console.Error.WriteLine($"  {model}: {value.Phase} {tenths * 10}% ({_clock.Elapsed.TotalSeconds:F1} s)");
+                return;
             }
+
+            (_phase, _tenths) = (value.Phase, tenths);
+            Console.Error.WriteLine($"  {model}: {value.Phase} {tenths * 10}% ({_clock.Elapsed.TotalSeconds:F1} s)");
         }
     }
 }

@@ -25,7 +25,7 @@ public static class BrowserRecommendationsApi
     }
 
     private static async Task<IResult> RecommendAsync(
-        RecommendRequest? request, HttpContext http, StageNextRecommender recommender, TopicCatalogView topics,
+        RecommendRequest? request, HttpContext http, BlendedRecommender recommender, TopicCatalogView topics,
         IOptions<AuthOptions> auth, IOptions<RecommenderOptions> options)
     {
         var writeKey = KeyAuthentication.ReadBasicUser(http.Request);

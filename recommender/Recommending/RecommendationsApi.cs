@@ -6,21 +6,23 @@ using Microsoft.Extensions.Options;
 namespace Ecrm.Recommender.Recommending;
 
 /// <summary>
-/// <c>GET /v1/recommendations/{customerId}</c> (API key); <c>GET /v1/items</c> (API key) and
-/// <c>PUT /v1/items</c> (admin key) for the content catalog.
+/// <c>GET /v1/recommendations/{customerId}</c> and <c>GET /v1/items/{id}/similar</c> (API key);
+/// <c>GET /v1/items</c> (API key) and <c>PUT /v1/items</c> (admin key) for the content catalog.
 /// </summary>
 public static class RecommendationsApi
 {
     public static IEndpointRouteBuilder MapRecommendationsApi(this IEndpointRouteBuilder endpoints)
     {
         endpoints.MapGet("/v1/recommendations/{customerId}", RecommendAsync).RequireKey(KeyScope.Read);
+        endpoints.MapGet("/v1/items/{id}/similar", Similar).RequireKey(KeyScope.Read);
         endpoints.MapGet("/v1/items", GetItemsAsync).RequireKey(KeyScope.Read);
         endpoints.MapPut("/v1/items", PutItemsAsync).RequireKey(KeyScope.Admin);
         return endpoints;
     }
 
+    /// <summary>The slot (placement) is not a ranking input: the widget echoes it in its impression and click events, for CTR per slot.</summary>
     private static async Task<Results<Ok<Recommendation>, ProblemHttpResult>> RecommendAsync(
-        string customerId, int? n, string? exclude, StageNextRecommender recommender, IOptions<RecommenderOptions> options)
+        string customerId, int? n, string? slot, string? exclude, BlendedRecommender recommender, IOptions<RecommenderOptions> options)
     {
         var count = n ?? options.Value.DefaultCount;
         if (count < 1 || count > options.Value.MaxCount)
@@ -28,9 +30,25 @@ public static class RecommendationsApi
             return TypedResults.Problem($"n must be between 1 and {options.Value.MaxCount}", statusCode: StatusCodes.Status400BadRequest);
         }
 
-        var excluded = (exclude ?? "").Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries).ToHashSet(StringComparer.Ordinal);
-        return TypedResults.Ok(await recommender.RecommendAsync(customerId, count, excluded));
+        return TypedResults.Ok(await recommender.RecommendAsync(customerId, count, ParseExclude(exclude)));
     }
+
+    private static Results<Ok<Recommendation>, NotFound<string>, ProblemHttpResult> Similar(
+        string id, int? n, string? exclude, BlendedRecommender recommender, IOptions<RecommenderOptions> options)
+    {
+        var count = n ?? options.Value.DefaultCount;
+        if (count < 1 || count > options.Value.MaxCount)
+        {
+            return TypedResults.Problem($"n must be between 1 and {options.Value.MaxCount}", statusCode: StatusCodes.Status400BadRequest);
+        }
+
+        return recommender.Similar(id, count, ParseExclude(exclude)) is { } similar
+            ? TypedResults.Ok(similar)
+            : TypedResults.NotFound($"no item '{id}' in the content catalog");
+    }
+
+    private static HashSet<string> ParseExclude(string? exclude) =>
+        (exclude ?? "").Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries).ToHashSet(StringComparer.Ordinal);
 
     private static async Task<Results<ContentHttpResult, NotFound<string>>> GetItemsAsync(ContentHolder content)
     {

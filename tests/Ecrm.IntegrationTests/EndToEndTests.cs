@@ -14,7 +14,7 @@ namespace Ecrm.IntegrationTests;
 /// recommender, every part real and every service its own process.
 /// </summary>
 [Collection(BackendsCollection.Name)]
-public sealed class EndToEndTests(KafkaFixture kafka, RedisFixture redis, ClickHouseFixture clickHouse) : IAsyncLifetime
+public sealed class EndToEndTests(KafkaFixture kafka, RedisFixture redis, ClickHouseFixture clickHouse, Xunit.Abstractions.ITestOutputHelper output) : IAsyncLifetime
 {
     private const string Topic = "tv-oled-55";
     private readonly EcrmServices _stack = new(kafka, redis, clickHouse);
@@ -84,6 +84,28 @@ public sealed class EndToEndTests(KafkaFixture kafka, RedisFixture redis, ClickH
         Assert.Equal(dialogueBefore, await DialogueSnapshotAsync(dialogueKey));
         Assert.Equal("2", await CountAsync("transitions"));
         Assert.Equal("3", await QueryAsync($"SELECT uniqExact(message_id) FROM {{db}}.events WHERE customer_key = {ClickHouseSql.Quote(_customer)} FORMAT TSV").ContinueWith(t => t.Result.Trim()));
+    }
+
+    [Fact]
+    public async Task AStageChangePostedToTheCollectorChangesTheNextRecommendation()
+    {
+        using var collector = EcrmServices.Client(_stack.CollectorUrl);
+        using var recommender = EcrmServices.Client(_stack.RecommenderUrl, EcrmServices.ApiKey);
+        async Task<int[]> StagesAsync() => [.. (await recommender.GetFromJsonAsync<JsonElement>($"v1/recommendations/{_customer}?n=10&slot=e2e"))
+            .GetProperty("items").EnumerateArray().Where(i => i.GetProperty("topic").GetString() == Topic).Select(i => i.GetProperty("stage").GetInt32()).Distinct()];
+
+        Assert.Equal(HttpStatusCode.OK, (await collector.PostAsync("v1/batch", Json(Batch(Page(Guid.NewGuid().ToString(), "/tv/oled-55", minutesAgo: 1))))).StatusCode);
+        await Eventually("the intro page makes the details the next step", async () => (await StagesAsync()) is [2]);
+
+        // The specs page: from the collector's acknowledgement to the first response that shows stage 3.
+        Assert.Equal(HttpStatusCode.OK, (await collector.PostAsync("v1/batch", Json(Batch(Page(Guid.NewGuid().ToString(), "/tv/oled-55/specs", minutesAgo: 0))))).StatusCode);
+        var clock = System.Diagnostics.Stopwatch.StartNew();
+        while ((await StagesAsync()) is not [3])
+        {
+            Assert.True(clock.Elapsed < TimeSpan.FromSeconds(30), "the recommendation did not move on to stage 3 within 30 s");
+        }
+
+        output.WriteLine($"acknowledged event to changed recommendation: {clock.Elapsed.TotalMilliseconds:F0} ms");
     }
 
     [Fact]

@@ -26,7 +26,8 @@ public sealed class BrowserRecommendationsApiTests : IClassFixture<RedisFixture>
             .UseSetting("Auth:ApiKeys:0", "ak-app")
             .UseSetting("Auth:AdminKeys:0", "adm")
             .UseSetting("Recommender:AllowedOrigins:0", "https://shop.example")
-            .UseSetting("Recommender:CatalogPollMs", "100"));
+            .UseSetting("Recommender:CatalogPollMs", "100")
+            .UseSetting("Recommender:ModelDirectory", Path.Combine(Path.GetTempPath(), $"ecrm-no-models-{Guid.NewGuid():N}")));
     }
 
     public async Task InitializeAsync()

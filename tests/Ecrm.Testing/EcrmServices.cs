@@ -42,6 +42,7 @@ public sealed class EcrmServices : IAsyncDisposable
             ["Email__SigningKeys__0"] = "integration-email-signing-key-0123456789",
             ["Engine__BatchWindowMs"] = "20",
             ["Recommender__CatalogPollMs"] = "200",
+            ["Recommender__ModelDirectory"] = Directory.CreateTempSubdirectory("ecrm-models-").FullName,
             ["Engine__CatalogPollMs"] = "200",
             ["Logging__LogLevel__Default"] = "Warning",
         };
