@@ -134,7 +134,13 @@ public sealed partial class TopicCatalog
             errors.Add("settings.scoreHalfLifeDays: a number of days above 0 and at most 3650");
         }
 
-        return new CatalogSettings(dormancy, halfLife, document.MergeKnownCustomers ?? defaults.MergeKnownCustomers);
+        var grace = document.ConversionGraceHours ?? defaults.ConversionGraceHours;
+        if (!(grace >= 0 && grace <= 24 * 365))
+        {
+            errors.Add("settings.conversionGraceHours: a number of hours from 0 to 8760");
+        }
+
+        return new CatalogSettings(dormancy, halfLife, document.MergeKnownCustomers ?? defaults.MergeKnownCustomers, grace);
     }
 
     private static StageScale ValidateStages(List<string?>? names, List<string> errors)
@@ -279,11 +285,17 @@ public sealed record CatalogParseResult(TopicCatalog? Catalog, IReadOnlyList<str
 /// next interaction opens a new episode; the interest score halves every <paramref name="ScoreHalfLifeDays"/>.
 /// Two known customers (identified ids: with traits or linked ids) are merged by an alias only when <paramref name="MergeKnownCustomers"/> is set.
 /// </summary>
-public sealed record CatalogSettings(double DormancyDays, double ScoreHalfLifeDays, bool MergeKnownCustomers)
+public sealed record CatalogSettings(double DormancyDays, double ScoreHalfLifeDays, bool MergeKnownCustomers, double ConversionGraceHours = 24)
 {
     public static CatalogSettings Default { get; } = new(30, 14, false);
 
     public TimeSpan Dormancy => TimeSpan.FromDays(DormancyDays);
+
+    /// <summary>
+    /// How long after its conversion a dialogue keeps the interactions that follow (the order
+    /// confirmation, the receipt email) before the next one opens a new episode.
+    /// </summary>
+    public TimeSpan ConversionGrace => TimeSpan.FromHours(ConversionGraceHours);
 
     public TimeSpan ScoreHalfLife => TimeSpan.FromDays(ScoreHalfLifeDays);
 }
@@ -300,6 +312,7 @@ public sealed class CatalogSettingsDocument
     public double? DormancyDays { get; set; }
     public double? ScoreHalfLifeDays { get; set; }
     public bool? MergeKnownCustomers { get; set; }
+    public double? ConversionGraceHours { get; set; }
 }
 
 public sealed class TopicDocument

@@ -28,8 +28,8 @@ public sealed class DialogueFolder(IConnectionMultiplexer redis, IOptions<Engine
     // KEYS[1] message marker, KEYS[2] customer's topic index, KEYS[3] the id's owner (set once merged),
     // then per matched topic its dialogue hash and its history list.
     // ARGV[1] event time (unix ms), ARGV[2] channel, ARGV[3] catalog version, ARGV[4] marker TTL (s),
-    // ARGV[5] last stage, ARGV[6] dormancy (ms), ARGV[7] score half-life (ms), then (topic, stage)
-    // pairs in the order of the dialogue keys.
+    // ARGV[5] last stage, ARGV[6] dormancy (ms), ARGV[7] score half-life (ms), ARGV[8] the grace after
+    // a conversion (ms), then (topic, stage) pairs in the order of the dialogue keys.
     // Returns "R<owner>" when the id now belongs to another customer: the caller folds there instead.
     // The marker is "F<catalog version>" then one "topic\tfrom\tto\tepisode" line per transition, or
     // "A" once they are published.
@@ -47,17 +47,17 @@ public sealed class DialogueFolder(IConnectionMultiplexer redis, IOptions<Engine
         local out = {'F' .. ARGV[3]}
         for j = 1, (#KEYS - 3) / 2 do
           local key = KEYS[2 + 2 * j]
-          local topic = ARGV[6 + 2 * j]
-          local stage = tonumber(ARGV[7 + 2 * j])
+          local topic = ARGV[7 + 2 * j]
+          local stage = tonumber(ARGV[8 + 2 * j])
           local d = redis.call('HMGET', key, 'stage', 'status', 'first', 'last', 'ep', 'score', 's' .. lastStage .. ':at')
           local current = tonumber(d[1] or '0')
           local first = tonumber(d[3])
           local last = tonumber(d[4])
           local episode = tonumber(d[5] or '1')
           local score = tonumber(d[6] or '0')
-          -- An interaction after a long silence, or after the purchase, opens a new episode; the
-          -- finished one moves to the dialogue's history, of which the latest 20 are kept.
-          if last and ts > last and (ts - last >= dormancy or (d[2] == 'converted' and ts > tonumber(d[7] or last))) then
+          -- An interaction after a long silence, or after the purchase and its grace period, opens a
+          -- new episode; the finished one moves to the dialogue's history, of which the latest 20 are kept.
+          if last and ts > last and (ts - last >= dormancy or (d[2] == 'converted' and ts > tonumber(d[7] or last) + tonumber(ARGV[8]))) then
             local fields = redis.call('HGETALL', key)
             local finished = {}
             for f = 1, #fields, 2 do finished[fields[f]] = fields[f + 1] end
@@ -127,7 +127,7 @@ public sealed class DialogueFolder(IConnectionMultiplexer redis, IOptions<Engine
     {
         var catalog = matcher.Catalog;
         var keys = new RedisKey[3 + 2 * matches.Count];
-        var values = new RedisValue[7 + 2 * matches.Count];
+        var values = new RedisValue[8 + 2 * matches.Count];
         keys[0] = RedisKeys.Message(customer, item.MessageId!);
         keys[1] = RedisKeys.CustomerTopics(customer);
         keys[2] = RedisKeys.Owner(customer);
@@ -138,12 +138,13 @@ public sealed class DialogueFolder(IConnectionMultiplexer redis, IOptions<Engine
         values[4] = catalog.Stages.Last;
         values[5] = (long)catalog.Settings.Dormancy.TotalMilliseconds;
         values[6] = (long)catalog.Settings.ScoreHalfLife.TotalMilliseconds;
+        values[7] = (long)catalog.Settings.ConversionGrace.TotalMilliseconds;
         for (var i = 0; i < matches.Count; i++)
         {
             keys[3 + 2 * i] = RedisKeys.Dialogue(customer, matches[i].Topic);
             keys[4 + 2 * i] = RedisKeys.DialogueHistory(customer, matches[i].Topic);
-            values[7 + 2 * i] = matches[i].Topic;
-            values[8 + 2 * i] = matches[i].Stage;
+            values[8 + 2 * i] = matches[i].Topic;
+            values[9 + 2 * i] = matches[i].Stage;
         }
 
         return (string)(await redis.GetDatabase().ScriptEvaluateAsync(FoldScript, keys, values))!;

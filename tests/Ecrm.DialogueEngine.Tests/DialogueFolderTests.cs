@@ -140,6 +140,9 @@ public sealed class DialogueFolderTests(RedisFixture redis) : IClassFixture<Redi
 
         var lateSpecs = await FoldAsync(Page("/tv/oled-55/specs"), Start.AddMinutes(30));
         Assert.Empty(lateSpecs.Transitions);
+        // The order confirmation an hour later is still the converted episode's (a 24-hour grace).
+        var confirmation = await FoldAsync(Page("/tv/oled-55"), Start.AddHours(2));
+        Assert.Empty(confirmation.Transitions);
         Assert.Equal((1, 4), Assert.Single(await _reader.ReadAsync(_customer)) is var d ? (d.Episode, d.Stage) : default);
 
         var nextVisit = await FoldAsync(Page("/tv/oled-55"), Start.AddDays(2));
