@@ -71,16 +71,16 @@ export function formatDateTime(iso: string | null | undefined): string {
   return Number.isNaN(d.getTime()) ? iso : dateTime.format(d);
 }
 
-/** "3 days ago", "just now": for the customer's last interaction. */
+/** "3d ago", "just now": for the customer's last interaction. */
 export function formatAgo(iso: string | null | undefined, now: Date = new Date()): string {
   if (!iso) return '–';
   const seconds = (now.getTime() - new Date(iso).getTime()) / 1000;
   if (!Number.isFinite(seconds)) return '–';
   if (seconds < 60) return 'just now';
-  return `${formatDuration(seconds).split(' ')[0]} ago`.replace(/^(\d+)m /, '$1 min ').replace(/^(\d+)h /, '$1 h ').replace(/^(\d+)d /, '$1 days ').replace(/^1 days/, '1 day');
+  return `${formatDuration(seconds).split(' ')[0]} ago`;
 }
 
-/** The window as the API wants it ("7d") from a number of days, and back. */
+/** The API's window ("7d", "12h") in words. */
 export function windowLabel(window: string): string {
   const m = /^(\d+)([dh])$/.exec(window);
   if (!m) return window;

@@ -8,7 +8,7 @@ import type { Ctx } from './views/context';
 import { renderCustomer } from './views/customer';
 import { renderFunnel } from './views/funnel';
 import { renderOverview } from './views/overview';
-import { renderSegments } from './views/segments';
+import { renderSegments, resetBuilder } from './views/segments';
 import { renderTrends } from './views/trends';
 
 const KEY = 'ecrm.console.key';
@@ -79,6 +79,7 @@ function showApp(api: ApiClient, catalog: Catalog): void {
   const nav = h('nav', { class: 'nav', 'aria-label': 'Main' });
   const logout = () => {
     sessionStorage.removeItem(KEY);
+    resetBuilder();
     window.removeEventListener('hashchange', route);
     scope.dispose();
     showLogin();

@@ -17,6 +17,12 @@ const PAGE_SIZE = 25;
 let state: BuilderState | null = null;
 let current: { id: string; name: string } = { id: '', name: '' };
 
+/** Forgets the form (sign-out, tests). */
+export function resetBuilder(): void {
+  state = null;
+  current = { id: '', name: '' };
+}
+
 export async function renderSegments(ctx: Ctx): Promise<void> {
   const p = ctx.route.params;
   if (p.topic) {
