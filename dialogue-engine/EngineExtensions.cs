@@ -5,6 +5,8 @@ using Ecrm.DialogueEngine.Catalog;
 using Ecrm.DialogueEngine.Consuming;
 using Ecrm.DialogueEngine.Customers;
 using Ecrm.DialogueEngine.Folding;
+using Ecrm.DialogueEngine.Funnels;
+using Ecrm.DialogueEngine.Segments;
 
 namespace Ecrm.DialogueEngine;
 
@@ -26,6 +28,9 @@ public static class EngineExtensions
         builder.Services.AddSingleton<IdentityLinker>();
         builder.Services.AddSingleton<BatchFolder>();
         builder.Services.AddSingleton<CustomerProfile>();
+        builder.Services.AddSingleton<FunnelQueries>();
+        builder.Services.AddSingleton<TrendQueries>();
+        builder.Services.AddSingleton<SegmentStore>();
         builder.Services.AddSingleton<CatalogHolder>();
         builder.Services.AddHostedService(services => services.GetRequiredService<CatalogHolder>());
         var engine = builder.Configuration.GetSection(EngineOptions.Section).Get<EngineOptions>() ?? new EngineOptions();
@@ -46,6 +51,8 @@ public static class EngineExtensions
     {
         endpoints.MapCatalogApi();
         endpoints.MapCustomerApi();
+        endpoints.MapFunnelApi();
+        endpoints.MapSegmentApi();
         return endpoints;
     }
 }

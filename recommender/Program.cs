@@ -1,6 +1,12 @@
 using Ecrm.Common.Hosting;
 using Ecrm.Recommender;
+using Ecrm.Recommender.Offline;
 using Ecrm.Recommender.Recommending;
+
+if (OfflineCommands.Handles(args))
+{
+    return await OfflineCommands.RunAsync(args);
+}
 
 var builder = WebApplication.CreateBuilder(args);
 builder.AddRecommenderServices();
@@ -10,6 +16,7 @@ app.UseRecommenderCors();
 app.MapReadiness();
 app.MapRecommenderApis();
 app.Run();
+return 0;
 
 /// <summary>The recommender's entry point, named so tests can host it.</summary>
 public partial class Program;

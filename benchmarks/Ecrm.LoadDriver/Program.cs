@@ -4,6 +4,11 @@ using Ecrm.Common.Hosting;
 using Ecrm.LoadDriver;
 using Ecrm.LoadDriver.Traffic;
 
+if (args is ["funnel", ..])
+{
+    return await FunnelRun.RunAsync(args);
+}
+
 var options = CommandLine.Parse(args);
 if (options is null)
 {

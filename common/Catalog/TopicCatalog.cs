@@ -277,7 +277,7 @@ public sealed record CatalogParseResult(TopicCatalog? Catalog, IReadOnlyList<str
 /// <summary>
 /// How dialogues age and merge. A dialogue idle for <paramref name="DormancyDays"/> is dormant, and its
 /// next interaction opens a new episode; the interest score halves every <paramref name="ScoreHalfLifeDays"/>.
-/// Two known customers (ids seen as a user id) are merged by an alias only when <paramref name="MergeKnownCustomers"/> is set.
+/// Two known customers (identified ids: with traits or linked ids) are merged by an alias only when <paramref name="MergeKnownCustomers"/> is set.
 /// </summary>
 public sealed record CatalogSettings(double DormancyDays, double ScoreHalfLifeDays, bool MergeKnownCustomers)
 {

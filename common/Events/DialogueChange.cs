@@ -17,7 +17,8 @@ public static class DialogueChangeKinds
 /// </summary>
 public sealed record DialogueChange
 {
-    public string Kind { get; init; } = DialogueChangeKinds.Stage;
+    // set, not init, where a default matters: the source-generated reader assigns every init property, defaults included.
+    public string Kind { get; set; } = DialogueChangeKinds.Stage;
 
     public required string Customer { get; init; }
 
@@ -29,7 +30,7 @@ public sealed record DialogueChange
     public int ToStage { get; init; }
 
     /// <summary>1 for a dialogue's first episode; a new interaction after conversion or dormancy opens the next.</summary>
-    public int Episode { get; init; } = 1;
+    public int Episode { get; set; } = 1;
 
     public string Channel { get; init; } = "";
 

@@ -41,9 +41,6 @@ public static class RedisKeys
 
     public static string DialogueHistoryPrefix(string customer) => $"ecrm:{{c:{Tag(customer)}}}:hist:";
 
-    /// <summary>Set once an id has been seen as a user id: a known customer, never merged into another silently.</summary>
-    public static RedisKey Known(string id) => $"ecrm:{{c:{Tag(id)}}}:known";
-
     public static RedisKey Traits(string customer) => $"ecrm:{{c:{Tag(customer)}}}:traits";
 
     /// <summary>The ids linked to this customer (anonymous visitors, aliases).</summary>
@@ -51,6 +48,9 @@ public static class RedisKeys
 
     /// <summary>The prefix of every key of one customer, for scans and erasure.</summary>
     public static string CustomerPrefix(string customer) => $"ecrm:{{c:{Tag(customer)}}}:";
+
+    /// <summary>The marketers' saved segments: one hash field per segment id, the segment as JSON.</summary>
+    public static RedisKey Segments => "{ecrm:segments}";
 
     public static RedisKey CatalogSequence(string catalog) => $"{{ecrm:{catalog}}}:seq";
 

@@ -26,10 +26,10 @@ public sealed class DialogueFolder(IConnectionMultiplexer redis, IOptions<Engine
     private const int MaxRedirects = 4;
 
     // KEYS[1] message marker, KEYS[2] customer's topic index, KEYS[3] the id's owner (set once merged),
-    // KEYS[4] the id's known-customer flag, then per matched topic its dialogue hash and its history list.
+    // then per matched topic its dialogue hash and its history list.
     // ARGV[1] event time (unix ms), ARGV[2] channel, ARGV[3] catalog version, ARGV[4] marker TTL (s),
-    // ARGV[5] last stage, ARGV[6] dormancy (ms), ARGV[7] score half-life (ms), ARGV[8] '1' when the
-    // event carries a user id, then (topic, stage) pairs in the order of the dialogue keys.
+    // ARGV[5] last stage, ARGV[6] dormancy (ms), ARGV[7] score half-life (ms), then (topic, stage)
+    // pairs in the order of the dialogue keys.
     // Returns "R<owner>" when the id now belongs to another customer: the caller folds there instead.
     // The marker is "F<catalog version>" then one "topic\tfrom\tto\tepisode" line per transition, or
     // "A" once they are published.
@@ -39,17 +39,16 @@ public sealed class DialogueFolder(IConnectionMultiplexer redis, IOptions<Engine
         if owner then return 'R' .. owner end
         local marker = redis.call('GET', KEYS[1])
         if marker then return marker end
-        if ARGV[8] == '1' then redis.call('SET', KEYS[4], '1') end
         local ts = tonumber(ARGV[1])
         local channel = ARGV[2]
         local lastStage = tonumber(ARGV[5])
         local dormancy = tonumber(ARGV[6])
         local halfLife = tonumber(ARGV[7])
         local out = {'F' .. ARGV[3]}
-        for j = 1, (#KEYS - 4) / 2 do
-          local key = KEYS[3 + 2 * j]
-          local topic = ARGV[7 + 2 * j]
-          local stage = tonumber(ARGV[8 + 2 * j])
+        for j = 1, (#KEYS - 3) / 2 do
+          local key = KEYS[2 + 2 * j]
+          local topic = ARGV[6 + 2 * j]
+          local stage = tonumber(ARGV[7 + 2 * j])
           local d = redis.call('HMGET', key, 'stage', 'status', 'first', 'last', 'ep', 'score', 's' .. lastStage .. ':at')
           local current = tonumber(d[1] or '0')
           local first = tonumber(d[3])
@@ -63,8 +62,8 @@ public sealed class DialogueFolder(IConnectionMultiplexer redis, IOptions<Engine
             local finished = {}
             for f = 1, #fields, 2 do finished[fields[f]] = fields[f + 1] end
             finished['ep'] = tostring(episode)
-            redis.call('RPUSH', KEYS[4 + 2 * j], cjson.encode(finished))
-            redis.call('LTRIM', KEYS[4 + 2 * j], -20, -1)
+            redis.call('RPUSH', KEYS[3 + 2 * j], cjson.encode(finished))
+            redis.call('LTRIM', KEYS[3 + 2 * j], -20, -1)
             redis.call('DEL', key)
             episode = episode + 1
             current, first, last, score = 0, nil, nil, 0
@@ -127,12 +126,11 @@ public sealed class DialogueFolder(IConnectionMultiplexer redis, IOptions<Engine
     private async Task<string> FoldAsAsync(string customer, EventEnvelope item, IReadOnlyList<TopicStage> matches, TopicMatcher matcher)
     {
         var catalog = matcher.Catalog;
-        var keys = new RedisKey[4 + 2 * matches.Count];
-        var values = new RedisValue[8 + 2 * matches.Count];
+        var keys = new RedisKey[3 + 2 * matches.Count];
+        var values = new RedisValue[7 + 2 * matches.Count];
         keys[0] = RedisKeys.Message(customer, item.MessageId!);
         keys[1] = RedisKeys.CustomerTopics(customer);
         keys[2] = RedisKeys.Owner(customer);
-        keys[3] = RedisKeys.Known(customer);
         values[0] = item.EffectiveTimestamp.ToUnixTimeMilliseconds();
         values[1] = ChannelNames.Of(item.Channel ?? Channel.Server);
         values[2] = catalog.Version;
@@ -140,14 +138,12 @@ public sealed class DialogueFolder(IConnectionMultiplexer redis, IOptions<Engine
         values[4] = catalog.Stages.Last;
         values[5] = (long)catalog.Settings.Dormancy.TotalMilliseconds;
         values[6] = (long)catalog.Settings.ScoreHalfLife.TotalMilliseconds;
-        // Only the id a user id named is known: after a redirect the owner already is.
-        values[7] = customer == item.UserId ? "1" : "0";
         for (var i = 0; i < matches.Count; i++)
         {
-            keys[4 + 2 * i] = RedisKeys.Dialogue(customer, matches[i].Topic);
-            keys[5 + 2 * i] = RedisKeys.DialogueHistory(customer, matches[i].Topic);
-            values[8 + 2 * i] = matches[i].Topic;
-            values[9 + 2 * i] = matches[i].Stage;
+            keys[3 + 2 * i] = RedisKeys.Dialogue(customer, matches[i].Topic);
+            keys[4 + 2 * i] = RedisKeys.DialogueHistory(customer, matches[i].Topic);
+            values[7 + 2 * i] = matches[i].Topic;
+            values[8 + 2 * i] = matches[i].Stage;
         }
 
         return (string)(await redis.GetDatabase().ScriptEvaluateAsync(FoldScript, keys, values))!;

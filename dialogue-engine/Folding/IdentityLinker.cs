@@ -26,14 +26,15 @@ public enum LinkOutcome
 /// </summary>
 public sealed class IdentityLinker(IConnectionMultiplexer redis, IOptions<EngineOptions> options)
 {
-    // KEYS[1] owner of the id, KEYS[2] the id's topic index, KEYS[3] the id's known-customer flag.
+    // KEYS[1] owner of the id, KEYS[2] the id's topic index, KEYS[3] and KEYS[4] the id's traits and
+    // linked ids: an id that has either was identified, a known customer.
     // ARGV[1] the customer, ARGV[2] the id's dialogue key prefix, ARGV[3] '1' when known customers may merge.
     // Returns {status, topic, field, value, field, value, ..., '', topic, ...}: status 0 refused, 1 claimed.
     private const string ClaimScript =
         """
         local owner = redis.call('GET', KEYS[1])
         if owner and owner ~= ARGV[1] then return {0} end
-        if (not owner) and ARGV[3] ~= '1' and redis.call('EXISTS', KEYS[3]) == 1 then return {0} end
+        if (not owner) and ARGV[3] ~= '1' and redis.call('EXISTS', KEYS[3], KEYS[4]) > 0 then return {0} end
         redis.call('SET', KEYS[1], ARGV[1])
         local out = {1}
         for _, topic in ipairs(redis.call('ZRANGE', KEYS[2], 0, -1)) do
@@ -127,7 +128,7 @@ public sealed class IdentityLinker(IConnectionMultiplexer redis, IOptions<Engine
         var database = redis.GetDatabase();
         var idPrefix = RedisKeys.DialoguePrefix(id);
         var claimed = (RedisResult[])(await database.ScriptEvaluateAsync(ClaimScript,
-            [RedisKeys.Owner(id), RedisKeys.CustomerTopics(id), RedisKeys.Known(id)],
+            [RedisKeys.Owner(id), RedisKeys.CustomerTopics(id), RedisKeys.Traits(id), RedisKeys.Identities(id)],
             [customer, idPrefix, catalog.Settings.MergeKnownCustomers ? "1" : "0"]))!;
         if ((int)claimed[0] == 0)
         {

@@ -89,11 +89,15 @@ public sealed class IdentityLinkerTests(RedisFixture redis) : IClassFixture<Redi
     {
         var earlierUser = $"user-{Guid.NewGuid():N}";
         await FoldAsync(earlierUser, Page("/tv/oled-55/specs"), Start, asUser: true);
+        // Identified: a known customer.
+        await _linker.SaveTraitsAsync(earlierUser, System.Text.Json.JsonDocument.Parse("""{"name":"Kim"}""").RootElement);
+        var (unknownLinked, _) = await _linker.LinkAsync($"user-{Guid.NewGuid():N}", _user, _matcher.Catalog);
 
         var (refused, _) = await _linker.LinkAsync(earlierUser, _user, _matcher.Catalog);
         var allowing = TopicCatalog.Parse(CatalogSamples.OledCatalog.Replace("{\"stages\"", "{\"settings\": {\"mergeKnownCustomers\": true}, \"stages\"", StringComparison.Ordinal), 6).Catalog!;
         var (linked, transitions) = await _linker.LinkAsync(earlierUser, _user, allowing);
 
+        Assert.Equal(LinkOutcome.AlreadyLinked, unknownLinked);
         Assert.Equal(LinkOutcome.Refused, refused);
         Assert.Equal(LinkOutcome.Linked, linked);
         Assert.Equal([new StageTransition(_user, "tv-oled-55", 0, 2, 6)], transitions);

@@ -163,6 +163,49 @@ public sealed class EndToEndTests(KafkaFixture kafka, RedisFixture redis, ClickH
     }
 
     [Fact]
+    public async Task FunnelTrendAndSegmentApisAnswerFromTheArchiveAndRefuseBadInput()
+    {
+        using var collector = EcrmServices.Client(_stack.CollectorUrl);
+        var batch = Batch(Page(Guid.NewGuid().ToString(), "/tv/oled-55", minutesAgo: 10), Page(Guid.NewGuid().ToString(), "/tv/oled-55/specs", minutesAgo: 5));
+        Assert.Equal(HttpStatusCode.OK, (await collector.PostAsync("v1/batch", Json(batch))).StatusCode);
+        await Eventually("both events are archived", async () => await CountAsync("events") == "2");
+        using var reader = EcrmServices.Client(_stack.EngineUrl, EcrmServices.ApiKey);
+
+        var funnel = await reader.GetFromJsonAsync<JsonElement>($"api/funnels/{Topic}?breakdown=channel");
+        Assert.Equal([1, 1, 0, 0], funnel.GetProperty("stages").EnumerateArray().Select(s => s.GetProperty("customers").GetInt32()));
+        Assert.Equal("web", funnel.GetProperty("breakdown")[0].GetProperty("key").GetString());
+        var all = await reader.GetFromJsonAsync<JsonElement>("api/funnels?sort=conversion");
+        Assert.Contains(all.GetProperty("funnels").EnumerateArray(), f => f.GetProperty("topic").GetString() == Topic && f.GetProperty("stages")[1].GetProperty("customers").GetInt32() == 1);
+        await Eventually("the trend shows today's entries", async () =>
+        {
+            var trend = await reader.GetFromJsonAsync<JsonElement>($"api/trends?topic={Topic}&interval=day");
+            return trend.GetProperty("series").EnumerateArray().Count(s => s.GetProperty("points").GetArrayLength() == 1) == 2;
+        });
+
+        var conditions = "{\"conditions\":{\"dialogue\":[{\"topic\":\"" + Topic + "\",\"minStage\":2}]}}";
+        var count = await (await reader.PostAsync("api/segments/count", Json(conditions))).Content.ReadFromJsonAsync<JsonElement>();
+        Assert.Equal(1, count.GetProperty("count").GetInt32());
+        Assert.Equal(HttpStatusCode.OK, (await reader.PutAsync("api/segments/prospects", Json(conditions.Replace("{\"conditions\"", "{\"name\":\"Prospects\",\"conditions\"", StringComparison.Ordinal)))).StatusCode);
+        var filtered = await reader.GetFromJsonAsync<JsonElement>($"api/funnels/{Topic}?segment=prospects");
+        Assert.Equal(1, filtered.GetProperty("stages")[0].GetProperty("customers").GetInt32());
+        var csv = await reader.GetStringAsync("api/segments/prospects/export.csv");
+        Assert.Equal(["\"customer_id\",\"value_tier\",\"orders\",\"revenue\",\"last_seen\"", _customer], csv.Split('\n', StringSplitOptions.RemoveEmptyEntries).Select(l => l.Split(',')[0].Trim('"') == _customer ? _customer : l));
+
+        // Bad input: a clear 4xx naming the problem, never a 500.
+        Assert.Equal(HttpStatusCode.NotFound, (await reader.GetAsync("api/funnels/no-such-topic")).StatusCode);
+        foreach (var bad in new[] { $"api/funnels/{Topic}?window=7x", $"api/funnels/{Topic}?from=yesterday", $"api/funnels/{Topic}?segment=%7Bnot-json", $"api/funnels/{Topic}?segment=missing", "api/trends?topic=" })
+        {
+            var response = await reader.GetAsync(bad);
+            Assert.True(response.StatusCode == HttpStatusCode.BadRequest, $"{bad}: {(int)response.StatusCode} {await response.Content.ReadAsStringAsync()}");
+        }
+
+        Assert.Equal(HttpStatusCode.BadRequest, (await reader.PostAsync("api/segments/count", Json("{\"conditions\":{\"traits\":[{\"name\":\"x'--\",\"op\":\"eq\",\"value\":1}]}}"))).StatusCode);
+        Assert.Equal(HttpStatusCode.BadRequest, (await reader.PostAsync("api/segments/count", Json("[1,2"))).StatusCode);
+        using var anonymous = new HttpClient { BaseAddress = _stack.EngineUrl };
+        Assert.Equal(HttpStatusCode.Unauthorized, (await anonymous.GetAsync($"api/funnels/{Topic}")).StatusCode);
+    }
+
+    [Fact]
     public async Task ReadAndAdminApisNeedTheirKeys()
     {
         using var anonymous = new HttpClient { BaseAddress = _stack.EngineUrl };

@@ -1,8 +1,10 @@
 using System.Buffers;
+using Microsoft.AspNetCore.Http;
 
-namespace Ecrm.Collector.Ingestion;
+namespace Ecrm.Common.Hosting;
 
-internal static class RequestBody
+/// <summary>Reads request bodies with a size limit, for the endpoints that take raw bodies.</summary>
+public static class RequestBody
 {
     /// <summary>Reads the whole body, or returns null as soon as it is known to exceed the limit.</summary>
     public static async Task<byte[]?> ReadAsync(HttpRequest request, int limit, CancellationToken cancellationToken)

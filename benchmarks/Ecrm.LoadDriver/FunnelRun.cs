@@ -1,0 +1,128 @@
+using System.Diagnostics;
+using System.Globalization;
+using Ecrm.Common.Catalog;
+using Ecrm.Common.Hosting;
+using Ecrm.Common.Storage;
+using Ecrm.DialogueEngine.Archive;
+using Ecrm.DialogueEngine.Funnels;
+
+namespace Ecrm.LoadDriver;
+
+/// <summary>
+/// funnel: fills an archive database with generated events (ClickHouse generates them itself, so
+/// filling is quick), then times the engine's own funnel queries over it, next to plain scans of the
+/// same table measured in the same run.
+/// </summary>
+internal static class FunnelRun
+{
+    public const string Usage = "usage: Ecrm.LoadDriver funnel --clickhouse URL [--events 10000000] [--customers 1000000] [--topics 50] [--days 30] [--runs 5]";
+    private const string Database = "funnel_bench";
+    private const int ChunkRows = 1_000_000;
+
+    public static async Task<int> RunAsync(string[] args)
+    {
+        var values = new Dictionary<string, string>(StringComparer.Ordinal);
+        for (var i = 1; i + 1 < args.Length; i += 2)
+        {
+            values[args[i].TrimStart('-')] = args[i + 1];
+        }
+
+        if (!values.TryGetValue("clickhouse", out var url))
+        {
+            Console.Error.WriteLine(Usage);
+            return 2;
+        }
+
+        long Long(string name, long fallback) => values.TryGetValue(name, out var text) ? long.Parse(text, CultureInfo.InvariantCulture) : fallback;
+        var (events, customers, topics, days, runs) = (Long("events", 10_000_000), Long("customers", 1_000_000), (int)Long("topics", 50), Long("days", 30), (int)Long("runs", 5));
+
+        using var http = new HttpClient { Timeout = TimeSpan.FromMinutes(10) };
+        var clickHouse = new ClickHouseClient(http, new ClickHouseOptions { Url = url, Database = Database });
+        await clickHouse.ExecuteAsync($"DROP DATABASE IF EXISTS {Database}", CancellationToken.None);
+        await ArchiveSchema.EnsureAsync(clickHouse, CancellationToken.None);
+
+        var end = new DateTimeOffset(DateTime.UtcNow.Date, TimeSpan.Zero);
+        var start = end.AddDays(-days);
+        Console.WriteLine($"generating {events:N0} events of {customers:N0} customers in {topics} topics over {days} days");
+        var progress = new ConsoleProgress(events, "events");
+        for (long first = 0; first < events; first += ChunkRows)
+        {
+            var rows = Math.Min(ChunkRows, events - first);
+            await clickHouse.ExecuteAsync(GenerateEventsSql(first, rows, customers, topics, start.ToUnixTimeSeconds(), days * 86400), CancellationToken.None);
+            progress.Add(rows);
+        }
+
+        progress.Finish();
+        // One customer in ten also browsed as an anonymous visitor ("a<n>") before logging in as "c<n>".
+        await clickHouse.ExecuteAsync(
+            $"INSERT INTO {Database}.{ArchiveSchema.IdentityLinks} (linked_id, customer_key, message_id, timestamp, archived_at_ms) " +
+            $"SELECT concat('a', toString(number * 10)), concat('c', toString(number * 10)), toString(number), toDateTime({start.ToUnixTimeSeconds()}), 0 FROM numbers({customers / 10})",
+            CancellationToken.None);
+
+        var catalog = TopicCatalog.Parse(
+            "{\"topics\":[" + string.Join(',', Enumerable.Range(0, topics).Select(t => $"{{\"id\":\"t{t}\",\"rules\":[{{\"match\":{{\"path\":\"/t{t}\"}},\"stage\":1}}]}}")) + "]}").Catalog!;
+        var queries = new FunnelQueries(clickHouse);
+        var request = new FunnelRequest(start, end.AddDays(1), null, null, FunnelOrder.Dialogue, BreakdownKind.None, null, null);
+        var results = new List<string>();
+
+        async Task TimeAsync(string what, Func<Task> query)
+        {
+            await query(); // warm
+            var timings = new List<double>();
+            for (var i = 0; i < runs; i++)
+            {
+                var watch = Stopwatch.StartNew();
+                await query();
+                timings.Add(watch.Elapsed.TotalMilliseconds);
+            }
+
+            timings.Sort();
+            var line = $"{what,-62} median {timings[timings.Count / 2],8:F0} ms   min {timings[0],8:F0} ms";
+            Console.WriteLine(line);
+            results.Add(line);
+        }
+
+        var count = await clickHouse.QueryAsync($"SELECT count() FROM {Database}.{ArchiveSchema.Events} FORMAT TSV", CancellationToken.None);
+        Console.WriteLine($"{count.Trim()} events archived; timing {runs} runs each after one warm-up");
+        await TimeAsync("reference: SELECT count() WHERE has(topics, 't1')",
+            () => clickHouse.QueryAsync($"SELECT count() FROM {Database}.{ArchiveSchema.Events} WHERE has(topics, 't1') FORMAT TSV", CancellationToken.None));
+        await TimeAsync("reference: SELECT uniqExact(customer_key) of all events",
+            () => clickHouse.QueryAsync($"SELECT uniqExact(customer_key) FROM {Database}.{ArchiveSchema.Events} FORMAT TSV", CancellationToken.None));
+        await TimeAsync("4-stage funnel of one topic (dialogue order, identity-resolved)",
+            () => queries.ReadAsync(catalog, "t1", request, null, CancellationToken.None));
+        await TimeAsync("4-stage funnel of one topic, 7-day window",
+            () => queries.ReadAsync(catalog, "t1", request with { Window = TimeSpan.FromDays(7) }, null, CancellationToken.None));
+        await TimeAsync("4-stage funnel of one topic, strict order (windowFunnel)",
+            () => queries.ReadAsync(catalog, "t1", request with { Order = FunnelOrder.Strict }, null, CancellationToken.None));
+        await TimeAsync("4-stage funnel of one topic, broken down by first channel",
+            () => queries.ReadAsync(catalog, "t1", request with { Breakdown = BreakdownKind.FirstChannel }, null, CancellationToken.None));
+        await TimeAsync($"every topic's funnel at once ({topics} topics)",
+            () => queries.ReadAsync(catalog, null, request, null, CancellationToken.None));
+        var funnel = (await queries.ReadAsync(catalog, "t1", request, null, CancellationToken.None))[0];
+        Console.WriteLine("t1: " + string.Join(" → ", funnel.Stages.Select(s => $"{s.Customers:N0}")));
+        return 0;
+    }
+
+    /// <summary>
+    /// Events of <paramref name="rows"/> numbers: each customer keeps to about three neighbouring
+    /// topics, stages thin out (55 % awareness, 25 % interest, 13 % consideration, 7 % purchase),
+    /// times spread evenly over the range, and one customer in ten sent half their events anonymously.
+    /// </summary>
+    private static string GenerateEventsSql(long first, long rows, long customers, int topics, long start, long span) =>
+        $"""
+        INSERT INTO {Database}.{ArchiveSchema.Events}
+            (message_id, customer_key, anonymous_id, user_id, type, event, channel, timestamp, timestamp_ms, received_at, received_at_ms,
+             kafka_partition, kafka_offset, topics, stages, payload, archived_at_ms)
+        SELECT toString(n) AS message_id,
+               if(c % 10 = 0 AND intHash32(n * 3) % 2 = 0, concat('a', toString(c)), concat('c', toString(c))) AS customer_key,
+               '', '', 'page', '', ['web', 'email', 'mobile'][intHash32(n * 17) % 3 + 1],
+               toDateTime(ts), ts * 1000, toDateTime(ts), ts * 1000, 0, n,
+               [concat('t', toString((c % {topics} + intHash32(n * 5) % 3) % {topics}))],
+               [toUInt8(multiIf(r < 55, 1, r < 80, 2, r < 93, 3, 4))],
+               '', 0
+        FROM (
+            SELECT number AS n, intHash32(number) % {customers} AS c, {start} + intHash32(number * 31) % {span} AS ts, intHash32(number * 13) % 100 AS r
+            FROM numbers({first}, {rows})
+        )
+        """;
+}

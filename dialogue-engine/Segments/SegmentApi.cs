@@ -1,0 +1,224 @@
+using System.Globalization;
+using System.Text;
+using System.Text.Json;
+using Ecrm.Common.Hosting;
+using Ecrm.Common.Storage;
+using Microsoft.AspNetCore.Http.HttpResults;
+
+namespace Ecrm.DialogueEngine.Segments;
+
+public sealed record SegmentBody(SegmentConditions? Conditions, string? Name);
+
+public sealed record SegmentCount(long Count);
+
+public sealed record SegmentMember(string CustomerId, string ValueTier, long Orders, double Revenue, DateTimeOffset LastSeen);
+
+public sealed record SegmentPage(IReadOnlyList<SegmentMember> Customers, int Page, int Size, long Total);
+
+public sealed record SegmentList(IReadOnlyList<SavedSegment> Segments);
+
+/// <summary>
+/// Segments (API key): count, list (paged) and export (CSV, streamed) customers matching conditions;
+/// save, list, read and delete named segments, which funnels (and the recommender) take by id.
+/// </summary>
+public static class SegmentApi
+{
+    private const int MaxBodyBytes = 64 * 1024;
+
+    public static IEndpointRouteBuilder MapSegmentApi(this IEndpointRouteBuilder endpoints)
+    {
+        var group = endpoints.MapGroup("/api/segments").RequireKey(KeyScope.Read);
+        group.MapPost("/count", CountAsync);
+        group.MapPost("/customers", ListCustomersAsync);
+        group.MapPost("/export", ExportAsync);
+        group.MapGet("/{id}/export.csv", ExportSavedAsync);
+        group.MapGet("/", ListAsync);
+        group.MapGet("/{id}", GetAsync);
+        group.MapPut("/{id}", SaveAsync);
+        group.MapDelete("/{id}", DeleteAsync);
+        return endpoints;
+    }
+
+    private static async Task<Results<Ok<SegmentCount>, ProblemHttpResult>> CountAsync(HttpRequest http, SegmentStore store, ClickHouseClient clickHouse, CancellationToken cancellationToken)
+    {
+        var (conditions, error) = await ReadConditionsAsync(http, store, cancellationToken);
+        if (error is not null)
+        {
+            return error;
+        }
+
+        return await ArchiveAsync(async () => new SegmentCount(long.Parse(
+            (await clickHouse.QueryAsync($"SELECT count() FROM ({store.CustomersSql(conditions!)}) FORMAT TSV", cancellationToken)).Trim(), CultureInfo.InvariantCulture)));
+    }
+
+    private static async Task<Results<Ok<SegmentPage>, ProblemHttpResult>> ListCustomersAsync(HttpRequest http, int? page, int? size, SegmentStore store, ClickHouseClient clickHouse, CancellationToken cancellationToken)
+    {
+        if (page is < 1 or > 100_000 || size is < 1 or > 1000)
+        {
+            return Problem(StatusCodes.Status400BadRequest, "page: from 1; size: from 1 to 1000");
+        }
+
+        var (conditions, error) = await ReadConditionsAsync(http, store, cancellationToken);
+        if (error is not null)
+        {
+            return error;
+        }
+
+        var (pageNumber, pageSize) = (page ?? 1, size ?? 50);
+        return await ArchiveAsync(async () =>
+        {
+            var sql = store.CustomersSql(conditions!);
+            var total = long.Parse((await clickHouse.QueryAsync($"SELECT count() FROM ({sql}) FORMAT TSV", cancellationToken)).Trim(), CultureInfo.InvariantCulture);
+            var body = await clickHouse.QueryAsync(
+                $"SELECT customer, value_tier, toString(orders) AS orders, revenue, toUInt32(last_seen) AS last_seen FROM ({sql}) ORDER BY last_seen DESC, customer LIMIT {pageSize} OFFSET {(pageNumber - 1) * pageSize} FORMAT JSONEachRow",
+                cancellationToken);
+            var members = body.Split('\n', StringSplitOptions.RemoveEmptyEntries).Select(line =>
+            {
+                var row = JsonDocument.Parse(line).RootElement;
+                return new SegmentMember(
+                    row.GetProperty("customer").GetString()!,
+                    row.GetProperty("value_tier").GetString()!,
+                    long.Parse(row.GetProperty("orders").GetString()!, CultureInfo.InvariantCulture),
+                    row.GetProperty("revenue").GetDouble(),
+                    DateTimeOffset.FromUnixTimeSeconds(row.GetProperty("last_seen").GetInt64()));
+            }).ToList();
+            return new SegmentPage(members, pageNumber, pageSize, total);
+        });
+    }
+
+    private static async Task<IResult> ExportAsync(HttpContext http, SegmentStore store, ClickHouseClient clickHouse, CancellationToken cancellationToken)
+    {
+        var (conditions, error) = await ReadConditionsAsync(http.Request, store, cancellationToken);
+        return error ?? await StreamCsvAsync(http, "segment", store.CustomersSql(conditions!), clickHouse, cancellationToken);
+    }
+
+    private static async Task<IResult> ExportSavedAsync(string id, HttpContext http, SegmentStore store, ClickHouseClient clickHouse, CancellationToken cancellationToken)
+    {
+        if (!SegmentStore.IsValidId(id) || await store.GetAsync(id) is not { } saved)
+        {
+            return Problem(StatusCodes.Status404NotFound, "no saved segment by that id");
+        }
+
+        return await StreamCsvAsync(http, id, store.CustomersSql(saved.Conditions), clickHouse, cancellationToken);
+    }
+
+    /// <summary>Rows go out as ClickHouse sends them, so an export of millions never sits in memory.</summary>
+    private static async Task<IResult> StreamCsvAsync(HttpContext http, string name, string sql, ClickHouseClient clickHouse, CancellationToken cancellationToken)
+    {
+        var query = $"SELECT customer AS customer_id, value_tier, orders, revenue, toUInt32(last_seen) AS last_seen FROM ({sql}) ORDER BY customer FORMAT CSVWithNames";
+        IAsyncEnumerator<string> lines;
+        bool any;
+        try
+        {
+            lines = clickHouse.QueryLinesAsync(query, cancellationToken).GetAsyncEnumerator(cancellationToken);
+            any = await lines.MoveNextAsync();
+        }
+        catch (Exception e) when (e is HttpRequestException or ClickHouseException)
+        {
+            return ArchiveDown();
+        }
+
+        await using (lines)
+        {
+            http.Response.ContentType = "text/csv; charset=utf-8";
+            http.Response.Headers.ContentDisposition = $"attachment; filename=\"{name}.csv\"";
+            var output = http.Response.BodyWriter;
+            while (any)
+            {
+                await output.WriteAsync(Encoding.UTF8.GetBytes(lines.Current + "\n"), cancellationToken);
+                any = await lines.MoveNextAsync();
+            }
+        }
+
+        return Results.Empty;
+    }
+
+    private static async Task<Ok<SegmentList>> ListAsync(SegmentStore store) => TypedResults.Ok(new SegmentList(await store.ListAsync()));
+
+    private static async Task<Results<Ok<SavedSegment>, ProblemHttpResult>> GetAsync(string id, SegmentStore store) =>
+        SegmentStore.IsValidId(id) && await store.GetAsync(id) is { } saved
+            ? TypedResults.Ok(saved)
+            : Problem(StatusCodes.Status404NotFound, "no saved segment by that id");
+
+    private static async Task<Results<Ok<SavedSegment>, ProblemHttpResult>> SaveAsync(string id, HttpRequest http, SegmentStore store, CancellationToken cancellationToken)
+    {
+        if (!SegmentStore.IsValidId(id))
+        {
+            return Problem(StatusCodes.Status400BadRequest, "id: 1-64 letters, digits, '_' or '-'");
+        }
+
+        var (body, error) = await ReadBodyAsync(http, cancellationToken);
+        if (error is not null)
+        {
+            return error;
+        }
+
+        if (string.IsNullOrWhiteSpace(body!.Name) || body.Name.Length > 200)
+        {
+            return Problem(StatusCodes.Status400BadRequest, "name: required, at most 200 characters");
+        }
+
+        var errors = store.Validate(body.Conditions!);
+        if (errors.Count > 0)
+        {
+            return Problem(StatusCodes.Status400BadRequest, string.Join("; ", errors));
+        }
+
+        var saved = new SavedSegment(id, body.Name.Trim(), body.Conditions!);
+        await store.SaveAsync(saved);
+        return TypedResults.Ok(saved);
+    }
+
+    private static async Task<Results<NoContent, ProblemHttpResult>> DeleteAsync(string id, SegmentStore store) =>
+        SegmentStore.IsValidId(id) && await store.DeleteAsync(id) ? TypedResults.NoContent() : Problem(StatusCodes.Status404NotFound, "no saved segment by that id");
+
+    private static async Task<(SegmentConditions? Conditions, ProblemHttpResult? Error)> ReadConditionsAsync(HttpRequest http, SegmentStore store, CancellationToken cancellationToken)
+    {
+        var (body, error) = await ReadBodyAsync(http, cancellationToken);
+        if (error is not null)
+        {
+            return (null, error);
+        }
+
+        var errors = store.Validate(body!.Conditions!);
+        return errors.Count > 0 ? (null, Problem(StatusCodes.Status400BadRequest, string.Join("; ", errors))) : (body.Conditions, null);
+    }
+
+    private static async Task<(SegmentBody? Body, ProblemHttpResult? Error)> ReadBodyAsync(HttpRequest http, CancellationToken cancellationToken)
+    {
+        var bytes = await RequestBody.ReadAsync(http, MaxBodyBytes, cancellationToken);
+        if (bytes is null)
+        {
+            return (null, Problem(StatusCodes.Status413PayloadTooLarge, $"the body is over {MaxBodyBytes} bytes"));
+        }
+
+        try
+        {
+            var body = JsonSerializer.Deserialize(bytes, SegmentJsonContext.Default.SegmentBody);
+            return body?.Conditions is null
+                ? (null, Problem(StatusCodes.Status400BadRequest, "conditions: required, an object"))
+                : (body, null);
+        }
+        catch (JsonException e)
+        {
+            return (null, Problem(StatusCodes.Status400BadRequest, $"the body is not valid JSON conditions: {e.Message}"));
+        }
+    }
+
+    private static async Task<Results<Ok<T>, ProblemHttpResult>> ArchiveAsync<T>(Func<Task<T>> query)
+    {
+        try
+        {
+            return TypedResults.Ok(await query());
+        }
+        catch (Exception e) when (e is HttpRequestException or ClickHouseException or TaskCanceledException)
+        {
+            return ArchiveDown();
+        }
+    }
+
+    private static ProblemHttpResult ArchiveDown() =>
+        Problem(StatusCodes.Status503ServiceUnavailable, "the ClickHouse archive is not answering; try again shortly");
+
+    private static ProblemHttpResult Problem(int status, string detail) => TypedResults.Problem(detail: detail, statusCode: status);
+}
