@@ -62,12 +62,13 @@ export class ApiClient {
   }
 
   funnel(topic: string, q: FunnelQuery, signal?: AbortSignal): Promise<Funnel> {
-    const qs = query({ from: q.from, to: q.to, window: q.window, channel: q.channel, segment: q.segment, breakdown: q.breakdown });
+    const qs = query({ from: q.from, to: q.to, window: q.window, channel: q.channel, segment: q.segment, order: q.order, breakdown: q.breakdown });
     return this.json('GET', `/api/funnels/${encodeURIComponent(topic)}${qs}`, undefined, signal);
   }
 
-  trends(q: { topic: string; from?: string; to?: string; interval: 'day' | 'week'; channel?: string }, signal?: AbortSignal): Promise<Trends> {
-    return this.json('GET', `/api/trends${query({ topic: q.topic, from: q.from, to: q.to, interval: q.interval, channel: q.channel })}`, undefined, signal);
+  trends(q: { topic: string; from?: string; to?: string; interval: 'day' | 'week'; channel?: string; byChannel?: boolean }, signal?: AbortSignal): Promise<Trends> {
+    const qs = query({ topic: q.topic, from: q.from, to: q.to, interval: q.interval, channel: q.channel, by: q.byChannel ? 'channel' : undefined });
+    return this.json('GET', `/api/trends${qs}`, undefined, signal);
   }
 
   async segmentCount(conditions: Conditions, signal?: AbortSignal): Promise<number> {

@@ -142,7 +142,7 @@ export function breakdownOption(funnel: Funnel, breakdown: string): EChartsCoreO
 /** Overall conversion (last stage of first) per breakdown key, best first, as horizontal bars. */
 export function breakdownConversionOption(funnel: Funnel, breakdown: string): EChartsCoreOption {
   const rows = funnel.breakdown
-    .map((k, i) => ({ label: breakdownKeyLabel(breakdown, k.key), key: k.key, i, conv: k.stages.length ? k.stages[k.stages.length - 1].conversionFromFirst : 0, entry: k.stages[0]?.customers ?? 0 }))
+    .map((k, i) => ({ label: breakdownKeyLabel(breakdown, k.key), key: k.key, i, conv: (k.stages.length ? k.stages[k.stages.length - 1].conversionFromFirst : 0) ?? 0, entry: k.stages[0]?.customers ?? 0 }))
     .sort((a, b) => a.conv - b.conv);
   const color = (key: string, i: number) => (breakdown === 'channel' || breakdown === 'firstChannel' ? channelColor(key, i) : SERIES_COLORS[i % SERIES_COLORS.length]);
   return {
@@ -183,13 +183,25 @@ export function miniFunnelOption(funnel: Pick<Funnel, 'stages' | 'topicName'>): 
   };
 }
 
-/** Stage entries over time: one line per stage. */
+/**
+ * One stage's entries split by channel (a trend asked with by=channel): a series per channel, named
+ * and coloured by it, so trendOption draws a line per channel.
+ */
+export function channelSeries(trends: Trends, stage: number): Trends {
+  const series = trends.series
+    .filter((s) => s.stage === stage)
+    .map((s) => ({ ...s, name: s.channel ? s.channel.charAt(0).toUpperCase() + s.channel.slice(1) : 'Other', channel: s.channel ?? '' }))
+    .sort((a, b) => a.name.localeCompare(b.name));
+  return { ...trends, series };
+}
+
+/** Stage entries over time: one line per stage (or per channel, for channelSeries). */
 export function trendOption(trends: Trends, stacked = false): EChartsCoreOption {
   const dates = [...new Set(trends.series.flatMap((s) => s.points.map((p) => p.date)))].sort();
   return {
     animationDuration: 400,
     aria: { enabled: true },
-    color: trends.series.map((s) => stageColor(s.stage)),
+    color: trends.series.map((s, i) => (s.channel ? channelColor(s.channel, i) : stageColor(s.stage))),
     legend: { top: 0, left: 0, icon: 'roundRect', itemWidth: 12, itemHeight: 12, textStyle: AXIS },
     grid: { left: 48, right: 16, top: 40, bottom: 56 },
     tooltip: {

@@ -82,6 +82,7 @@ export function formatAgo(iso: string | null | undefined, now: Date = new Date()
 
 /** The API's window ("7d", "12h") in words. */
 export function windowLabel(window: string): string {
+  if (window === 'none') return 'no';
   const m = /^(\d+)([dh])$/.exec(window);
   if (!m) return window;
   const n = Number(m[1]);
@@ -97,16 +98,19 @@ export function breakdownKeyLabel(breakdown: string, key: string): string {
 }
 
 /** The overall conversion of a funnel: the last stage's share of the first. */
-export function overallConversion(stages: { customers: number; conversionFromFirst: number }[]): number {
+export function overallConversion(stages: { customers: number; conversionFromFirst: number | null }[]): number {
   if (stages.length === 0) return 0;
   const last = stages[stages.length - 1];
-  if (Number.isFinite(last.conversionFromFirst)) return last.conversionFromFirst;
+  if (last.conversionFromFirst !== null && Number.isFinite(last.conversionFromFirst)) return last.conversionFromFirst;
   return stages[0].customers > 0 ? last.customers / stages[0].customers : 0;
 }
 
 /** The stage that loses the largest share of those who reached the one before it. */
-export function biggestDropOff<T extends { stage: number; name: string; conversionFromPrevious: number }>(stages: T[]): T | null {
+export function biggestDropOff<T extends { stage: number; name: string; conversionFromPrevious: number | null }>(stages: T[]): T | null {
   let worst: T | null = null;
-  for (const s of stages.slice(1)) if (!worst || s.conversionFromPrevious < worst.conversionFromPrevious) worst = s;
+  for (const s of stages.slice(1)) {
+    if (s.conversionFromPrevious === null) continue;
+    if (!worst || s.conversionFromPrevious < worst.conversionFromPrevious!) worst = s;
+  }
   return worst;
 }

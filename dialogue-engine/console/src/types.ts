@@ -9,8 +9,9 @@ export interface FunnelStage {
   stage: number;
   name: string;
   customers: number;
-  conversionFromPrevious: number;
-  conversionFromFirst: number;
+  /** Shares 0..1; null where there is nothing to divide by. */
+  conversionFromPrevious: number | null;
+  conversionFromFirst: number | null;
   /** Seconds, null for the first stage or when nobody moved on. */
   medianTimeFromPrevious: number | null;
   p90TimeFromPrevious: number | null;
@@ -21,7 +22,10 @@ export interface Funnel {
   topicName: string;
   from: string;
   to: string;
+  /** "7d", "12h" or "none". */
   window: string;
+  /** dialogue: step k counts everyone whose dialogue reached stage k or deeper; strict: each stage's own interaction, in order (windowFunnel). */
+  order?: 'dialogue' | 'strict';
   stages: FunnelStage[];
   breakdown: { key: string; stages: FunnelStage[] }[];
 }
@@ -35,16 +39,20 @@ export interface FunnelQuery {
   channel?: string;
   segment?: string;
   breakdown?: Breakdown;
+  order?: 'dialogue' | 'strict' | '';
 }
 
 export interface TrendSeries {
   stage: number;
   name: string;
+  /** Set when the trend is split by channel (by=channel). */
+  channel?: string | null;
   points: { date: string; entries: number }[];
 }
 
 export interface Trends {
   topic: string;
+  topicName?: string;
   interval: 'day' | 'week';
   series: TrendSeries[];
 }
@@ -64,7 +72,7 @@ export interface TraitCondition {
   value: string | number;
 }
 
-export type ValueTier = 'high' | 'medium' | 'low';
+export type ValueTier = 'high' | 'medium' | 'low' | 'none';
 
 export interface ActivityCondition {
   valueTier?: ValueTier;
@@ -90,6 +98,9 @@ export interface SavedSegment {
 export interface SegmentCustomer {
   customerId: string;
   valueTier?: ValueTier | null;
+  orders?: number;
+  revenue?: number;
+  lastSeen?: string;
   [field: string]: unknown;
 }
 

@@ -4,7 +4,7 @@ import { formatRoute, type Route } from '../route';
 import { h, select } from '../dom';
 import type { Ctx } from './context';
 
-export const WINDOWS: [string, string][] = [['1d', '1 day'], ['3d', '3 days'], ['7d', '7 days'], ['14d', '14 days'], ['30d', '30 days'], ['90d', '90 days']];
+export const WINDOWS: [string, string][] = [['1d', '1 day'], ['3d', '3 days'], ['7d', '7 days'], ['14d', '14 days'], ['30d', '30 days'], ['90d', '90 days'], ['none', 'No limit']];
 export const CHANNELS: [string, string][] = [['', 'All channels'], ['web', 'Web'], ['email', 'Email'], ['mobile', 'Mobile']];
 const PRESETS: [string, string][] = [['7', 'Last 7 days'], ['30', 'Last 30 days'], ['90', 'Last 90 days'], ['custom', 'Custom']];
 

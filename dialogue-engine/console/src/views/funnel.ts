@@ -10,6 +10,10 @@ import { filterBar, filtersOf, rangeText } from './filters';
 
 export const BREAKDOWNS: [string, string][] = [['', 'None'], ['channel', 'Channel'], ['firstChannel', 'First channel'], ['cohortWeek', 'Cohort week'], ['trait', 'Trait']];
 export const KNOWN_TRAITS = ['region', 'ageBand', 'gender', 'points'];
+const ORDERS: [string, string, string][] = [
+  ['dialogue', 'Stage reached', 'A customer counts at a stage once their dialogue reached it or a deeper one (agrees with the dialogue state)'],
+  ['strict', 'Strict order', 'Each stage needs its own interaction, after the previous stage\'s, within the window'],
+];
 
 /** The API's breakdown parameter from the switch and the trait name: "trait:region", or '' for a trait not named yet. */
 export function breakdownParam(kind: string, trait: string): Breakdown {
@@ -28,6 +32,7 @@ export async function renderFunnel(ctx: Ctx): Promise<void> {
 
   const f = filtersOf(ctx.route);
   const breakdown = (ctx.route.params.breakdown ?? '') as Breakdown;
+  const order = ctx.route.params.order === 'strict' ? 'strict' : 'dialogue';
   const kind = breakdown.startsWith('trait:') ? 'trait' : breakdown;
   const setParams = (changes: Record<string, string>) => {
     const params = { ...ctx.route.params, ...changes };
@@ -65,12 +70,17 @@ export async function renderFunnel(ctx: Ctx): Promise<void> {
       filterBar(ctx, { window: true, channel: true, segment: true })),
     h('div', { class: 'toolbar' }, h('span', { class: 'filter-label' }, 'Breakdown'), switcher,
       kind === 'trait' ? traitInput : null,
-      h('datalist', { id: 'known-traits' }, KNOWN_TRAITS.map((t) => h('option', { value: t })))),
+      h('datalist', { id: 'known-traits' }, KNOWN_TRAITS.map((t) => h('option', { value: t }))),
+      h('span', { class: 'toolbar-gap' }),
+      h('span', { class: 'filter-label' }, 'Count'),
+      h('div', { class: 'segmented', role: 'radiogroup', 'aria-label': 'Counting', 'data-filter': 'order' },
+        ORDERS.map(([value, label, title]) => h('button', { type: 'button', role: 'radio', title, 'aria-checked': String(order === value), class: order === value ? 'active' : '', 'data-value': value,
+          onclick: () => setParams({ order: value === 'dialogue' ? '' : value }) }, label)))),
     kpis, chartCard, steps, breakdownArea);
 
   let funnel: Funnel;
   try {
-    funnel = await ctx.api.funnel(topic, { from: f.from, to: f.to, window: f.window, channel: f.channel, segment: f.segment, breakdown }, ctx.scope.signal);
+    funnel = await ctx.api.funnel(topic, { from: f.from, to: f.to, window: f.window, channel: f.channel, segment: f.segment, breakdown, order: order === 'strict' ? 'strict' : '' }, ctx.scope.signal);
   } catch (e) {
     if (!ctx.scope.disposed) { kpis.remove(); steps.remove(); ctx.fail(e, chartCard); }
     return;
@@ -83,7 +93,7 @@ export async function renderFunnel(ctx: Ctx): Promise<void> {
     kpi('Entering', formatCount(entering), stages[0]?.name ?? ''),
     kpi('Converted', formatCount(stages[stages.length - 1]?.customers ?? 0), stages[stages.length - 1]?.name ?? ''),
     kpi('Overall conversion', formatPercent(overallConversion(stages)), `within ${windowLabel(funnel.window || f.window)}`),
-    kpi('Biggest drop-off', drop ? drop.name : '–', drop ? `${formatPercent(1 - drop.conversionFromPrevious)} lost before it` : ''));
+    kpi('Biggest drop-off', drop ? drop.name : '–', drop ? `${formatPercent(1 - (drop.conversionFromPrevious ?? 0))} lost before it` : ''));
 
   const chartEl = chartCard.querySelector<HTMLElement>('#funnel-chart')!;
   chartEl.classList.remove('skeleton');
@@ -97,7 +107,7 @@ export async function renderFunnel(ctx: Ctx): Promise<void> {
   clear(steps, stages.map((s, i) => h('div', { class: 'step', 'data-stage': String(s.stage) },
     h('div', { class: 'step-head' }, h('span', { class: 'dot', style: { background: stageColor(s.stage) } }), h('b', null, s.name)),
     h('div', { class: 'step-value' }, formatCount(s.customers)),
-    h('div', { class: 'bar' }, h('span', { style: { width: `${Math.min(100, s.conversionFromFirst * 100)}%`, background: stageColor(s.stage) } })),
+    h('div', { class: 'bar' }, h('span', { style: { width: `${Math.min(100, (s.conversionFromFirst ?? 0) * 100)}%`, background: stageColor(s.stage) } })),
     h('dl', null,
       h('dt', null, 'of entry'), h('dd', null, formatPercent(s.conversionFromFirst)),
       i > 0 ? [h('dt', null, 'of previous'), h('dd', null, formatPercent(s.conversionFromPrevious)),

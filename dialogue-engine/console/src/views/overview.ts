@@ -84,6 +84,6 @@ function topicCard(ctx: Ctx, fu: Funnel): HTMLElement {
     h('div', { class: 'mini-chart', role: 'img' }),
     h('div', { class: 'topic-card-foot' },
       h('span', null, h('b', null, formatCount(fu.stages[0]?.customers ?? 0)), ' entering'),
-      drop ? h('span', { class: 'drop', title: 'The stage that keeps the smallest share of the one before it' }, `Biggest drop: ${drop.name} (${formatPercent(1 - drop.conversionFromPrevious)} lost)`) : null,
+      drop ? h('span', { class: 'drop', title: 'The stage that keeps the smallest share of the one before it' }, `Biggest drop: ${drop.name} (${formatPercent(1 - (drop.conversionFromPrevious ?? 0))} lost)`) : null,
       h('span', { class: 'go' }, 'Open', icon('funnel', 14))));
 }

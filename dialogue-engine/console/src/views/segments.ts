@@ -85,7 +85,7 @@ export async function renderSegments(ctx: Ctx): Promise<void> {
         h('div', { class: 'cond-row wrap' },
           h('label', { class: 'inline' }, 'Value tier',
             select({ class: 'input', 'data-field': 'valueTier', onchange: (e: Event) => { s.activity.valueTier = (e.target as HTMLSelectElement).value as typeof s.activity.valueTier; changed(); } },
-              [['', 'any'], ['high', 'High'], ['medium', 'Medium'], ['low', 'Low']], s.activity.valueTier)),
+              [['', 'any'], ['high', 'High'], ['medium', 'Medium'], ['low', 'Low'], ['none', 'No orders']], s.activity.valueTier)),
           h('label', { class: 'inline' }, 'ordered within',
             h('input', { class: 'input num', type: 'number', min: '0', placeholder: 'any', value: s.activity.recencyDays, 'data-field': 'recencyDays', oninput: (e: Event) => { s.activity.recencyDays = (e.target as HTMLInputElement).value; changed(); } }), 'days'),
           h('label', { class: 'inline' }, 'at least',

@@ -41,14 +41,14 @@ function stagesFor(seed, entering) {
 
 function funnel(topic, q) {
   const t = catalog.topics.find((x) => x.id === topic);
-  const key = `${topic}|${q.get('channel') ?? ''}|${q.get('segment') ?? ''}|${q.get('from') ?? ''}|${q.get('window') ?? ''}`;
+  const key = `${topic}|${q.get('channel') ?? ''}|${q.get('segment') ?? ''}|${q.get('from') ?? ''}|${q.get('window') ?? ''}|${q.get('order') ?? ''}`;
   const base = Math.round(400 / (catalog.topics.indexOf(t) + 1) + 40) * (q.get('channel') ? 0.5 : 1) * (q.get('segment') ? 0.3 : 1);
   const b = q.get('breakdown') ?? '';
   const keys = b === 'channel' || b === 'firstChannel' ? ['web', 'email', 'mobile']
     : b === 'cohortWeek' ? ['2026-10-26', '2026-11-02', '2026-11-09', '2026-11-16']
     : b.startsWith('trait:') ? ['Gangnam', 'Seocho', 'Mapo', 'Busan'] : [];
   return {
-    topic, topicName: t.name, from: q.get('from'), to: q.get('to'), window: q.get('window') ?? '7d',
+    topic, topicName: t.name, from: q.get('from'), to: q.get('to'), window: q.get('window') ?? '7d', order: q.get('order') ?? 'dialogue',
     stages: stagesFor(key, Math.round(base)),
     breakdown: keys.map((k, i) => ({ key: k, stages: stagesFor(key + k, Math.round(base / (i + 1.5))) })),
   };
@@ -61,20 +61,22 @@ function trends(q) {
   const r = rng(topic + (q.get('channel') ?? ''));
   const dates = [];
   for (let d = new Date(from); d <= to; d.setUTCDate(d.getUTCDate() + (week ? 7 : 1))) dates.push(d.toISOString().slice(0, 10));
+  const channels = q.get('by') === 'channel' ? ['email', 'mobile', 'web'] : [null];
   return {
     topic, interval: week ? 'week' : 'day',
-    series: catalog.stages.map((name, i) => ({ stage: i + 1, name, points: dates.map((date, j) => ({ date, entries: Math.round((40 + 20 * Math.sin(j / 3) + r() * 15) * (week ? 6 : 1) * 0.5 ** i) })) })),
+    series: catalog.stages.flatMap((name, i) => channels.map((channel, c) => ({ stage: i + 1, name, channel,
+      points: dates.map((date, j) => ({ date, entries: Math.round((40 + 20 * Math.sin(j / 3 + c) + r() * 15) * (week ? 6 : 1) * 0.5 ** i / channels.length) })) }))),
   };
 }
 
 const customers = Array.from({ length: 437 }, (_, i) => ({
   customerId: `user-${String(i + 1).padStart(6, '0')}`,
-  valueTier: ['high', 'medium', 'low'][i % 3],
-  region: ['Gangnam', 'Seocho', 'Mapo', 'Busan'][i % 4],
-  points: (i * 7919) % 30000,
+  valueTier: i % 5 === 0 ? 'none' : ['high', 'medium', 'low'][i % 3],
   orders: i % 5,
-  revenue: Math.round(((i * 3571) % 250000)) / 100,
+  revenue: i % 5 === 0 ? 0 : Math.round(((i * 3571) % 250000)) / 100,
+  lastSeen: new Date(Date.UTC(2026, 10, 1 + (i % 25), 10)).toISOString(),
 }));
+const traits = (i) => ({ region: ['Gangnam', 'Seocho', 'Mapo', 'Busan'][i % 4], points: (i * 7919) % 30000 });
 
 /** A count that moves with every condition, so the live count visibly reacts. */
 function matching(c) {
@@ -82,7 +84,7 @@ function matching(c) {
   for (const d of c.dialogue ?? []) list = list.filter((x, i) => (i + d.topic.length) % ((d.minStage ?? 1) + 1) === 0 && (!d.notConverted || i % 7) && (!d.withinDays || i % 30 < d.withinDays));
   for (const t of c.traits ?? []) {
     list = list.filter((x) => {
-      const v = x[t.name];
+      const v = traits(Number(x.customerId.slice(5)) - 1)[t.name];
       if (v === undefined) return false;
       switch (t.op) {
         case 'eq': return String(v) === String(t.value);

@@ -49,12 +49,14 @@ describe('API client', () => {
   it('asks for a funnel with its filters, the topic escaped, empty filters left out', async () => {
     const { calls, fetcher } = fakeFetch();
     const api = new ApiClient('k', 'http://engine', fetcher);
-    await api.funnel('tv oled/55', { from: '2026-11-01', to: '2026-11-30', window: '7d', channel: 'web', segment: '', breakdown: 'trait:region' });
-    expect(calls[0].url).toBe('http://engine/api/funnels/tv%20oled%2F55?from=2026-11-01&to=2026-11-30&window=7d&channel=web&breakdown=trait%3Aregion');
+    await api.funnel('tv oled/55', { from: '2026-11-01', to: '2026-11-30', window: '7d', channel: 'web', segment: '', order: 'strict', breakdown: 'trait:region' });
+    expect(calls[0].url).toBe('http://engine/api/funnels/tv%20oled%2F55?from=2026-11-01&to=2026-11-30&window=7d&channel=web&order=strict&breakdown=trait%3Aregion');
     await api.funnels({ from: '2026-11-01', to: '2026-11-30', window: '14d' });
     expect(calls[1].url).toBe('http://engine/api/funnels?from=2026-11-01&to=2026-11-30&window=14d&sort=conversion');
     await api.trends({ topic: 'spa-gangnam', from: '2026-11-01', to: '2026-11-30', interval: 'week', channel: '' });
     expect(calls[2].url).toBe('http://engine/api/trends?topic=spa-gangnam&from=2026-11-01&to=2026-11-30&interval=week');
+    await api.trends({ topic: 'spa-gangnam', interval: 'day', byChannel: true });
+    expect(calls[3].url).toBe('http://engine/api/trends?topic=spa-gangnam&interval=day&by=channel');
   });
 
   it('posts segment conditions as {"conditions": C} and saves with PUT /api/segments/{id}', async () => {

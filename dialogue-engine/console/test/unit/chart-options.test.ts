@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { breakdownConversionOption, breakdownOption, funnelOption, miniFunnelOption, stageColor, timelineOption, trendOption } from '../../src/chart-options';
+import { breakdownConversionOption, breakdownOption, channelSeries, funnelOption, miniFunnelOption, stageColor, timelineOption, trendOption } from '../../src/chart-options';
 import { sortFunnels } from '../../src/views/overview';
 import { breakdownParam } from '../../src/views/funnel';
 import type { Funnel, FunnelStage } from '../../src/types';
@@ -101,5 +101,20 @@ describe('overview and funnel controls', () => {
     expect(breakdownParam('cohortWeek', 'region')).toBe('cohortWeek');
     expect(breakdownParam('trait', ' region ')).toBe('trait:region');
     expect(breakdownParam('trait', ' ')).toBe('');
+  });
+});
+
+describe('trend split by channel', () => {
+  it('keeps one stage and names and colours its lines by channel', () => {
+    const trends = { topic: 't', interval: 'day' as const, series: [
+      { stage: 1, name: 'awareness', channel: 'web', points: [{ date: '2026-11-01', entries: 3 }] },
+      { stage: 2, name: 'interest', channel: 'web', points: [{ date: '2026-11-01', entries: 2 }] },
+      { stage: 2, name: 'interest', channel: 'email', points: [{ date: '2026-11-02', entries: 1 }] },
+    ] };
+    const split = channelSeries(trends, 2);
+    expect(split.series.map((s) => [s.name, s.channel])).toEqual([['Email', 'email'], ['Web', 'web']]);
+    const o = trendOption(split) as Any;
+    expect(o.color).toEqual(['#d97706', '#2563eb']);
+    expect(o.series.map((s: Any) => s.data)).toEqual([[0, 1], [2, 0]]);
   });
 });
