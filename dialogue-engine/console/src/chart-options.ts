@@ -252,7 +252,7 @@ export function timelineOption(groups: { topic: string; topicName: string; inter
       type: 'scatter',
       symbolSize: 11,
       itemStyle: { color: channelColor(ch, i), opacity: 0.9, borderColor: '#fff', borderWidth: 1 },
-      data: groups.flatMap((g) => g.interactions.filter((e) => e.channel === ch).map((e) => [e.timestamp, g.topicName || g.topic || 'No topic', e.event || e.type])),
+      data: groups.flatMap((g) => g.interactions.filter((e) => e.channel === ch).map((e) => [e.timestamp, g.topicName || g.topic || 'No topic', e.event || (e.type === 'page' ? 'Page view' : e.type)])),
     })),
   };
 }

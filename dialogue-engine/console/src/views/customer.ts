@@ -97,9 +97,16 @@ function historyGroup(ctx: Ctx, g: { topic: string; topicName: string; interacti
     h('h3', null, name, h('span', { class: 'muted small' }, ` · ${g.interactions.length} interaction${g.interactions.length === 1 ? '' : 's'}`)),
     h('ol', { class: 'events' }, g.interactions.map((e) => h('li', { class: 'event', 'data-channel': e.channel },
       h('span', { class: 'event-icon', style: { color: channelColor(e.channel) } }, channelIcon(e.channel)),
-      h('span', { class: 'event-what' }, e.event || e.type, e.stages?.length ? e.stages.map((s) => h('span', { class: 'stage-tag', style: { borderColor: stageColor(s), color: stageColor(s) } }, ctx.catalog.stages[s - 1] ?? `stage ${s}`)) : null),
+      h('span', { class: 'event-what' }, eventLabel(e), e.stages?.length ? e.stages.map((s) => h('span', { class: 'stage-tag', style: { borderColor: stageColor(s), color: stageColor(s) } }, ctx.catalog.stages[s - 1] ?? `stage ${s}`)) : null),
       h('span', { class: 'event-channel muted small' }, e.channel),
       h('time', { class: 'muted small', datetime: e.timestamp }, formatDateTime(e.timestamp))))));
+}
+
+/** What happened, for people: the track event's name, else the kind of call ("Page view"). */
+export function eventLabel(e: Pick<TimelineEntry, 'event' | 'type'>): string {
+  if (e.event) return e.event;
+  const kinds: Record<string, string> = { page: 'Page view', screen: 'Screen view', identify: 'Signed in / identified', alias: 'Identity linked', group: 'Group', track: 'Event' };
+  return kinds[e.type] ?? e.type;
 }
 
 function channelIcon(channel: string): SVGSVGElement {

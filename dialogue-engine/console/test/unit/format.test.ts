@@ -73,3 +73,13 @@ describe('format', () => {
     expect(biggestDropOff(stages.slice(0, 1))).toBeNull();
   });
 });
+
+describe('timeline labels', async () => {
+  const { eventLabel } = await import('../../src/views/customer');
+  it('names calls without an event name by their kind', () => {
+    expect(eventLabel({ event: 'Email Opened', type: 'track' })).toBe('Email Opened');
+    expect(eventLabel({ event: '', type: 'page' })).toBe('Page view');
+    expect(eventLabel({ event: '', type: 'identify' })).toBe('Signed in / identified');
+    expect(eventLabel({ event: '', type: 'custom' })).toBe('custom');
+  });
+});
