@@ -92,6 +92,7 @@ public sealed partial class ConsoleTests(KafkaFixture kafka, RedisFixture redis,
         var funnel = await reader.GetFromJsonAsync<JsonElement>($"api/funnels/{Topic}?{Range()}");
         var stages = funnel.GetProperty("stages").EnumerateArray().Select(s => (Name: s.Str("name")!, Customers: s.GetProperty("customers").GetInt64())).ToArray();
         Assert.True(stages[0].Customers > 0, "the demo traffic reached no OLED TV funnel");
+        output.WriteLine($"funnel API: {funnel.GetRawText()}");
         var drawn = result.GetProperty("funnel");
         Assert.True(drawn.GetProperty("rendered").GetBoolean());
         Assert.Equal(stages, drawn.GetProperty("stages").EnumerateArray().Select(s => (s.Str("name")!, s.GetProperty("customers").GetInt64())));

@@ -29,14 +29,14 @@ interface Param { dataIndex: number; seriesName: string; value: unknown; color?:
  * count and the share of the first stage; a pale bar on top shows who was lost on the way (stacked to the
  * first stage's height). The x labels carry the conversion from the previous stage.
  */
-export function funnelOption(funnel: Pick<Funnel, 'stages' | 'topicName'>): EChartsCoreOption {
+export function funnelOption(funnel: Pick<Funnel, 'stages' | 'topicName'>, narrow = false): EChartsCoreOption {
   const stages = funnel.stages;
   const first = stages[0]?.customers ?? 0;
   const tall = (s: FunnelStage) => first > 0 && s.customers / first >= 0.16;
   return {
     animationDuration: 400,
     aria: { enabled: true, label: { description: funnelDescription(funnel) } },
-    grid: { left: 56, right: 16, top: 48, bottom: 56 },
+    grid: narrow ? { left: 40, right: 8, top: 32, bottom: 44 } : { left: 56, right: 16, top: 48, bottom: 56 },
     tooltip: { ...TOOLTIP, trigger: 'axis', axisPointer: { type: 'shadow' }, formatter: (p: Param[]) => stageTooltip(stages[p[0].dataIndex]) },
     xAxis: {
       type: 'category',
@@ -46,9 +46,13 @@ export function funnelOption(funnel: Pick<Funnel, 'stages' | 'topicName'>): ECha
       axisLabel: {
         ...AXIS,
         interval: 0,
-        formatter: (name: string, i: number) =>
-          i === 0 ? `{name|${name}}\n{sub|entry}` : `{name|${name}}\n{sub|${formatPercent(stages[i].conversionFromPrevious)} of previous}`,
-        rich: { name: { ...AXIS, color: '#0f172a', fontWeight: 600, fontSize: 13, lineHeight: 20 }, sub: { ...AXIS, fontSize: 11 } },
+        // Narrow: the name cut to fit and the bare share; wide: "46% of previous".
+        formatter: (name: string, i: number) => {
+          const label = narrow && name.length > 9 ? `${name.slice(0, 8)}…` : name;
+          const sub = i === 0 ? 'entry' : `${formatPercent(stages[i].conversionFromPrevious)}${narrow ? '' : ' of previous'}`;
+          return `{name|${label}}\n{sub|${sub}}`;
+        },
+        rich: { name: { ...AXIS, color: '#0f172a', fontWeight: 600, fontSize: narrow ? 11 : 13, lineHeight: 20 }, sub: { ...AXIS, fontSize: 11 } },
       },
     },
     yAxis: { type: 'value', splitLine: GRID_LINE, axisLabel: { ...AXIS, formatter: formatCompact } },
@@ -72,13 +76,6 @@ export function funnelOption(funnel: Pick<Funnel, 'stages' | 'topicName'>): ECha
         label: { position: 'insideBottom', distance: 6, formatter: (p: Param) => stageLabel(stages[p.dataIndex]), rich: richLabel('#0f172a', '#475569') },
       },
     ],
-    media: [{
-      query: { maxWidth: 560 },
-      option: {
-        grid: { left: 40, right: 8, top: 32, bottom: 40 },
-        xAxis: { axisLabel: { formatter: (name: string, i: number) => `{name|${name.length > 9 ? `${name.slice(0, 8)}…` : name}}\n{sub|${i === 0 ? 'entry' : formatPercent(stages[i].conversionFromPrevious)}}` } },
-      },
-    }],
   };
 }
 

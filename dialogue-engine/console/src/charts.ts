@@ -30,12 +30,26 @@ export class Scope {
   }
 }
 
-/** Draws an option into el (which gets data-chart=name), resizing with its box. */
-export function drawChart(el: HTMLElement, option: EChartsCoreOption, name: string, scope: Scope): ECharts {
+/** Below this width a chart gets its compact option (shorter axis labels). */
+export const NARROW = 560;
+
+/**
+ * Draws an option into el (which gets data-chart=name), resizing with its box. An option given as a
+ * function of "narrow" is rebuilt when the box crosses NARROW.
+ */
+export function drawChart(el: HTMLElement, option: EChartsCoreOption | ((narrow: boolean) => EChartsCoreOption), name: string, scope: Scope): ECharts {
   el.dataset.chart = name;
   const chart = init(el, undefined, { renderer: 'svg' });
-  chart.setOption(option);
-  const observer = new ResizeObserver(() => chart.resize());
+  let narrow = el.clientWidth > 0 && el.clientWidth < NARROW;
+  chart.setOption(typeof option === 'function' ? option(narrow) : option);
+  const observer = new ResizeObserver(() => {
+    const now = el.clientWidth > 0 && el.clientWidth < NARROW;
+    if (typeof option === 'function' && now !== narrow) {
+      narrow = now;
+      chart.setOption(option(narrow), { notMerge: true });
+    }
+    chart.resize();
+  });
   observer.observe(el);
   scope.add(() => {
     observer.disconnect();

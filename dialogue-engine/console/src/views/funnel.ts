@@ -101,7 +101,7 @@ export async function renderFunnel(ctx: Ctx): Promise<void> {
     chartEl.replaceWith(h('div', { class: 'empty' }, h('h3', null, 'Nobody entered this funnel'), h('p', null, 'No customer reached the first stage in this period with these filters.')));
   } else {
     chartEl.dataset.stages = JSON.stringify(stages.map((s) => ({ name: s.name, customers: s.customers })));
-    drawChart(chartEl, funnelOption({ ...funnel, topicName: funnel.topicName || ctx.topicName(topic) }), 'funnel', ctx.scope);
+    drawChart(chartEl, (narrow) => funnelOption({ ...funnel, topicName: funnel.topicName || ctx.topicName(topic) }, narrow), 'funnel', ctx.scope);
   }
 
   clear(steps, stages.map((s, i) => h('div', { class: 'step', 'data-stage': String(s.stage) },

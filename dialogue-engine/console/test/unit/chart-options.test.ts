@@ -118,3 +118,11 @@ describe('trend split by channel', () => {
     expect(o.series.map((s: Any) => s.data)).toEqual([[0, 1], [2, 0]]);
   });
 });
+
+describe('funnel on a phone', () => {
+  it('cuts long stage names and drops "of previous" when narrow', () => {
+    const o = funnelOption(funnel, true) as Any;
+    expect(o.xAxis.axisLabel.formatter('consideration', 2)).toBe('{name|consider…}\n{sub|20%}');
+    expect(o.xAxis.axisLabel.formatter('awareness', 0)).toBe('{name|awareness}\n{sub|entry}');
+  });
+});
