@@ -37,6 +37,7 @@ ecrm_log "building"
 dotnet build "$ECRM_ROOT/Ecrm.sln" -c Release --nologo -v quiet -clp:ErrorsOnly
 command -v npm >/dev/null || ecrm_install nodejs npm
 (cd sdk-js && npm ci --no-audit --no-fund --loglevel=error >/dev/null && npm run build >/dev/null)
+(cd dialogue-engine/console && npm ci --no-audit --no-fund --loglevel=error >/dev/null && npm run build >/dev/null)
 
 export ECRM_WRITE_KEY="${ECRM_WRITE_KEY:-wk_$(ecrm_random_key)}"
 export ECRM_API_KEY="${ECRM_API_KEY:-ak_$(ecrm_random_key)}"
@@ -97,6 +98,8 @@ dotnet "$ECRM_ROOT/recommender/bin/Release/net10.0/Ecrm.Recommender.dll" train -
 cat <<TXT
 
   Ecrm is running.
+
+  console          $ENGINE_URL/console        sign in with the API key below
 
   collector        $COLLECTOR_URL        POST /v1/batch (write key as HTTP Basic user), POST /v1/email/links (admin key)
   dialogue engine  $ENGINE_URL        GET /api/catalog, GET /api/customers/{id} (identities, traits, dialogues, timeline)

@@ -16,6 +16,9 @@ dotnet build Ecrm.sln -c Release --nologo -v quiet -clp:ErrorsOnly
 # own Node.js library from sdk-js/node_modules against the real collector.
 ecrm_log "building the browser tracker"
 (cd sdk-js && npm ci --no-audit --no-fund --loglevel=error && npm run build)
+# The engine serves the console from its build output; the console's Chromium test needs it.
+ecrm_log "building the marketer console"
+(cd dialogue-engine/console && npm ci --no-audit --no-fund --loglevel=error && npm run build)
 
 status=0
 ecrm_log ".NET tests"
@@ -23,6 +26,9 @@ dotnet test Ecrm.sln -c Release --no-build --nologo -v quiet --logger "console;v
 
 ecrm_log "sdk-js tests"
 (cd sdk-js && npm test) || status=1
+
+ecrm_log "console unit tests"
+(cd dialogue-engine/console && npm test) || status=1
 
 [ $status -eq 0 ] && ecrm_log "all tests passed" || ecrm_log "some tests failed"
 exit $status

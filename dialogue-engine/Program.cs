@@ -13,6 +13,7 @@ builder.AddDialogueEngineServices();
 var app = builder.Build();
 app.MapReadiness();
 app.MapDialogueEngineApis();
+app.MapConsole();
 app.Run();
 return 0;
 
