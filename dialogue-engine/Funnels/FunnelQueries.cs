@@ -50,61 +50,53 @@ public sealed class FunnelQueries(ClickHouseClient clickHouse)
     public async Task<IReadOnlyList<Funnel>> ReadAsync(TopicCatalog catalog, string? topic, FunnelRequest request, string? customersSql, CancellationToken cancellationToken)
     {
         var stageCount = catalog.Stages.Count;
-        var sql = BuildSql(clickHouse.Database, stageCount, topic, request, customersSql);
-        var rows = new Dictionary<string, Dictionary<string, long[]>>(StringComparer.Ordinal);
-        var times = new Dictionary<(string Topic, string Key), (double? Median, double? P90)[]>();
-        foreach (var line in (await clickHouse.QueryAsync(sql, cancellationToken)).Split('\n', StringSplitOptions.RemoveEmptyEntries))
-        {
-            var row = JsonDocument.Parse(line).RootElement;
-            var rowTopic = row.GetProperty("topic").GetString()!;
-            var key = row.GetProperty("key").GetString()!;
-            var counts = new long[stageCount];
-            var quantiles = new (double?, double?)[stageCount];
-            for (var k = 1; k <= stageCount; k++)
-            {
-                counts[k - 1] = ReadLong(row.GetProperty($"c{k}"));
-                if (k > 1 && row.GetProperty($"q{k}") is { ValueKind: JsonValueKind.Array } q)
-                {
-                    quantiles[k - 1] = (ReadDouble(q[0]), ReadDouble(q[1]));
-                }
-            }
-
-            if (!rows.TryGetValue(rowTopic, out var byKey))
-            {
-                rows[rowTopic] = byKey = new Dictionary<string, long[]>(StringComparer.Ordinal);
-            }
-
-            byKey[key] = counts;
-            times[(rowTopic, key)] = quantiles;
-        }
+        var byKey = await QueryAsync(BuildSql(clickHouse.Database, stageCount, topic, request, customersSql), stageCount, cancellationToken);
+        // A breakdown splits customers by key; the whole funnel (with its times) is its own query,
+        // because a customer may sit under several keys (channel) and times do not add up.
+        var overall = request.Breakdown == BreakdownKind.None
+            ? byKey
+            : await QueryAsync(BuildSql(clickHouse.Database, stageCount, topic, request with { Breakdown = BreakdownKind.None }, customersSql), stageCount, cancellationToken);
 
         var topics = topic is null ? catalog.Topics.Select(t => t.Id) : [topic];
         var funnels = new List<Funnel>();
         foreach (var id in topics)
         {
-            var byKey = rows.GetValueOrDefault(id) ?? [];
-            var total = new long[stageCount];
-            foreach (var counts in byKey.Values)
-            {
-                for (var k = 0; k < stageCount; k++)
-                {
-                    total[k] += counts[k];
-                }
-            }
-
+            var total = overall.TryGetValue((id, ""), out var found) ? found : (Counts: new long[stageCount], Times: new (double?, double?)[stageCount]);
             var breakdown = request.Breakdown == BreakdownKind.None
                 ? []
-                : byKey.OrderByDescending(e => e.Value[0]).ThenBy(e => e.Key, StringComparer.Ordinal)
-                    .Select(e => new FunnelBreakdown(e.Key.Length == 0 ? "(none)" : e.Key, Stages(catalog, e.Value, times[(id, e.Key)])))
+                : byKey.Where(e => e.Key.Topic == id)
+                    .OrderByDescending(e => e.Value.Counts[0]).ThenBy(e => e.Key.Key, StringComparer.Ordinal)
+                    .Select(e => new FunnelBreakdown(e.Key.Key.Length == 0 ? "(none)" : e.Key.Key, Stages(catalog, e.Value.Counts, e.Value.Times)))
                     .ToList();
-            // Without a breakdown there is one row per topic, and it carries the times; with one,
-            // the overall times would need the customers again, so the overall funnel has counts only.
-            var overallTimes = request.Breakdown == BreakdownKind.None && times.TryGetValue((id, ""), out var t) ? t : new (double?, double?)[stageCount];
             funnels.Add(new Funnel(id, catalog.FindTopic(id)?.Name ?? id, request.From, request.To, request.WindowText,
-                request.Order == FunnelOrder.Strict ? "strict" : "dialogue", Stages(catalog, total, overallTimes), breakdown));
+                request.Order == FunnelOrder.Strict ? "strict" : "dialogue", Stages(catalog, total.Counts, total.Times), breakdown));
         }
 
         return funnels;
+    }
+
+    /// <summary>Counts and step times per (topic, breakdown key).</summary>
+    private async Task<Dictionary<(string Topic, string Key), (long[] Counts, (double? Median, double? P90)[] Times)>> QueryAsync(string sql, int stageCount, CancellationToken cancellationToken)
+    {
+        var rows = new Dictionary<(string, string), (long[], (double?, double?)[])>();
+        foreach (var line in (await clickHouse.QueryAsync(sql, cancellationToken)).Split('\n', StringSplitOptions.RemoveEmptyEntries))
+        {
+            var row = JsonDocument.Parse(line).RootElement;
+            var counts = new long[stageCount];
+            var times = new (double?, double?)[stageCount];
+            for (var k = 1; k <= stageCount; k++)
+            {
+                counts[k - 1] = ReadLong(row.GetProperty($"c{k}"));
+                if (k > 1 && row.GetProperty($"q{k}") is { ValueKind: JsonValueKind.Array } q)
+                {
+                    times[k - 1] = (ReadDouble(q[0]), ReadDouble(q[1]));
+                }
+            }
+
+            rows[(row.GetProperty("topic").GetString()!, row.GetProperty("key").GetString()!)] = (counts, times);
+        }
+
+        return rows;
     }
 
     private static List<FunnelStage> Stages(TopicCatalog catalog, long[] counts, (double? Median, double? P90)[] times) =>

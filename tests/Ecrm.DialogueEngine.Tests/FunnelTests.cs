@@ -83,6 +83,7 @@ public sealed class FunnelTests(ClickHouseFixture clickHouse, RedisFixture redis
 
         Assert.Equal([("web", 5L), ("email", 1L)], byFirst.Breakdown.Select(b => (b.Key, b.Stages[0].Customers)));
         Assert.Equal([6L, 5, 3, 1], byFirst.Stages.Select(s => s.Customers));
+        Assert.Equal(3600, byFirst.Stages[1].MedianTimeFromPrevious);
         Assert.Equal([1L, 0, 0, 0], emailOnly.Stages.Select(s => s.Customers));
     }
 
