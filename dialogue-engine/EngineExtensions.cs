@@ -31,6 +31,7 @@ public static class EngineExtensions
         builder.Services.AddSingleton<FunnelQueries>();
         builder.Services.AddSingleton<TrendQueries>();
         builder.Services.AddSingleton<SegmentStore>();
+        builder.Services.AddHostedService<ErasureWorker>();
         builder.Services.AddSingleton<CatalogHolder>();
         builder.Services.AddHostedService(services => services.GetRequiredService<CatalogHolder>());
         var engine = builder.Configuration.GetSection(EngineOptions.Section).Get<EngineOptions>() ?? new EngineOptions();
@@ -51,6 +52,7 @@ public static class EngineExtensions
     {
         endpoints.MapCatalogApi();
         endpoints.MapCustomerApi();
+        endpoints.MapCustomerErasureApi();
         endpoints.MapFunnelApi();
         endpoints.MapSegmentApi();
         return endpoints;

@@ -58,6 +58,11 @@ public static class RedisKeys
     /// <summary>The marketers' saved segments: one hash field per segment id, the segment as JSON.</summary>
     public static RedisKey Segments => "{ecrm:segments}";
 
+    /// <summary>Erasure jobs by id (JSON), and the queue of job ids waiting for the worker.</summary>
+    public static RedisKey Erasures => "{ecrm:erasures}";
+
+    public static RedisKey ErasureQueue => "{ecrm:erasures}:queue";
+
     public static RedisKey CatalogSequence(string catalog) => $"{{ecrm:{catalog}}}:seq";
 
     public static RedisKey CatalogCurrent(string catalog) => $"{{ecrm:{catalog}}}:current";

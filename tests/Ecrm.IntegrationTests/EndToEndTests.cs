@@ -228,6 +228,49 @@ public sealed class EndToEndTests(KafkaFixture kafka, RedisFixture redis, ClickH
     }
 
     [Fact]
+    public async Task ErasingACustomerRemovesEveryIdOfThemFromRedisAndClickHouseAndNoOneElse()
+    {
+        using var collector = EcrmServices.Client(_stack.CollectorUrl);
+        var user = $"user-{Guid.NewGuid():N}";
+        var bystander = $"other-{Guid.NewGuid():N}";
+        var identify = "{\"type\":\"identify\",\"anonymousId\":\"" + _customer + "\",\"userId\":\"" + user + "\",\"traits\":{\"email\":\"kim@example.com\"}}";
+        Assert.Equal(HttpStatusCode.OK, (await collector.PostAsync("v1/batch", Json(Batch(Page(Guid.NewGuid().ToString(), "/tv/oled-55/specs", minutesAgo: 3))))).StatusCode);
+        Assert.Equal(HttpStatusCode.OK, (await collector.PostAsync("v1/batch", Json(Batch(identify, Page(Guid.NewGuid().ToString(), "/tv/oled-55", minutesAgo: 2).Replace(_customer, bystander, StringComparison.Ordinal))))).StatusCode);
+        await Eventually("the customer's dialogue merged into the user", async () => (int)await _redis.GetDatabase().HashGetAsync(RedisKeys.Dialogue(user, Topic), DialogueFields.Stage) == 2);
+        await Eventually("the link and all three events are archived", async () =>
+            await QueryAsync($"SELECT count() FROM {{db}}.identity_links FINAL WHERE linked_id = {ClickHouseSql.Quote(_customer)} FORMAT TSV") == "1\n"
+            && await QueryAsync($"SELECT count() FROM {{db}}.events FINAL WHERE customer_key IN ({ClickHouseSql.Quote(_customer)}, {ClickHouseSql.Quote(user)}, {ClickHouseSql.Quote(bystander)}) FORMAT TSV") == "3\n");
+
+        using var admin = EcrmServices.Client(_stack.EngineUrl, EcrmServices.AdminKey);
+        var erase = await admin.DeleteAsync($"api/customers/{_customer}");
+        Assert.Equal(HttpStatusCode.Accepted, erase.StatusCode);
+        var job = (await erase.Content.ReadFromJsonAsync<JsonElement>()).GetProperty("id").GetString();
+        JsonElement status = default;
+        await Eventually("the erasure job is done", async () =>
+        {
+            status = await admin.GetFromJsonAsync<JsonElement>($"api/erasures/{job}");
+            return status.GetProperty("status").GetString() is "done" or "failed";
+        });
+
+        Assert.Equal("done", status.GetProperty("status").GetString());
+        Assert.Equal([_customer, user], status.GetProperty("identities").EnumerateArray().Select(i => i.GetString()).Order(StringComparer.Ordinal));
+        var server = _redis.GetServer(_redis.GetEndPoints()[0]);
+        foreach (var id in new[] { _customer, user })
+        {
+            Assert.Empty(server.Keys(_redis.GetDatabase().Database, RedisKeys.CustomerPrefix(id) + "*"));
+            Assert.Equal("0\n", await QueryAsync($"SELECT count() FROM {{db}}.events WHERE customer_key = {ClickHouseSql.Quote(id)} OR anonymous_id = {ClickHouseSql.Quote(id)} OR user_id = {ClickHouseSql.Quote(id)} FORMAT TSV"));
+            Assert.Equal("0\n", await QueryAsync($"SELECT count() FROM {{db}}.transitions WHERE customer_key = {ClickHouseSql.Quote(id)} FORMAT TSV"));
+            Assert.Equal("0\n", await QueryAsync($"SELECT count() FROM {{db}}.identity_links WHERE linked_id = {ClickHouseSql.Quote(id)} OR customer_key = {ClickHouseSql.Quote(id)} FORMAT TSV"));
+        }
+
+        // Everyone else stays.
+        Assert.Equal(1, (int)await _redis.GetDatabase().HashGetAsync(RedisKeys.Dialogue(bystander, Topic), DialogueFields.Stage));
+        Assert.Equal("1\n", await QueryAsync($"SELECT count() FROM {{db}}.events WHERE customer_key = {ClickHouseSql.Quote(bystander)} FORMAT TSV"));
+        using var reader = EcrmServices.Client(_stack.EngineUrl, EcrmServices.ApiKey);
+        Assert.Equal(HttpStatusCode.Forbidden, (await reader.DeleteAsync($"api/customers/{bystander}")).StatusCode);
+    }
+
+    [Fact]
     public async Task ReadAndAdminApisNeedTheirKeys()
     {
         using var anonymous = new HttpClient { BaseAddress = _stack.EngineUrl };
