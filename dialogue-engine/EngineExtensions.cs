@@ -32,6 +32,7 @@ public static class EngineExtensions
         builder.Services.AddSingleton<TrendQueries>();
         builder.Services.AddSingleton<SegmentStore>();
         builder.Services.AddHostedService<ErasureWorker>();
+        builder.Services.AddHostedService<SegmentMaterializer>();
         builder.Services.AddSingleton<CatalogHolder>();
         builder.Services.AddHostedService(services => services.GetRequiredService<CatalogHolder>());
         var engine = builder.Configuration.GetSection(EngineOptions.Section).Get<EngineOptions>() ?? new EngineOptions();

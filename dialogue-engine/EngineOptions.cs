@@ -35,6 +35,10 @@ public sealed record EngineOptions
     /// <summary>Whether this instance runs the folding consumer group.</summary>
     public bool RunFolding { get; init; } = true;
 
+    /// <summary>How often the saved segments' members are recomputed into Redis for the recommender's boosts.</summary>
+    [Range(1, 86_400)]
+    public int SegmentRefreshSeconds { get; init; } = 300;
+
     /// <summary>How often each instance checks Redis for a newer catalog.</summary>
     [Range(100, 600_000)]
     public int CatalogPollMs { get; init; } = 1000;

@@ -55,6 +55,9 @@ public sealed partial record RecommenderOptions : IValidatableObject
 
     public FrequencyCapOptions FrequencyCap { get; init; } = new();
 
+    /// <summary>Content boosted for the customers of saved segments (the engine keeps their members in Redis).</summary>
+    public SegmentBoostOptions[] SegmentBoosts { get; init; } = [];
+
     /// <summary>The variants in force: the configured ones, or one named "default" from <see cref="Model"/> and <see cref="Blend"/>.</summary>
     public IReadOnlyList<Variant> EffectiveVariants() => Variants.Length == 0
         ? [new Variant("default", Model, Blend)]
@@ -120,6 +123,14 @@ public sealed record VariantOptions
 
 /// <summary>One A/B arm: which model it uses and how it blends.</summary>
 public sealed record Variant(string Name, ModelKind Model, BlendWeights Blend);
+
+/// <summary>For customers of <see cref="Segment"/>, the next step of <see cref="Topic"/> (its entry content when they have no dialogue there) gets <see cref="Boost"/> added to its score.</summary>
+public sealed record SegmentBoostOptions
+{
+    public string Segment { get; init; } = "";
+    public string Topic { get; init; } = "";
+    public double Boost { get; init; } = 1.0;
+}
 
 /// <summary>
 /// How often one item may be served to one customer: at most <see cref="MaxImpressions"/> times per

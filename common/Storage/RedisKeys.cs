@@ -58,6 +58,14 @@ public static class RedisKeys
     /// <summary>The marketers' saved segments: one hash field per segment id, the segment as JSON.</summary>
     public static RedisKey Segments => "{ecrm:segments}";
 
+    /// <summary>
+    /// The customers of a saved segment, as the engine last computed them (a set), for the recommender's
+    /// segment boosts; <see cref="SegmentMembersNext"/> is filled first and renamed over it.
+    /// </summary>
+    public static RedisKey SegmentMembers(string segment) => $"{{ecrm:segment:{segment}}}:members";
+
+    public static RedisKey SegmentMembersNext(string segment) => $"{{ecrm:segment:{segment}}}:next";
+
     /// <summary>Erasure jobs by id (JSON), and the queue of job ids waiting for the worker.</summary>
     public static RedisKey Erasures => "{ecrm:erasures}";
 

@@ -68,6 +68,7 @@ public sealed class BlendedRecommender(
             }
 
             AddStageNext(candidates, live, variant.Blend.StageNext);
+            AddSegmentBoosts(candidates, settings.SegmentBoosts, known?.Segments, live);
             var history = live.GroupBy(d => d.Topic).ToDictionary(g => g.Key, g => (double)g.Max(d => d.Stage), StringComparer.Ordinal);
             if (model is { Kind: not ModelKind.Popularity } && history.Count > 0)
             {
@@ -162,6 +163,30 @@ public sealed class BlendedRecommender(
             foreach (var item in candidates.Catalog.NextStage(dialogue.Topic, dialogue.Stage, candidates.Now))
             {
                 candidates.Add(item, weight / (1 + rank), reason);
+            }
+        }
+    }
+
+    /// <summary>A segment's boosted topic: its next step for the customer, or its entry content when they have no dialogue there (converted ones are left alone).</summary>
+    private static void AddSegmentBoosts(Candidates candidates, SegmentBoostOptions[] boosts, IReadOnlySet<string>? segments, List<DialogueState> live)
+    {
+        if (segments is not { Count: > 0 })
+        {
+            return;
+        }
+
+        foreach (var boost in boosts.Where(b => segments.Contains(b.Segment)))
+        {
+            var dialogue = live.FirstOrDefault(d => d.Topic == boost.Topic);
+            if (dialogue is { Status: DialogueStatus.Converted })
+            {
+                continue;
+            }
+
+            var reason = $"picked for you: {candidates.TopicName(boost.Topic)}";
+            foreach (var item in candidates.Catalog.NextStage(boost.Topic, dialogue?.Stage ?? 0, candidates.Now))
+            {
+                candidates.Add(item, boost.Boost, reason);
             }
         }
     }

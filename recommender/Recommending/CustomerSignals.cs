@@ -5,7 +5,11 @@ using StackExchange.Redis;
 namespace Ecrm.Recommender.Recommending;
 
 /// <summary>What the rules need to know about one customer, read from Redis in one round of concurrent reads.</summary>
-public sealed record CustomerSignals(string Customer, IReadOnlyList<DialogueState> Dialogues, bool Suppressed, IReadOnlyDictionary<string, int> Served);
+public sealed record CustomerSignals(string Customer, IReadOnlyList<DialogueState> Dialogues, bool Suppressed, IReadOnlyDictionary<string, int> Served)
+{
+    /// <summary>The boosted segments (of <see cref="RecommenderOptions.SegmentBoosts"/>) the customer belongs to.</summary>
+    public IReadOnlySet<string> Segments { get; init; } = new HashSet<string>();
+}
 
 /// <summary>
 /// Reads a customer's live dialogues and the recommender's rule state, and records what was served:
@@ -32,7 +36,9 @@ public sealed class CustomerSignalReader(IConnectionMultiplexer redis, DialogueR
         var live = dialogues.ReadResolvedAsync(customer, limit: 50);
         var cap = options.Value.FrequencyCap;
         var served = cap.MaxImpressions > 0 ? database.HashGetAllAsync(RedisKeys.Served(customer, Period(cap).Number)) : Task.FromResult<HashEntry[]>([]);
-        await Task.WhenAll(flags, live, served);
+        var segments = options.Value.SegmentBoosts.Select(b => b.Segment).Distinct(StringComparer.Ordinal)
+            .Select(segment => (Segment: segment, Member: database.SetContainsAsync(RedisKeys.SegmentMembers(segment), customer))).ToList();
+        await Task.WhenAll([flags, live, served, .. segments.Select(s => s.Member)]);
         if (flags.Result.Any(f => f == "true"))
         {
             return new CustomerSignals(customer, [], Suppressed: true, new Dictionary<string, int>());
@@ -42,7 +48,10 @@ public sealed class CustomerSignalReader(IConnectionMultiplexer redis, DialogueR
             customer,
             live.Result,
             Suppressed: false,
-            served.Result.ToDictionary(e => (string)e.Name!, e => (int)e.Value, StringComparer.Ordinal));
+            served.Result.ToDictionary(e => (string)e.Name!, e => (int)e.Value, StringComparer.Ordinal))
+        {
+            Segments = segments.Where(s => s.Member.Result).Select(s => s.Segment).ToHashSet(StringComparer.Ordinal),
+        };
     }
 
     /// <summary>Counts the items as served to the customer in the current period; fire and forget, off the response's path.</summary>

@@ -87,6 +87,28 @@ public sealed class FunnelTests(ClickHouseFixture clickHouse, RedisFixture redis
         Assert.Equal([1L, 0, 0, 0], emailOnly.Stages.Select(s => s.Customers));
     }
 
+    [Fact]
+    public async Task BreakdownByTraitUsesTheLatestIdentifyValueOfTheResolvedCustomerAndByCohortWeek()
+    {
+        var archive = await WriteFixedArchiveAsync();
+        var queries = new FunnelQueries(archive.Client);
+        await archive.WriteAsync(
+        [
+            Identify("a", """{"region":"Busan"}""", Day.AddDays(-2)),
+            Identify("a", """{"region":"Seoul"}""", Day.AddDays(-1)),
+            // Identified under the user id that the anonymous id "anon-d" is linked to.
+            Identify("user-d", """{"region":"Busan","points":12000}""", Day),
+        ]);
+
+        var byRegion = await ReadAsync(queries, "breakdown=trait:region");
+        var byCohort = await ReadAsync(queries, "breakdown=cohortWeek");
+
+        Assert.Equal([("(none)", new long[] { 4, 3, 1, 0 }), ("Busan", [1, 1, 1, 0]), ("Seoul", [1, 1, 1, 1])],
+            byRegion.Breakdown.Select(b => (b.Key, b.Stages.Select(s => s.Customers).ToArray())));
+        // 2026-11-01 is a Sunday: its week began on Monday 26 October.
+        Assert.Equal([("2026-10-26", 6L)], byCohort.Breakdown.Select(b => (b.Key, b.Stages[0].Customers)));
+    }
+
     [Theory]
     [InlineData("window=abc", "window:")]
     [InlineData("from=2026-13-01", "from:")]
@@ -176,13 +198,21 @@ public sealed class FunnelTests(ClickHouseFixture clickHouse, RedisFixture redis
         Assert.Equal(state, (await ReadAsync(queries, "")).Stages.Select(s => s.Customers));
     }
 
-    private async Task<FunnelQueries> WriteFixedAsync()
+    private static EventEnvelope Identify(string id, string traits, DateTimeOffset at) => new()
+    {
+        Type = EventType.Identify, UserId = id, MessageId = Guid.NewGuid().ToString(), Timestamp = at, ReceivedAt = at, Channel = Channel.Web,
+        Traits = JsonDocument.Parse(traits).RootElement,
+    };
+
+    private async Task<FunnelQueries> WriteFixedAsync() => new((await WriteFixedArchiveAsync()).Client);
+
+    private async Task<ArchiveWriter> WriteFixedArchiveAsync()
     {
         var archive = await ArchiveWriter.CreateAsync(clickHouse, _matcher);
         var items = Fixed.Select(e => Envelope(e.Customer, e.Stage, Day + e.At, e.Channel)).ToList();
         // E's event re-delivered: the same message id archived again.
         await archive.WriteAsync(items.Append(items.Single(i => i.AnonymousId == "e")), [("anon-d", "user-d")]);
-        return new FunnelQueries(archive.Client);
+        return archive;
     }
 
     private async Task<Funnel> ReadAsync(FunnelQueries queries, string query)

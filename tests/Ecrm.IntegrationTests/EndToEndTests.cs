@@ -23,6 +23,11 @@ public sealed class EndToEndTests(KafkaFixture kafka, RedisFixture redis, ClickH
 
     public async Task InitializeAsync()
     {
+        // Saved segments are recomputed every second, and the recommender boosts the spa for "vip".
+        _stack.Set("Engine__SegmentRefreshSeconds", "1");
+        _stack.Set("Recommender__SegmentBoosts__0__Segment", "vip");
+        _stack.Set("Recommender__SegmentBoosts__0__Topic", "spa-gangnam");
+        _stack.Set("Recommender__SegmentBoosts__0__Boost", "5");
         await _stack.StartAsync();
         _redis = RedisConnection.Connect(_stack.RedisConfiguration);
         await _stack.PublishDemoCatalogsAsync();
@@ -268,6 +273,30 @@ public sealed class EndToEndTests(KafkaFixture kafka, RedisFixture redis, ClickH
         Assert.Equal("1\n", await QueryAsync($"SELECT count() FROM {{db}}.events WHERE customer_key = {ClickHouseSql.Quote(bystander)} FORMAT TSV"));
         using var reader = EcrmServices.Client(_stack.EngineUrl, EcrmServices.ApiKey);
         Assert.Equal(HttpStatusCode.Forbidden, (await reader.DeleteAsync($"api/customers/{bystander}")).StatusCode);
+    }
+
+    [Fact]
+    public async Task ASavedSegmentBoostsItsContentInTheRecommendationsOfItsCustomers()
+    {
+        using var collector = EcrmServices.Client(_stack.CollectorUrl);
+        var user = $"user-{Guid.NewGuid():N}";
+        var identify = "{\"type\":\"identify\",\"anonymousId\":\"" + _customer + "\",\"userId\":\"" + user + "\",\"traits\":{\"tier\":\"vip\"}}";
+        Assert.Equal(HttpStatusCode.OK, (await collector.PostAsync("v1/batch", Json(Batch(Page(Guid.NewGuid().ToString(), "/tv/oled-55", minutesAgo: 3), identify)))).StatusCode);
+        await Eventually("the identify is archived", async () =>
+            await QueryAsync($"SELECT count() FROM {{db}}.events WHERE customer_key = {ClickHouseSql.Quote(user)} FORMAT TSV") == "1\n");
+        using var reader = EcrmServices.Client(_stack.EngineUrl, EcrmServices.ApiKey);
+        using var recommender = EcrmServices.Client(_stack.RecommenderUrl, EcrmServices.ApiKey);
+        var before = await recommender.GetFromJsonAsync<JsonElement>($"v1/recommendations/{user}?n=10");
+        Assert.DoesNotContain(before.GetProperty("items").EnumerateArray(), i => i.GetProperty("topic").GetString() == "spa-gangnam");
+
+        var vip = "{\"name\":\"VIP\",\"conditions\":{\"traits\":[{\"name\":\"tier\",\"op\":\"eq\",\"value\":\"vip\"}]}}";
+        Assert.Equal(HttpStatusCode.OK, (await reader.PutAsync("api/segments/vip", Json(vip))).StatusCode);
+        await Eventually("the engine lists the customer in the segment", () => _redis.GetDatabase().SetContainsAsync(RedisKeys.SegmentMembers("vip"), user));
+
+        var after = await recommender.GetFromJsonAsync<JsonElement>($"v1/recommendations/{user}?n=10");
+        var first = after.GetProperty("items")[0];
+        Assert.Equal("spa-gangnam", first.GetProperty("topic").GetString());
+        Assert.Equal("picked for you: Gangnam Spa Package", first.GetProperty("reason").GetString());
     }
 
     [Fact]
