@@ -16,6 +16,7 @@ public static class CollectorExtensions
     public static WebApplicationBuilder AddCollectorServices(this WebApplicationBuilder builder)
     {
         builder.AddKeyAuthentication();
+        builder.Services.AddPrometheusMetrics();
         builder.AddKafkaReadiness();
         builder.Services.AddOptions<CollectorOptions>().BindConfiguration(CollectorOptions.Section).ValidateDataAnnotations().ValidateOnStart();
         builder.Services.AddSingleton(TimeProvider.System);

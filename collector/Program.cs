@@ -10,6 +10,7 @@ var app = builder.Build();
 app.UseSourceCors();
 app.UseRateLimiter();
 app.MapReadiness();
+app.MapPrometheusMetrics();
 app.MapTrackingApi();
 app.MapEmailApi();
 app.MapTrackerScript();

@@ -15,6 +15,7 @@ public static class EngineExtensions
     public static WebApplicationBuilder AddDialogueEngineServices(this WebApplicationBuilder builder)
     {
         builder.AddKeyAuthentication();
+        builder.Services.AddPrometheusMetrics();
         builder.AddKafkaReadiness();
         builder.AddRedis();
         builder.AddClickHouse();

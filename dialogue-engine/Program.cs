@@ -12,6 +12,7 @@ builder.AddDialogueEngineServices();
 
 var app = builder.Build();
 app.MapReadiness();
+app.MapPrometheusMetrics();
 app.MapDialogueEngineApis();
 app.MapConsole();
 app.Run();

@@ -20,6 +20,7 @@ builder.AddRecommenderServices();
 var app = builder.Build();
 app.UseRecommenderCors();
 app.MapReadiness();
+app.MapPrometheusMetrics();
 app.MapRecommenderApis();
 app.Run();
 return 0;

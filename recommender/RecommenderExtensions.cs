@@ -13,6 +13,7 @@ public static class RecommenderExtensions
     public static WebApplicationBuilder AddRecommenderServices(this WebApplicationBuilder builder)
     {
         builder.AddKeyAuthentication();
+        builder.Services.AddPrometheusMetrics();
         builder.AddRedis();
         // ClickHouse is for training and CTR only: serving goes on without it, so it is no readiness dependency.
         builder.AddClickHouse(readiness: false);

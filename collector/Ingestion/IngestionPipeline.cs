@@ -1,3 +1,4 @@
+using System.Diagnostics.Metrics;
 using System.Net;
 using System.Text.Json;
 using System.Text.Json.Serialization;
@@ -37,8 +38,15 @@ public sealed class IngestionPipeline(
     EventProducer producer,
     DurableEventLog log,
     TimeProvider time,
-    IOptions<CollectorOptions> options)
+    IOptions<CollectorOptions> options,
+    IMeterFactory meters)
 {
+    /// <summary>The collector's meter; <c>/metrics</c> shows its instruments.</summary>
+    public const string MeterName = "Ecrm.Collector";
+
+    private readonly Counter<long> _accepted = meters.Create(MeterName).CreateCounter<long>("ecrm.collector.events_accepted", description: "events acknowledged (in Kafka or the spool)");
+    private readonly Counter<long> _rejected = meters.Create(MeterName).CreateCounter<long>("ecrm.collector.events_rejected", description: "events refused with a reason (to the dead-letter topic)");
+
     /// <summary>Ingests raw JSON items (a batch, or one event of a single-call endpoint).</summary>
     public Task<IngestOutcome> IngestAsync(Source source, EventBatch? shell, IReadOnlyList<JsonElement> items, EventType? impliedType, RequestFacts request, CancellationToken cancellationToken)
     {
@@ -131,10 +139,20 @@ public sealed class IngestionPipeline(
             throw new EventLogUnavailableException($"neither Kafka nor the spool took the events ({e.Message})");
         }
 
-        return appended == AppendOutcome.Refused
-            ? throw new EventLogUnavailableException("Kafka is unreachable and the spool is full")
-            : new IngestOutcome(accepted, rejected, droppedBots);
+        if (appended == AppendOutcome.Refused)
+        {
+            throw new EventLogUnavailableException("Kafka is unreachable and the spool is full");
+        }
+
+        _accepted.Add(accepted, new KeyValuePair<string, object?>("source", sourceName));
+        if (rejected.Count > 0)
+        {
+            _rejected.Add(rejected.Count, new KeyValuePair<string, object?>("source", sourceName));
+        }
+
+        return new IngestOutcome(accepted, rejected, droppedBots);
     }
+
 
     private static byte[] DeadLetter(string source, int index, string reason, DateTimeOffset receivedAt, string raw)
     {

@@ -1,3 +1,4 @@
+using System.Diagnostics.Metrics;
 using Ecrm.Collector.Ingestion;
 using Microsoft.Extensions.Options;
 
@@ -25,6 +26,7 @@ public sealed partial class DurableEventLog(
     EventProducer producer,
     IOptions<CollectorOptions> options,
     IHostEnvironment environment,
+    IMeterFactory meters,
     ILogger<DurableEventLog> logger) : BackgroundService
 {
     private const int ReplayBatch = 1000;
@@ -51,6 +53,9 @@ public sealed partial class DurableEventLog(
 
     protected override async Task ExecuteAsync(CancellationToken stoppingToken)
     {
+        // How much waits in the spool for Kafka: above zero, Kafka is (or was just) unreachable.
+        meters.Create(Ingestion.IngestionPipeline.MeterName).CreateObservableGauge("ecrm.collector.spool", () => SpooledBytes, "By", "bytes waiting in the spool for Kafka");
+
         using var timer = new PeriodicTimer(TimeSpan.FromMilliseconds(500));
         while (await timer.WaitForNextTickAsync(stoppingToken))
         {

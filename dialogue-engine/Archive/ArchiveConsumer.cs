@@ -1,3 +1,4 @@
+using System.Diagnostics.Metrics;
 using System.Text.Json;
 using Confluent.Kafka;
 using Ecrm.Common.Events;
@@ -22,7 +23,8 @@ public sealed class ArchiveConsumer(
     ClickHouseClient clickHouse,
     TimeProvider time,
     IHostApplicationLifetime lifetime,
-    ILogger<ArchiveConsumer> logger) : BatchConsumer(kafka, time, lifetime, logger)
+    IMeterFactory meters,
+    ILogger<ArchiveConsumer> logger) : BatchConsumer(kafka, time, lifetime, meters, logger)
 {
     protected override string GroupId => Kafka.ArchiveConsumerGroup;
 

@@ -1,3 +1,5 @@
+using System.Collections.Concurrent;
+using System.Diagnostics.Metrics;
 using Confluent.Kafka;
 using Ecrm.Common.Hosting;
 using Microsoft.Extensions.Options;
@@ -13,8 +15,15 @@ public abstract partial class BatchConsumer(
     IOptions<KafkaOptions> kafka,
     TimeProvider time,
     IHostApplicationLifetime lifetime,
+    IMeterFactory meters,
     ILogger logger) : BackgroundService
 {
+    /// <summary>The engine's meter; <c>/metrics</c> shows its instruments.</summary>
+    public const string MeterName = "Ecrm.DialogueEngine";
+
+    private readonly ConcurrentDictionary<TopicPartition, long> _lag = new();
+    private readonly Counter<long> _failures = meters.Create(MeterName).CreateCounter<long>("ecrm.consumer.batch_failures", description: "batches that failed and were retried (a store or broker away)");
+
     private static readonly TimeSpan MaxRetryDelay = TimeSpan.FromSeconds(5);
 
     protected KafkaOptions Kafka => kafka.Value;
@@ -45,6 +54,7 @@ public abstract partial class BatchConsumer(
 
     private void Run(CancellationToken stoppingToken)
     {
+        meters.Create(MeterName).CreateObservableGauge("ecrm.consumer.lag", ObserveLag, description: "messages behind the end of each partition, as of the last batch");
         try
         {
             WithRetryAsync("prepare", 0, PrepareAsync, stoppingToken).GetAwaiter().GetResult();
@@ -94,6 +104,8 @@ public abstract partial class BatchConsumer(
                 {
                     StoreOffset(consumer, result);
                 }
+
+                RecordLag(consumer, batch);
             }
         }
         catch (OperationCanceledException) when (stoppingToken.IsCancellationRequested)
@@ -151,12 +163,32 @@ public abstract partial class BatchConsumer(
             }
             catch (Exception e) when (!stoppingToken.IsCancellationRequested && IsTransient(e))
             {
+                _failures.Add(1, new KeyValuePair<string, object?>("group", GroupId), new KeyValuePair<string, object?>("step", step));
                 LogStepFailed(e, GroupId, step, count, attempt, delay.TotalMilliseconds);
                 await Task.Delay(delay, stoppingToken);
                 delay = TimeSpan.FromMilliseconds(Math.Min(delay.TotalMilliseconds * 2, MaxRetryDelay.TotalMilliseconds));
             }
         }
     }
+
+    /// <summary>The end of each partition the batch came from (librdkafka's cached watermark: no broker call) minus the next offset to read.</summary>
+    private void RecordLag(IConsumer<string, byte[]> consumer, List<ConsumeResult<string, byte[]>> batch)
+    {
+        foreach (var last in batch.GroupBy(r => r.TopicPartition).Select(g => g.Last()))
+        {
+            var high = consumer.GetWatermarkOffsets(last.TopicPartition).High;
+            if (high != Offset.Unset)
+            {
+                _lag[last.TopicPartition] = Math.Max(0, high.Value - (last.Offset.Value + 1));
+            }
+        }
+    }
+
+    private IEnumerable<Measurement<long>> ObserveLag() =>
+        _lag.Select(entry => new Measurement<long>(entry.Value,
+            new KeyValuePair<string, object?>("group", GroupId),
+            new KeyValuePair<string, object?>("topic", entry.Key.Topic),
+            new KeyValuePair<string, object?>("partition", entry.Key.Partition.Value)));
 
     private void StoreOffset(IConsumer<string, byte[]> consumer, ConsumeResult<string, byte[]> result)
     {

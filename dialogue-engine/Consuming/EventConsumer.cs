@@ -25,9 +25,9 @@ public sealed class EventConsumer(
     TimeProvider time,
     IHostApplicationLifetime lifetime,
     IMeterFactory meters,
-    ILogger<EventConsumer> logger) : BatchConsumer(kafka, time, lifetime, logger)
+    ILogger<EventConsumer> logger) : BatchConsumer(kafka, time, lifetime, meters, logger)
 {
-    private readonly Meter _meter = meters.Create("Ecrm.DialogueEngine");
+    private readonly Meter _meter = meters.Create(MeterName);
     private Counter<long>? _folded;
     private Counter<long>? _stageChanges;
 
@@ -66,11 +66,5 @@ public sealed class EventConsumer(
         await folder.MarkPublishedAsync(folded);
         _folded?.Add(items.Count);
         _stageChanges?.Add(folded.Changes.Count(c => c.Kind == DialogueChangeKinds.Stage));
-    }
-
-    public override void Dispose()
-    {
-        _meter.Dispose();
-        base.Dispose();
     }
 }

@@ -300,6 +300,32 @@ public sealed class EndToEndTests(KafkaFixture kafka, RedisFixture redis, ClickH
     }
 
     [Fact]
+    public async Task EveryServiceExposesPrometheusMetrics()
+    {
+        using var collector = EcrmServices.Client(_stack.CollectorUrl);
+        Assert.Equal(HttpStatusCode.OK, (await collector.PostAsync("v1/batch", Json(Batch(Page(Guid.NewGuid().ToString(), "/tv/oled-55", minutesAgo: 1))))).StatusCode);
+        using var recommender = EcrmServices.Client(_stack.RecommenderUrl, EcrmServices.ApiKey);
+        Assert.Equal(HttpStatusCode.OK, (await recommender.GetAsync($"v1/recommendations/{_customer}")).StatusCode);
+        await Eventually("the event is archived", async () => await CountAsync("events") == "1");
+
+        using var plain = new HttpClient();
+        var collectorMetrics = await plain.GetStringAsync(new Uri(_stack.CollectorUrl, "metrics"));
+        Assert.Matches(@"ecrm_collector_events_accepted_total\{source=""[^""]+""\} [1-9]", collectorMetrics);
+        Assert.Contains("ecrm_collector_spool_bytes 0", collectorMetrics, StringComparison.Ordinal);
+        Assert.Contains("http_server_request_duration_seconds_bucket{", collectorMetrics, StringComparison.Ordinal);
+        var engineMetrics = "";
+        await Eventually("the engine reports folds and lag", async () =>
+        {
+            engineMetrics = await plain.GetStringAsync(new Uri(_stack.EngineUrl, "metrics"));
+            return engineMetrics.Contains("ecrm_engine_events_folded_total", StringComparison.Ordinal)
+                && engineMetrics.Contains("ecrm_consumer_lag{group=\"archive-", StringComparison.Ordinal);
+        });
+        Assert.Matches(@"ecrm_consumer_lag\{group=""engine-[^""]+"",partition=""[0-9]+"",topic=""[^""]+""\} 0", engineMetrics);
+        var recommenderMetrics = await plain.GetStringAsync(new Uri(_stack.RecommenderUrl, "metrics"));
+        Assert.Contains("http_server_request_duration_seconds_count{", recommenderMetrics, StringComparison.Ordinal);
+    }
+
+    [Fact]
     public async Task ReadAndAdminApisNeedTheirKeys()
     {
         using var anonymous = new HttpClient { BaseAddress = _stack.EngineUrl };
