@@ -34,6 +34,8 @@ public static class EngineExtensions
         builder.Services.AddSingleton<SegmentStore>();
         builder.Services.AddHostedService<ErasureWorker>();
         builder.Services.AddHostedService<SegmentMaterializer>();
+        builder.Services.AddSingleton<RawEventRetention>();
+        builder.Services.AddHostedService(services => services.GetRequiredService<RawEventRetention>());
         builder.Services.AddSingleton<CatalogHolder>();
         builder.Services.AddHostedService(services => services.GetRequiredService<CatalogHolder>());
         var engine = builder.Configuration.GetSection(EngineOptions.Section).Get<EngineOptions>() ?? new EngineOptions();

@@ -35,6 +35,10 @@ public sealed record EngineOptions
     /// <summary>Whether this instance runs the folding consumer group.</summary>
     public bool RunFolding { get; init; } = true;
 
+    /// <summary>Raw events older than this many days are removed from the archive daily; 0 keeps them all. Transitions and dialogues are kept.</summary>
+    [Range(0, 36_500)]
+    public int RawEventRetentionDays { get; init; }
+
     /// <summary>How often the saved segments' members are recomputed into Redis for the recommender's boosts.</summary>
     [Range(1, 86_400)]
     public int SegmentRefreshSeconds { get; init; } = 300;

@@ -40,6 +40,15 @@ public sealed record CollectorOptions
     /// <summary>Zero the host part of IP addresses (the last octet of IPv4, the last 80 bits of IPv6).</summary>
     public bool AnonymizeIp { get; init; } = true;
 
+    /// <summary>
+    /// Identify traits stored hashed (HMAC-SHA256 with <see cref="TraitHashKey"/> of the trimmed,
+    /// lower-cased value), for personal data that segments may match but nobody should read back.
+    /// </summary>
+    public string[] HashedTraits { get; init; } = [];
+
+    /// <summary>The key of the trait hashes; without one the hash is plain SHA-256, which a dictionary of e-mail addresses reverses.</summary>
+    public string TraitHashKey { get; init; } = "";
+
     /// <summary>Replace the user agent string with browser family, OS family and device class.</summary>
     public bool ReduceUserAgent { get; init; } = true;
 

@@ -1,5 +1,9 @@
+using System.Buffers;
 using System.Net;
 using System.Net.Sockets;
+using System.Security.Cryptography;
+using System.Text;
+using System.Text.Json;
 using Ecrm.Common.Events;
 using Microsoft.Extensions.Options;
 
@@ -11,9 +15,20 @@ namespace Ecrm.Collector.Ingestion;
 /// </summary>
 public sealed class EventEnricher(IOptions<CollectorOptions> options)
 {
+    /// <summary>What a hashed trait's value starts with.</summary>
+    public const string TraitHashPrefix = "hmac-sha256:";
+
+    private readonly HashSet<string> _hashedTraits = new(options.Value.HashedTraits, StringComparer.Ordinal);
+    private readonly byte[] _traitHashKey = Encoding.UTF8.GetBytes(options.Value.TraitHashKey);
+
     /// <summary>Enriches one event; returns true when it comes from a bot.</summary>
     public bool Enrich(EventEnvelope item, IPAddress? requestIp, string? requestUserAgent, bool fromBrowser)
     {
+        if (_hashedTraits.Count > 0 && item.Traits is { ValueKind: JsonValueKind.Object } traits)
+        {
+            item.Traits = HashTraits(traits);
+        }
+
         var context = item.Context ??= new EventContext();
         // Server-side libraries send on behalf of someone else: the request's own address and agent are not the customer's.
         if (fromBrowser)
@@ -46,6 +61,42 @@ public sealed class EventEnricher(IOptions<CollectorOptions> options)
         }
 
         return false;
+    }
+
+    /// <summary>The one-way form of a trait value: equal inputs (ignoring case and outer spaces) give equal hashes.</summary>
+    public string HashTraitValue(string value)
+    {
+        var bytes = Encoding.UTF8.GetBytes(value.Trim().ToLowerInvariant());
+        var hash = _traitHashKey.Length == 0 ? SHA256.HashData(bytes) : HMACSHA256.HashData(_traitHashKey, bytes);
+        return TraitHashPrefix + Convert.ToHexStringLower(hash);
+    }
+
+    private JsonElement HashTraits(JsonElement traits)
+    {
+        var buffer = new ArrayBufferWriter<byte>();
+        using (var writer = new Utf8JsonWriter(buffer))
+        {
+            writer.WriteStartObject();
+            foreach (var trait in traits.EnumerateObject())
+            {
+                var value = trait.Value;
+                var hashed = _hashedTraits.Contains(trait.Name)
+                    && value.ValueKind is JsonValueKind.String or JsonValueKind.Number
+                    && !(value.ValueKind == JsonValueKind.String && value.GetString()!.StartsWith(TraitHashPrefix, StringComparison.Ordinal));
+                if (hashed)
+                {
+                    writer.WriteString(trait.Name, HashTraitValue(value.ValueKind == JsonValueKind.String ? value.GetString()! : value.GetRawText()));
+                }
+                else
+                {
+                    trait.WriteTo(writer);
+                }
+            }
+
+            writer.WriteEndObject();
+        }
+
+        return JsonDocument.Parse(buffer.WrittenMemory).RootElement.Clone();
     }
 
     public static IPAddress Anonymize(IPAddress address)

@@ -19,6 +19,30 @@ public sealed class EventEnricherTests
         Assert.Equal(expected, EventEnricher.Anonymize(IPAddress.Parse(ip)).ToString());
     }
 
+    [Fact]
+    public void ConfiguredTraitsAreStoredAsKeyedHashesAndTheRestAsSent()
+    {
+        var enricher = new EventEnricher(Options.Create(new CollectorOptions { HashedTraits = ["email", "phone"], TraitHashKey = "k" }));
+        var item = new EventEnvelope
+        {
+            Type = EventType.Identify,
+            Traits = System.Text.Json.JsonDocument.Parse("""{"email":" Kim@Example.COM ","phone":821012345678,"name":"Kim","tags":["a"]}""").RootElement,
+        };
+
+        enricher.Enrich(item, null, null, fromBrowser: false);
+
+        var traits = item.Traits!.Value;
+        // HMAC-SHA256("k", "kim@example.com"), computed apart from the code under test.
+        var expected = "hmac-sha256:" + Convert.ToHexStringLower(System.Security.Cryptography.HMACSHA256.HashData("k"u8, "kim@example.com"u8));
+        Assert.Equal(expected, traits.GetProperty("email").GetString());
+        Assert.StartsWith("hmac-sha256:", traits.GetProperty("phone").GetString(), StringComparison.Ordinal);
+        Assert.Equal("Kim", traits.GetProperty("name").GetString());
+        Assert.Equal(System.Text.Json.JsonValueKind.Array, traits.GetProperty("tags").ValueKind);
+        // Hashing a hashed value again changes nothing (a re-sent event).
+        enricher.Enrich(item, null, null, fromBrowser: false);
+        Assert.Equal(expected, item.Traits!.Value.GetProperty("email").GetString());
+    }
+
     [Theory]
     [InlineData(ChromeOnWindows, "Chrome", "Windows", "desktop")]
     [InlineData("Mozilla/5.0 (iPhone; CPU iPhone OS 17_5 like Mac OS X) AppleWebKit/605.1.15 (KHTML, like Gecko) Version/17.5 Mobile/15E148 Safari/604.1", "Safari", "iOS", "mobile")]
