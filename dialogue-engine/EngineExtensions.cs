@@ -7,6 +7,7 @@ using Ecrm.DialogueEngine.Customers;
 using Ecrm.DialogueEngine.Folding;
 using Ecrm.DialogueEngine.Funnels;
 using Ecrm.DialogueEngine.Segments;
+using Ecrm.DialogueEngine.Triggers;
 
 namespace Ecrm.DialogueEngine;
 
@@ -44,6 +45,7 @@ public static class EngineExtensions
             builder.Services.AddHostedService<ArchiveConsumer>();
         }
 
+        builder.AddTriggers();
         return builder;
     }
 
@@ -53,6 +55,7 @@ public static class EngineExtensions
         endpoints.MapCustomerApi();
         endpoints.MapFunnelApi();
         endpoints.MapSegmentApi();
+        endpoints.MapTriggerApi();
         return endpoints;
     }
 }
