@@ -9,6 +9,11 @@ if (args is ["funnel", ..])
     return await FunnelRun.RunAsync(args);
 }
 
+if (args is ["triggers", ..])
+{
+    return await TriggerRun.RunAsync(args);
+}
+
 var options = CommandLine.Parse(args);
 if (options is null)
 {
