@@ -29,6 +29,11 @@ public abstract partial class BatchConsumer(
 
     protected abstract TimeSpan BatchWindow { get; }
 
+    /// <summary>Lets a subclass tune its consumer (for example a shorter fetch wait for latency).</summary>
+    protected virtual void Configure(ConsumerConfig config)
+    {
+    }
+
     /// <summary>Runs once before consuming, retried like a batch (for example, creating tables).</summary>
     protected virtual Task PrepareAsync(CancellationToken stoppingToken) => Task.CompletedTask;
 
@@ -54,7 +59,7 @@ public abstract partial class BatchConsumer(
             return;
         }
 
-        using var consumer = new ConsumerBuilder<string, byte[]>(new ConsumerConfig
+        var config = new ConsumerConfig
         {
             BootstrapServers = kafka.Value.BootstrapServers,
             GroupId = GroupId,
@@ -63,7 +68,9 @@ public abstract partial class BatchConsumer(
             EnableAutoOffsetStore = false,
             // Room for a batch to be retried through a store outage without leaving the group.
             MaxPollIntervalMs = 600_000,
-        })
+        };
+        Configure(config);
+        using var consumer = new ConsumerBuilder<string, byte[]>(config)
         .SetErrorHandler((_, error) =>
         {
             LogKafkaError(GroupId, error.Reason, error.IsFatal);

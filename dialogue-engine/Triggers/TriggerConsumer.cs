@@ -31,6 +31,8 @@ public sealed class TriggerConsumer(
 
     protected override TimeSpan BatchWindow => TimeSpan.FromMilliseconds(options.Value.BatchWindowMs);
 
+    protected override void Configure(ConsumerConfig config) => config.FetchWaitMaxMs = options.Value.FetchWaitMaxMs;
+
     protected override bool IsTransient(Exception exception) => exception is StackExchange.Redis.RedisException or TimeoutException;
 
     protected override async Task ProcessAsync(IReadOnlyList<ConsumeResult<string, byte[]>> batch, CancellationToken stoppingToken)

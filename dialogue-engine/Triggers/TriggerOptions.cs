@@ -20,6 +20,13 @@ public sealed record TriggerOptions
     [Range(1, 10_000)]
     public int BatchWindowMs { get; init; } = 5;
 
+    /// <summary>
+    /// The longest a fetch waits at the broker for new transitions. librdkafka's default (500 ms) shows
+    /// as up to half a second of delay on brokers that hold fetches for the full wait (the embedded mock cluster).
+    /// </summary>
+    [Range(1, 5000)]
+    public int FetchWaitMaxMs { get; init; } = 20;
+
     /// <summary>How often the poller looks for due waits and retries when nothing woke it.</summary>
     [Range(10, 60_000)]
     public int PollMs { get; init; } = 100;

@@ -1,6 +1,7 @@
 using System.Globalization;
 using System.Net;
 using System.Text.Json;
+using System.Text.Json.Serialization;
 using System.Text.RegularExpressions;
 using System.Xml;
 using Ecrm.Common.Catalog;
@@ -83,6 +84,7 @@ public sealed record TriggerRule
     public TriggerLimit? Limit { get; init; }
     public TriggerAction? Action { get; init; }
 
+    [JsonIgnore]
     public TimeSpan? Wait => Unless?.Within is { } within ? XmlConvert.ToTimeSpan(within) : null;
 
     public bool Matches(string topic, int fromStage, int toStage, string channel) =>
