@@ -30,6 +30,12 @@ public sealed class TriggerEmailTests(KafkaFixture kafka, RedisFixture redis, Cl
         // The engine needs the collector's address, known once the collector runs: start the engine again with it.
         _stack.Set("Triggers__CollectorUrl", _stack.CollectorUrl.ToString());
         _stack.Set("Triggers__CollectorAdminKey", EcrmServices.AdminKey);
+        // Fresh consumer groups (nothing is consumed yet): the killed engine's members would hold their
+        // partitions until their session times out.
+        var groups = Guid.NewGuid().ToString("N")[..12];
+        _stack.Set("Kafka__ConsumerGroup", $"engine-{groups}");
+        _stack.Set("Kafka__ArchiveConsumerGroup", $"archive-{groups}");
+        _stack.Set("Triggers__ConsumerGroup", $"triggers-{groups}");
         _stack.Kill("dialogue-engine");
         await _stack.RestartAsync("dialogue-engine");
         _redis = RedisConnection.Connect(_stack.RedisConfiguration);
