@@ -7,6 +7,7 @@ using Ecrm.DialogueEngine.Customers;
 using Ecrm.DialogueEngine.Folding;
 using Ecrm.DialogueEngine.Funnels;
 using Ecrm.DialogueEngine.Segments;
+using Ecrm.DialogueEngine.Triggers;
 
 namespace Ecrm.DialogueEngine;
 
@@ -49,6 +50,7 @@ public static class EngineExtensions
             builder.Services.AddHostedService<ArchiveConsumer>();
         }
 
+        builder.AddTriggers();
         return builder;
     }
 
@@ -59,6 +61,7 @@ public static class EngineExtensions
         endpoints.MapCustomerErasureApi();
         endpoints.MapFunnelApi();
         endpoints.MapSegmentApi();
+        endpoints.MapTriggerApi();
         return endpoints;
     }
 }

@@ -19,6 +19,11 @@ if (RecommenderRun.Handles(args))
     return await RecommenderRun.RunAsync(args);
 }
 
+if (args is ["triggers", ..])
+{
+    return await TriggerRun.RunAsync(args);
+}
+
 var options = CommandLine.Parse(args);
 if (options is null)
 {

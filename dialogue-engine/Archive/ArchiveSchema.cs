@@ -3,7 +3,7 @@ using Ecrm.Common.Storage;
 namespace Ecrm.DialogueEngine.Archive;
 
 /// <summary>
-/// The ClickHouse archive: every raw event, every stage transition, every identity link. Replacing
+/// The ClickHouse archive: every raw event, every stage transition, every identity link, every trigger firing. Replacing
 /// tables keyed by message id, because an event re-delivered after a crash may be written twice and
 /// must count once; readers use FINAL or count distinct message ids or customers. The SQL runs on
 /// ClickHouse 18.16 and on current releases. Columns added in later versions are added to existing
@@ -15,6 +15,7 @@ public static class ArchiveSchema
     public const string Transitions = "transitions";
     public const string DeadLetters = "dead_letters";
     public const string IdentityLinks = "identity_links";
+    public const string TriggerFirings = "trigger_firings";
 
     private sealed record Table(string Name, (string Name, string Type)[] Columns, string Engine);
 
@@ -45,6 +46,16 @@ public static class ArchiveSchema
         new(IdentityLinks,
         [("linked_id", "String"), ("customer_key", "String"), ("message_id", "String"), ("timestamp", "DateTime('UTC')"), ("archived_at_ms", "UInt64")],
         "ReplacingMergeTree(archived_at_ms) ORDER BY (linked_id, customer_key)"),
+        // Each trigger firing once, in its latest state (fired, suppressed, retrying, delivered, dead).
+        new(TriggerFirings,
+        [
+            ("firing_id", "String"), ("rule_id", "String"), ("customer_key", "String"), ("topic", "String"), ("episode", "UInt16"),
+            ("from_stage", "UInt8"), ("to_stage", "UInt8"), ("channel", "String"), ("transition_message_id", "String"),
+            ("transition_at", "DateTime('UTC')"), ("transition_at_ms", "UInt64"), ("status", "String"), ("attempts", "UInt16"),
+            ("error", "String"), ("fired_at", "DateTime('UTC')"), ("fired_at_ms", "UInt64"), ("updated_at_ms", "UInt64"),
+            ("version", "UInt64"), ("date", "Date MATERIALIZED toDate(fired_at)"),
+        ],
+        "ReplacingMergeTree(version) PARTITION BY toYYYYMM(date) ORDER BY (rule_id, firing_id)"),
     ];
 
     public static async Task EnsureAsync(ClickHouseClient clickHouse, CancellationToken cancellationToken)

@@ -38,6 +38,11 @@ public abstract partial class BatchConsumer(
 
     protected abstract TimeSpan BatchWindow { get; }
 
+    /// <summary>Lets a subclass tune its consumer (for example a shorter fetch wait for latency).</summary>
+    protected virtual void Configure(ConsumerConfig config)
+    {
+    }
+
     /// <summary>Runs once before consuming, retried like a batch (for example, creating tables).</summary>
     protected virtual Task PrepareAsync(CancellationToken stoppingToken) => Task.CompletedTask;
 
@@ -64,7 +69,7 @@ public abstract partial class BatchConsumer(
             return;
         }
 
-        using var consumer = new ConsumerBuilder<string, byte[]>(new ConsumerConfig
+        var config = new ConsumerConfig
         {
             BootstrapServers = kafka.Value.BootstrapServers,
             GroupId = GroupId,
@@ -76,7 +81,9 @@ public abstract partial class BatchConsumer(
             // A stage must be usable within milliseconds: fetch what is there instead of waiting up to
             // librdkafka's default 500 ms for more bytes to arrive.
             FetchWaitMaxMs = 5,
-        })
+        };
+        Configure(config);
+        using var consumer = new ConsumerBuilder<string, byte[]>(config)
         .SetErrorHandler((_, error) =>
         {
             LogKafkaError(GroupId, error.Reason, error.IsFatal);

@@ -31,6 +31,7 @@ public sealed class EcrmServices : IAsyncDisposable
             ["Kafka__ConsumerGroup"] = $"engine-{id}",
             ["Kafka__TransitionsTopic"] = Topic + ".transitions",
             ["Kafka__ArchiveConsumerGroup"] = $"archive-{id}",
+            ["Triggers__ConsumerGroup"] = $"triggers-{id}",
             ["Collector__DeadLetterTopic"] = Topic + ".dlq",
             ["Collector__SpoolDirectory"] = Directory.CreateTempSubdirectory("ecrm-spool-").FullName,
             ["Redis__Configuration"] = RedisConfiguration,

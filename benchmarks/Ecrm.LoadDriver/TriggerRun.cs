@@ -1,0 +1,224 @@
+using System.Collections.Concurrent;
+using System.Diagnostics;
+using System.Globalization;
+using System.Net;
+using System.Net.Http.Headers;
+using System.Text;
+using System.Text.Json;
+using Confluent.Kafka;
+using Ecrm.Common.Events;
+
+namespace Ecrm.LoadDriver;
+
+/// <summary>
+/// triggers: the time from a transition (produced to the transitions topic) to its webhook arriving
+/// at a local receiver, with many waits pending in Redis, next to a bare HTTP POST round trip to the
+/// same receiver measured in the same run.
+/// </summary>
+internal static class TriggerRun
+{
+    public const string Usage = "usage: Ecrm.LoadDriver triggers --engine URL --admin-key KEY --kafka BOOTSTRAP --topic TRANSITIONS [--waits 10000] [--transitions 2000] [--rate 50]";
+
+    public static async Task<int> RunAsync(string[] args)
+    {
+        var values = new Dictionary<string, string>(StringComparer.Ordinal);
+        for (var i = 1; i + 1 < args.Length; i += 2)
+        {
+            values[args[i].TrimStart('-')] = args[i + 1];
+        }
+
+        if (!values.TryGetValue("engine", out var engine) || !values.TryGetValue("admin-key", out var adminKey)
+            || !values.TryGetValue("kafka", out var kafka) || !values.TryGetValue("topic", out var topic))
+        {
+            Console.Error.WriteLine(Usage);
+            return 2;
+        }
+
+        int Int(string name, int fallback) => values.TryGetValue(name, out var text) ? int.Parse(text, CultureInfo.InvariantCulture) : fallback;
+        var (waits, transitions, rate) = (Int("waits", 10_000), Int("transitions", 2000), Int("rate", 50));
+
+        using var receiver = new Receiver();
+        using var api = new HttpClient { BaseAddress = new Uri(engine), Timeout = TimeSpan.FromSeconds(30) };
+        api.DefaultRequestHeaders.Authorization = new AuthenticationHeaderValue("Bearer", adminKey);
+        using var producer = new ProducerBuilder<string, byte[]>(new ProducerConfig { BootstrapServers = kafka, Acks = Acks.All, LingerMs = 0 }).Build();
+        const string Secret = "benchmark-webhook-secret-0123456789";
+        var run = Guid.NewGuid().ToString("N")[..8];
+
+        // 1. Pending waits: a rule that waits six hours for a purchase after the cart, and that many carts.
+        await CreateRuleAsync(api, $$"""{"id":"bench-wait-{{run}}","when":{"topic":"*","toStage":3},"unless":{"toStage":4,"within":"PT6H"},"action":{"type":"webhook","url":"{{receiver.Url}}","secret":"{{Secret}}"} }""");
+        var seeding = Stopwatch.StartNew();
+        var seeds = Enumerable.Range(0, waits).Select(i => producer.ProduceAsync(topic, Message(Change($"wait-{run}-{i}", 2, 3)))).ToArray();
+        await Task.WhenAll(seeds);
+        long pending;
+        while ((pending = await PendingAsync(api)) < waits)
+        {
+            if (seeding.Elapsed > TimeSpan.FromMinutes(5))
+            {
+                Console.Error.WriteLine($"only {pending} of {waits} waits pending after 5 minutes");
+                return 1;
+            }
+
+            await Task.Delay(200);
+        }
+
+        Console.WriteLine($"{pending:N0} waits pending (seeded in {seeding.Elapsed.TotalSeconds:F1} s)");
+
+        // 2. Reference: bare HTTP POSTs of a webhook-sized body to the same receiver, one at a time.
+        using var plain = new HttpClient();
+        var body = new byte[1500];
+        var reference = new List<double>();
+        for (var i = 0; i < 500; i++)
+        {
+            var started = Stopwatch.GetTimestamp();
+            using var response = await plain.PostAsync(receiver.Url + "ref", new ByteArrayContent(body));
+            reference.Add(Stopwatch.GetElapsedTime(started).TotalMilliseconds);
+        }
+
+        // 3. Transitions to webhook: an immediate rule, transitions at a steady rate, each timed from just before it is produced.
+        await CreateRuleAsync(api, $$"""{"id":"bench-now-{{run}}","when":{"topic":"*","toStage":2},"action":{"type":"webhook","url":"{{receiver.Url}}hook","secret":"{{Secret}}"} }""");
+        var warm = $"warm-{run}";
+        await producer.ProduceAsync(topic, Message(Change(warm, 1, 2)));
+        await receiver.WaitAsync(warm, TimeSpan.FromSeconds(60));
+
+        var sent = new ConcurrentDictionary<string, long>();
+        var interval = TimeSpan.FromSeconds(1.0 / rate);
+        var clock = Stopwatch.StartNew();
+        for (var i = 0; i < transitions; i++)
+        {
+            var customer = $"now-{run}-{i}";
+            var due = interval * i;
+            if (due > clock.Elapsed)
+            {
+                await Task.Delay(due - clock.Elapsed);
+            }
+
+            sent[customer] = Stopwatch.GetTimestamp();
+            _ = producer.ProduceAsync(topic, Message(Change(customer, 1, 2)));
+        }
+
+        var deadline = DateTime.UtcNow.AddSeconds(60);
+        while (sent.Keys.Count(receiver.Arrived.ContainsKey) < transitions && DateTime.UtcNow < deadline)
+        {
+            await Task.Delay(100);
+        }
+
+        var latencies = sent.Where(s => receiver.Arrived.ContainsKey(s.Key))
+            .Select(s => Stopwatch.GetElapsedTime(s.Value, receiver.Arrived[s.Key]).TotalMilliseconds).Order().ToArray();
+        var duplicates = receiver.Duplicates;
+        Console.WriteLine($"transition -> webhook, {latencies.Length:N0}/{transitions:N0} delivered at {rate}/s with {await PendingAsync(api):N0} jobs pending:"
+            + $" p50 {Percentile(latencies, 0.50):F1} ms, p90 {Percentile(latencies, 0.90):F1} ms, p99 {Percentile(latencies, 0.99):F1} ms, max {latencies.LastOrDefault():F1} ms; duplicates {duplicates}");
+        var refSorted = reference.Order().ToArray();
+        Console.WriteLine($"reference: bare HTTP POST round trip to the same receiver, 500 sequential: p50 {Percentile(refSorted, 0.50):F2} ms, p99 {Percentile(refSorted, 0.99):F2} ms");
+        return latencies.Length == transitions ? 0 : 1;
+    }
+
+    private static DialogueChange Change(string customer, int from, int to) => new()
+    {
+        Customer = customer,
+        Topic = "tv-oled-55",
+        FromStage = from,
+        ToStage = to,
+        Channel = "web",
+        MessageId = Guid.NewGuid().ToString(),
+        Timestamp = DateTimeOffset.UtcNow,
+    };
+
+    private static Message<string, byte[]> Message(DialogueChange change) =>
+        new() { Key = change.Customer, Value = JsonSerializer.SerializeToUtf8Bytes(change, EcrmJsonContext.Default.DialogueChange) };
+
+    private static async Task CreateRuleAsync(HttpClient api, string json)
+    {
+        using var response = await api.PostAsync("api/triggers", new StringContent(json, Encoding.UTF8, "application/json"));
+        if (!response.IsSuccessStatusCode)
+        {
+            throw new InvalidOperationException($"POST api/triggers: {(int)response.StatusCode} {await response.Content.ReadAsStringAsync()}");
+        }
+    }
+
+    private static async Task<long> PendingAsync(HttpClient api)
+    {
+        using var stats = JsonDocument.Parse(await api.GetStringAsync("api/triggers/stats"));
+        return stats.RootElement.GetProperty("pendingJobs").GetInt64();
+    }
+
+    private static double Percentile(double[] sorted, double p) => sorted.Length == 0 ? double.NaN : sorted[Math.Min(sorted.Length - 1, (int)Math.Ceiling(p * sorted.Length) - 1)];
+
+    /// <summary>A loopback HTTP receiver noting when each customer's webhook arrived.</summary>
+    private sealed class Receiver : IDisposable
+    {
+        private readonly HttpListener _listener = new();
+        private int _duplicates;
+
+        public Receiver()
+        {
+            var port = FreePort();
+            Url = $"http://127.0.0.1:{port}/";
+            _listener.Prefixes.Add(Url);
+            _listener.Start();
+            _ = Task.Run(LoopAsync);
+        }
+
+        public string Url { get; }
+
+        public ConcurrentDictionary<string, long> Arrived { get; } = new();
+
+        public int Duplicates => _duplicates;
+
+        public async Task WaitAsync(string customer, TimeSpan timeout)
+        {
+            var deadline = DateTime.UtcNow + timeout;
+            while (!Arrived.ContainsKey(customer))
+            {
+                if (DateTime.UtcNow > deadline)
+                {
+                    throw new TimeoutException($"no webhook for {customer} within {timeout.TotalSeconds:F0} s");
+                }
+
+                await Task.Delay(50);
+            }
+        }
+
+        private async Task LoopAsync()
+        {
+            while (_listener.IsListening)
+            {
+                HttpListenerContext context;
+                try
+                {
+                    context = await _listener.GetContextAsync();
+                }
+                catch (Exception e) when (e is HttpListenerException or ObjectDisposedException or InvalidOperationException)
+                {
+                    return;
+                }
+
+                _ = Task.Run(async () =>
+                {
+                    var at = Stopwatch.GetTimestamp();
+                    using var body = new MemoryStream();
+                    await context.Request.InputStream.CopyToAsync(body);
+                    if (context.Request.Url!.AbsolutePath == "/hook" && body.Length > 0)
+                    {
+                        var customer = JsonDocument.Parse(body.ToArray()).RootElement.GetProperty("customer").GetProperty("id").GetString()!;
+                        if (!Arrived.TryAdd(customer, at))
+                        {
+                            Interlocked.Increment(ref _duplicates);
+                        }
+                    }
+
+                    context.Response.StatusCode = 200;
+                    context.Response.Close();
+                });
+            }
+        }
+
+        private static int FreePort()
+        {
+            using var listener = new System.Net.Sockets.TcpListener(IPAddress.Loopback, 0);
+            listener.Start();
+            return ((IPEndPoint)listener.LocalEndpoint).Port;
+        }
+
+        public void Dispose() => _listener.Close();
+    }
+}
