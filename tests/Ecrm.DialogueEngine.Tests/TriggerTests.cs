@@ -83,7 +83,7 @@ public sealed class TriggerTests : IClassFixture<KafkaFixture>, IAsyncLifetime
                 // The counts and the rows are two queries: wait until both have seen the last insert.
                 return firings!.Firings.Count(f => f.Status == FiringStatus.Delivered) == 3 && firings.Total == 3;
             });
-            Assert.Equal(1, firings.Firings.Count(f => f.Customer == "c-once"));
+            Assert.Equal(1, firings!.Firings.Count(f => f.Customer == "c-once"));
             Assert.Equal("3", (await _clickHouse.QueryAsync($"SELECT count() FROM {_engine.Database}.{ArchiveSchema.TriggerFirings} FINAL WHERE rule_id = '{_rule}' FORMAT TSV")).Trim());
         }
     }
