@@ -26,6 +26,7 @@ public sealed class EventSpool : IAsyncDisposable
     private readonly Task _writer;
     private readonly Lock _lock = new();
     private FileStream _segment;
+    private int _disposed;
     private long _segmentId;
     private SpoolPosition _readPosition;
     private long _pendingBytes;
@@ -146,6 +147,13 @@ public sealed class EventSpool : IAsyncDisposable
 
     public async ValueTask DisposeAsync()
     {
+        // The host may stop the log twice at once (application stop and test-host disposal); two
+        // concurrent disposals of the segment stream race inside FileStream.
+        if (Interlocked.Exchange(ref _disposed, 1) == 1)
+        {
+            return;
+        }
+
         _appends.Writer.TryComplete();
         await _writer;
         await _segment.DisposeAsync();
