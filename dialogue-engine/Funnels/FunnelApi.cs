@@ -1,5 +1,5 @@
 using Ecrm.Common.Hosting;
-using Ecrm.Common.Storage;
+using Ecrm.DialogueEngine.Archive;
 using Ecrm.DialogueEngine.Catalog;
 using Ecrm.DialogueEngine.Segments;
 using Microsoft.AspNetCore.Http.HttpResults;
@@ -40,7 +40,7 @@ public static class FunnelApi
             return BadRequest([segmentError]);
         }
 
-        return await ArchiveAsync(async () => (await funnels.ReadAsync(catalog.Catalog, topic, request, customers.Sql, cancellationToken))[0]);
+        return await ArchiveAnswers.OkOrUnavailableAsync(async () => (await funnels.ReadAsync(catalog.Catalog, topic, request, customers.Sql, cancellationToken))[0]);
     }
 
     private static async Task<Results<Ok<FunnelList>, ProblemHttpResult>> GetFunnelsAsync(
@@ -69,7 +69,7 @@ public static class FunnelApi
             return BadRequest([segmentError]);
         }
 
-        return await ArchiveAsync(async () =>
+        return await ArchiveAnswers.OkOrUnavailableAsync(async () =>
         {
             var all = await funnels.ReadAsync(catalog.Catalog, null, request, customers.Sql, cancellationToken);
             IEnumerable<Funnel> sorted = sort switch
@@ -114,23 +114,7 @@ public static class FunnelApi
             return BadRequest(errors);
         }
 
-        return await ArchiveAsync(() => trends.ReadAsync(catalog.Catalog, topic, request, interval == "week", byChannel, cancellationToken));
-    }
-
-    /// <summary>The archive being down is the server's trouble, said plainly: 503 with Retry-After, never a bare 500.</summary>
-    private static async Task<Results<Ok<T>, ProblemHttpResult>> ArchiveAsync<T>(Func<Task<T>> query)
-    {
-        try
-        {
-            return TypedResults.Ok(await query());
-        }
-        catch (Exception e) when (e is HttpRequestException or ClickHouseException or TaskCanceledException)
-        {
-            return TypedResults.Problem(
-                detail: "the ClickHouse archive is not answering; try again shortly",
-                statusCode: StatusCodes.Status503ServiceUnavailable,
-                extensions: new Dictionary<string, object?> { ["retryAfterSeconds"] = 5 });
-        }
+        return await ArchiveAnswers.OkOrUnavailableAsync(() => trends.ReadAsync(catalog.Catalog, topic, request, interval == "week", byChannel, cancellationToken));
     }
 
     private static ProblemHttpResult BadRequest(IReadOnlyList<string> errors) =>
@@ -145,7 +129,7 @@ public static class FunnelApi
         return false;
     }
 
-    private static string Shorten(string text) => text.Length <= 40 ? text : text[..40] + "...";
+    private static string Shorten(string text) => FunnelRequest.Shorten(text);
 }
 
 public sealed record FunnelList(IReadOnlyList<Funnel> Funnels);

@@ -171,7 +171,8 @@ public sealed partial record FunnelRequest(
         return (BreakdownKind.None, null);
     }
 
-    private static string Shorten(string text) => text.Length <= 40 ? text : text[..40] + "...";
+    /// <summary>A caller's value quoted back in an error, cut to a readable length.</summary>
+    public static string Shorten(string text) => text.Length <= 40 ? text : text[..40] + "...";
 
     [GeneratedRegex("^([0-9]{1,12})([dhm]?)$")]
     private static partial Regex WindowPattern();

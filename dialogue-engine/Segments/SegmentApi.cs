@@ -2,6 +2,7 @@ using System.Globalization;
 using System.Text;
 using System.Text.Json;
 using Ecrm.Common.Hosting;
+using Ecrm.DialogueEngine.Archive;
 using Ecrm.Common.Storage;
 using Microsoft.AspNetCore.Http.HttpResults;
 
@@ -47,7 +48,7 @@ public static class SegmentApi
             return error;
         }
 
-        return await ArchiveAsync(async () => new SegmentCount(long.Parse(
+        return await ArchiveAnswers.OkOrUnavailableAsync(async () => new SegmentCount(long.Parse(
             (await clickHouse.QueryAsync($"SELECT count() FROM ({store.CustomersSql(conditions!)}) FORMAT TSV", cancellationToken)).Trim(), CultureInfo.InvariantCulture)));
     }
 
@@ -65,7 +66,7 @@ public static class SegmentApi
         }
 
         var (pageNumber, pageSize) = (page ?? 1, size ?? 50);
-        return await ArchiveAsync(async () =>
+        return await ArchiveAnswers.OkOrUnavailableAsync(async () =>
         {
             var sql = store.CustomersSql(conditions!);
             var total = long.Parse((await clickHouse.QueryAsync($"SELECT count() FROM ({sql}) FORMAT TSV", cancellationToken)).Trim(), CultureInfo.InvariantCulture);
@@ -113,9 +114,9 @@ public static class SegmentApi
             lines = clickHouse.QueryLinesAsync(query, cancellationToken).GetAsyncEnumerator(cancellationToken);
             any = await lines.MoveNextAsync();
         }
-        catch (Exception e) when (e is HttpRequestException or ClickHouseException)
+        catch (Exception e) when (ArchiveAnswers.IsArchiveAway(e))
         {
-            return ArchiveDown();
+            return ArchiveAnswers.Unavailable();
         }
 
         await using (lines)
@@ -204,21 +205,6 @@ public static class SegmentApi
             return (null, Problem(StatusCodes.Status400BadRequest, $"the body is not valid JSON conditions: {e.Message}"));
         }
     }
-
-    private static async Task<Results<Ok<T>, ProblemHttpResult>> ArchiveAsync<T>(Func<Task<T>> query)
-    {
-        try
-        {
-            return TypedResults.Ok(await query());
-        }
-        catch (Exception e) when (e is HttpRequestException or ClickHouseException or TaskCanceledException)
-        {
-            return ArchiveDown();
-        }
-    }
-
-    private static ProblemHttpResult ArchiveDown() =>
-        Problem(StatusCodes.Status503ServiceUnavailable, "the ClickHouse archive is not answering; try again shortly");
 
     private static ProblemHttpResult Problem(int status, string detail) => TypedResults.Problem(detail: detail, statusCode: status);
 }

@@ -133,9 +133,9 @@ public static class TriggerApi
             }).ToList();
             return TypedResults.Ok(new FiringList(firings, byStatus.Values.Sum(), byStatus));
         }
-        catch (Exception e) when (e is HttpRequestException or ClickHouseException or TaskCanceledException)
+        catch (Exception e) when (ArchiveAnswers.IsArchiveAway(e))
         {
-            return Problem(StatusCodes.Status503ServiceUnavailable, "the ClickHouse archive is not answering; try again shortly");
+            return ArchiveAnswers.Unavailable();
         }
     }
 

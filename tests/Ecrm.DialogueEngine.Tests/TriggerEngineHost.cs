@@ -121,19 +121,8 @@ internal sealed class TriggerEngineHost : IAsyncDisposable
         });
 
     /// <summary>Polls a condition until it holds; fails at the deadline.</summary>
-    public static async Task EventuallyAsync(string what, Func<Task<bool>> condition, TimeSpan? timeout = null)
-    {
-        var deadline = DateTime.UtcNow + (timeout ?? TimeSpan.FromSeconds(30));
-        while (!await condition())
-        {
-            if (DateTime.UtcNow > deadline)
-            {
-                throw new TimeoutException($"{what}: not within {(timeout ?? TimeSpan.FromSeconds(30)).TotalSeconds:F0} s");
-            }
-
-            await Task.Delay(50);
-        }
-    }
+    public static Task EventuallyAsync(string what, Func<Task<bool>> condition, TimeSpan? timeout = null) =>
+        Poll.UntilAsync(what, condition, timeout);
 
     public async ValueTask DisposeAsync()
     {

@@ -171,28 +171,8 @@ public sealed partial class ConsoleTests(KafkaFixture kafka, RedisFixture redis,
         "{\"type\":\"" + type + "\",\"anonymousId\":\"" + ShopperVisitor + "\",\"channel\":\"" + channel + "\",\"messageId\":\"" + Guid.NewGuid()
         + "\",\"originalTimestamp\":\"" + DateTimeOffset.UtcNow.AddDays(-daysAgo).AddMinutes(-10).ToString("O") + "\"," + fields + "}";
 
-    private static async Task EventuallyAsync(string what, Func<Task<bool>> condition)
-    {
-        var deadline = DateTime.UtcNow.AddSeconds(60);
-        while (DateTime.UtcNow < deadline)
-        {
-            try
-            {
-                if (await condition())
-                {
-                    return;
-                }
-            }
-            catch (Exception e) when (e is InvalidOperationException or HttpRequestException or KeyNotFoundException)
-            {
-                // The archive tables or the customer may not be there yet.
-            }
-
-            await Task.Delay(250);
-        }
-
-        Assert.Fail($"timed out waiting for {what}");
-    }
+    private static Task EventuallyAsync(string what, Func<Task<bool>> condition) =>
+        Poll.UntilAsync($"waiting for {what}", condition, TimeSpan.FromSeconds(60));
 
     [GeneratedRegex(@"sent (\d+) events")]
     private static partial Regex SentEvents();

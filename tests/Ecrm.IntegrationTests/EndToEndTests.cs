@@ -415,28 +415,8 @@ public sealed class EndToEndTests(KafkaFixture kafka, RedisFixture redis, ClickH
     private async Task<string> DialogueSnapshotAsync(RedisKey key) =>
         string.Join(';', (await _redis.GetDatabase().HashGetAllAsync(key)).Select(f => $"{f.Name}={f.Value}").Order(StringComparer.Ordinal));
 
-    private async Task Eventually(string what, Func<Task<bool>> condition)
-    {
-        var deadline = DateTime.UtcNow.AddSeconds(30);
-        while (DateTime.UtcNow < deadline)
-        {
-            try
-            {
-                if (await condition())
-                {
-                    return;
-                }
-            }
-            catch (InvalidOperationException)
-            {
-                // The archive tables may not exist yet.
-            }
-
-            await Task.Delay(100);
-        }
-
-        Assert.Fail($"{what}: not within 30 s.\nengine log:\n{_stack.Logs("dialogue-engine")}");
-    }
+    private Task Eventually(string what, Func<Task<bool>> condition) =>
+        Poll.UntilAsync(what, condition, explain: () => $"engine log:\n{_stack.Logs("dialogue-engine")}");
 
     private static StringContent Json(string body) => new(body, Encoding.UTF8, "application/json");
 }

@@ -137,28 +137,8 @@ public sealed partial class ReplayTests(KafkaFixture kafka, RedisFixture redis, 
         return server.Keys(_redis.GetDatabase().Database, pattern, pageSize: 1000);
     }
 
-    private async Task EventuallyAsync(string what, Func<Task<bool>> condition)
-    {
-        var deadline = DateTime.UtcNow.AddSeconds(60);
-        while (DateTime.UtcNow < deadline)
-        {
-            try
-            {
-                if (await condition())
-                {
-                    return;
-                }
-            }
-            catch (InvalidOperationException)
-            {
-                // The archive tables may not exist yet.
-            }
-
-            await Task.Delay(200);
-        }
-
-        Assert.Fail($"{what}: not within 60 s.\nengine log:\n{_stack.Logs("dialogue-engine")}");
-    }
+    private Task EventuallyAsync(string what, Func<Task<bool>> condition) =>
+        Poll.UntilAsync(what, condition, TimeSpan.FromSeconds(60), () => $"engine log:\n{_stack.Logs("dialogue-engine")}");
 
     [GeneratedRegex(@"sent (\d+) events")]
     private static partial Regex SentEvents();

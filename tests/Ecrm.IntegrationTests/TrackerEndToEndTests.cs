@@ -134,26 +134,6 @@ public sealed class TrackerEndToEndTests(KafkaFixture kafka, RedisFixture redis,
         await browser.FinishAsync();
     }
 
-    private static async Task Eventually(string what, Func<Task<bool>> condition, Func<string>? explain = null)
-    {
-        var deadline = DateTime.UtcNow.AddSeconds(30);
-        while (DateTime.UtcNow < deadline)
-        {
-            try
-            {
-                if (await condition())
-                {
-                    return;
-                }
-            }
-            catch (InvalidOperationException)
-            {
-                // The archive tables may not exist yet.
-            }
-
-            await Task.Delay(200);
-        }
-
-        Assert.Fail($"timed out waiting for {what}{(explain is null ? "" : "\n" + explain())}");
-    }
+    private static Task Eventually(string what, Func<Task<bool>> condition, Func<string>? explain = null) =>
+        Poll.UntilAsync($"waiting for {what}", condition, explain: explain);
 }
