@@ -191,11 +191,7 @@ internal static class LatencyRun
 
     private static async Task<int> ReportAsync(List<Sample> samples, int failures, List<(int Second, string Process, double Cpu, double Rss)> resources, List<string> processes, int rate, int seconds, string output)
     {
-        static double P(IEnumerable<double> values, double q)
-        {
-            var sorted = values.Order().ToArray();
-            return sorted.Length == 0 ? double.NaN : sorted[Math.Min(sorted.Length - 1, (int)Math.Ceiling(q * sorted.Length) - 1)];
-        }
+        static double P(IEnumerable<double> values, double q) => Percentiles.NearestRank(values.Order().ToArray(), q);
 
         var csv = new StringBuilder("second,visitors,ack_p50_ms,ack_p99_ms,visible_p50_ms,visible_p99_ms,recommended_p50_ms,recommended_p99_ms,recommender_call_p50_ms,recommender_call_p99_ms");
         foreach (var process in processes)

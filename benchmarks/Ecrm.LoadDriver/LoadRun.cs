@@ -108,7 +108,7 @@ internal static class LoadRun
         }
     }
 
-    private static double Percentile(double[] sorted, double q) => sorted.Length == 0 ? 0 : Math.Round(sorted[Math.Min(sorted.Length - 1, (int)(q * sorted.Length))], 2);
+    private static double Percentile(double[] sorted, double q) => sorted.Length == 0 ? 0 : Math.Round(Percentiles.NearestRank(sorted, q), 2);
 
     private sealed class SecondStats
     {

@@ -141,7 +141,7 @@ internal static class TriggerRun
         return stats.RootElement.GetProperty("pendingJobs").GetInt64();
     }
 
-    private static double Percentile(double[] sorted, double p) => sorted.Length == 0 ? double.NaN : sorted[Math.Min(sorted.Length - 1, (int)Math.Ceiling(p * sorted.Length) - 1)];
+    private static double Percentile(double[] sorted, double p) => Percentiles.NearestRank(sorted, p);
 
     /// <summary>A loopback HTTP receiver noting when each customer's webhook arrived.</summary>
     private sealed class Receiver : IDisposable

@@ -27,9 +27,8 @@ public sealed class EventConsumer(
     IMeterFactory meters,
     ILogger<EventConsumer> logger) : BatchConsumer(kafka, time, lifetime, meters, logger)
 {
-    private readonly Meter _meter = meters.Create(MeterName);
-    private Counter<long>? _folded;
-    private Counter<long>? _stageChanges;
+    private readonly Counter<long> _folded = meters.Create(MeterName).CreateCounter<long>("ecrm.engine.events_folded");
+    private readonly Counter<long> _stageChanges = meters.Create(MeterName).CreateCounter<long>("ecrm.engine.transitions");
 
     protected override string GroupId => Kafka.ConsumerGroup;
 
@@ -41,13 +40,6 @@ public sealed class EventConsumer(
 
     protected override bool IsTransient(Exception exception) =>
         exception is StackExchange.Redis.RedisException or TimeoutException or KafkaException;
-
-    protected override Task PrepareAsync(CancellationToken stoppingToken)
-    {
-        _folded = _meter.CreateCounter<long>("ecrm.engine.events_folded");
-        _stageChanges = _meter.CreateCounter<long>("ecrm.engine.transitions");
-        return Task.CompletedTask;
-    }
 
     protected override async Task ProcessAsync(IReadOnlyList<ConsumeResult<string, byte[]>> batch, CancellationToken stoppingToken)
     {
@@ -64,7 +56,7 @@ public sealed class EventConsumer(
         var folded = await folder.FoldAsync(items, catalog.Matcher);
         await publisher.PublishAsync(folded.Changes, stoppingToken);
         await folder.MarkPublishedAsync(folded);
-        _folded?.Add(items.Count);
-        _stageChanges?.Add(folded.Changes.Count(c => c.Kind == DialogueChangeKinds.Stage));
+        _folded.Add(items.Count);
+        _stageChanges.Add(folded.Changes.Count(c => c.Kind == DialogueChangeKinds.Stage));
     }
 }

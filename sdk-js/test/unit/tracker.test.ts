@@ -148,6 +148,8 @@ describe('batching and delivery', () => {
     expect(attempts.map((r: any) => r.status)).toEqual([503, 200]);
     const ids = (r: any) => JSON.parse(r.raw).batch.map((e: any) => e.messageId);
     expect(ids(attempts[1])).toEqual(ids(attempts[0]));
+    // The server has the batch before the tracker has read the 200 and emptied its stored queue.
+    await srv.until(() => w.storage().ecrm_q === undefined, 2000, 'the stored queue emptied');
     expect(w.storage().ecrm_q).toBeUndefined();
   });
 
@@ -197,6 +199,7 @@ describe('batching and delivery', () => {
     w2.ecrm.init(cfg({ autoPage: false }));
     await srv.until(() => srv.events().length === 2, 3000, 'replayed queue');
     expect(srv.events().map((e: any) => e.messageId)).toEqual(queued.map((e: any) => e.messageId));
+    await srv.until(() => w2.storage().ecrm_q === undefined, 2000, 'the stored queue emptied');
     expect(w2.storage().ecrm_q).toBeUndefined();
   });
 
@@ -225,6 +228,7 @@ describe('batching and delivery', () => {
     expect(b.headers.authorization).toBeUndefined();
     expect(b.body.writeKey).toBe('wk_test');
     expect(b.body.batch.map((e: any) => e.event)).toEqual(['Leaving']);
+    await srv.until(() => w.storage().ecrm_q === undefined, 2000, 'the stored queue emptied');
     expect(w.storage().ecrm_q).toBeUndefined();
   });
 
