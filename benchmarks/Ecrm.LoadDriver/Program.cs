@@ -19,6 +19,11 @@ if (RecommenderRun.Handles(args))
     return await RecommenderRun.RunAsync(args);
 }
 
+if (args is ["archive-insert", ..])
+{
+    return await ArchiveInsertRun.RunAsync(args);
+}
+
 if (args is ["scale", ..])
 {
     return await ScaleRun.RunAsync(args);
@@ -35,6 +40,7 @@ if (options is null)
     Console.Error.WriteLine(CommandLine.Usage);
     Console.Error.WriteLine(RecommenderRun.Usage);
     Console.Error.WriteLine(ScaleRun.Usage);
+    Console.Error.WriteLine(ArchiveInsertRun.Usage);
     return 2;
 }
 
