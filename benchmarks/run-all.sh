@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Runs every benchmark, each with its reference measured in the same run, and lets each rewrite its own
-# section of BENCHMARKS.md: micro (BenchmarkDotNet), fold, archive and funnels, collector, recommender,
-# triggers, end to end (against a ./run.sh it starts and stops), scale (last: its capacity plan reads the
+# section of BENCHMARKS.md: micro (BenchmarkDotNet), fold, archive and funnels, collector, recommender
+# latency, the recommender's offline evaluation, tracker size, triggers, end to end (against a ./run.sh it starts and stops), scale (last: its capacity plan reads the
 # fold and archive results of this run). Results (CSV, JSON) in benchmarks/results, logs of each step in
 # benchmarks/results/logs, charts in benchmarks/charts. A failed step is reported and the others still run.
 # Usage: benchmarks/run-all.sh [--quick]   (--quick: every step at a small size, a smoke run in a few minutes)
@@ -21,6 +21,8 @@ STEPS=(
   "funnel|benchmarks/funnel-load.sh 10000000 1000000 200000|benchmarks/funnel-load.sh 1000000 100000 20000"
   "collector|benchmarks/collector-load.sh|benchmarks/collector-load.sh"
   "recommender|benchmarks/recommender-load.sh|benchmarks/recommender-load.sh"
+  "offline|benchmarks/recommender-offline.sh|benchmarks/recommender-offline.sh --quick"
+  "tracker|benchmarks/tracker-size.sh|benchmarks/tracker-size.sh"
   "triggers|benchmarks/trigger-load.sh 10000 2000 50|benchmarks/trigger-load.sh 1000 200 50"
   "e2e|e2e_against_run_sh 100 20|e2e_against_run_sh 50 5"
   "scale|benchmarks/scale-load.sh 200000|benchmarks/scale-load.sh 20000"
