@@ -13,12 +13,15 @@ namespace Ecrm.LoadDriver;
 /// <summary>
 /// scale: the folding consumer group's throughput with the given engine instances. Generated traffic is
 /// stamped as the collector stamps it; a warm-up part is produced first and waited for (JIT, connections,
-/// every partition assigned), then the measured part is produced to Kafka as fast as the producer goes,
-/// and the clock runs until the engines' <c>ecrm_engine_events_folded_total</c> counters, summed, say
+/// every partition assigned), then the measured part is produced to Kafka ahead of the engines (a bounded
+/// backlog: the mock brokers keep only a few MB a partition), and the clock runs until the engines' <c>ecrm_engine_events_folded_total</c> counters, summed, say
 /// every event is folded: the lag is back to 0. Writes NAME.json and a per-second NAME.csv.
 /// </summary>
 internal static class ScaleRun
 {
+    /// <summary>About 1.5 MB of events a partition: the mock brokers drop a partition's old segments beyond about 5 MB.</summary>
+    private const int BacklogPerPartition = 3_000;
+
     public const string Usage =
         "       Ecrm.LoadDriver scale --kafka BOOTSTRAP --topic TOPIC --catalog FILE --engines URL[,URL...] [--events 200000] [--warmup 5000] [--name NAME] [--output DIR]";
 
@@ -61,38 +64,52 @@ internal static class ScaleRun
         Console.WriteLine($"{engines.Length} engine(s), {topic} with {partitions} partitions; warming up with {warm.Count:N0} events");
         var before = await FoldedAsync(http, engines);
         await ProduceAllAsync(producer, topic, warm);
-        if (!await WaitForAsync(http, engines, before.Sum() + warm.Count, TimeSpan.FromMinutes(2), null))
+        if (!await WaitForAsync(http, engines, before.Sum() + warm.Count, TimeSpan.FromMinutes(2)))
         {
             Console.Error.WriteLine("the engines did not fold the warm-up within 2 minutes");
             return 1;
         }
 
         var start = await FoldedAsync(http, engines);
-        var target = start.Sum() + measured.Count;
-        Console.WriteLine($"producing {measured.Count:N0} events and timing until all are folded");
+        // librdkafka's mock brokers keep only the last few MB of each partition and drop older segments (and
+        // have crashed doing so), so the backlog is kept bounded instead of produced all at once: enough to
+        // keep every engine busy the whole time, little enough for the brokers.
+        var maxBacklog = BacklogPerPartition * partitions;
+        Console.WriteLine($"producing {measured.Count:N0} events (backlog at most {maxBacklog:N0}) and timing until all are folded");
         var clock = Stopwatch.StartNew();
-        var produced = ProduceAllAsync(producer, topic, measured).ContinueWith(_ => clock.Elapsed.TotalSeconds, TaskScheduler.Default);
         var perSecond = new List<long>();
         var progress = new ConsoleProgress(measured.Count, "events folded");
-        var done = await WaitForAsync(http, engines, target, TimeSpan.FromMinutes(10), folded =>
+        var produced = 0;
+        var producing = Task.CompletedTask;
+        long folded = 0;
+        while (folded < measured.Count && clock.Elapsed < TimeSpan.FromMinutes(10))
         {
-            var sum = folded - start.Sum();
-            progress.Add(sum - progress.Done);
+            folded = (await FoldedAsync(http, engines)).Sum() - start.Sum();
+            progress.Add(folded - progress.Done);
             var second = (int)clock.Elapsed.TotalSeconds;
             while (perSecond.Count <= second)
             {
                 perSecond.Add(perSecond.Count == 0 ? 0 : perSecond[^1]);
             }
 
-            perSecond[second] = sum;
-        });
+            perSecond[second] = folded;
+            if (produced < measured.Count && produced - folded < maxBacklog / 2 && producing.IsCompleted)
+            {
+                var next = measured.GetRange(produced, (int)Math.Min(measured.Count - produced, maxBacklog - (produced - folded)));
+                produced += next.Count;
+                producing = ProduceAllAsync(producer, topic, next);
+            }
+
+            await Task.Delay(20);
+        }
+
         var seconds = clock.Elapsed.TotalSeconds;
         progress.Finish();
-        var produceSeconds = await produced;
+        await producing;
         var end = await FoldedAsync(http, engines);
-        if (!done)
+        if (folded < measured.Count)
         {
-            Console.Error.WriteLine($"only {end.Sum() - start.Sum():N0} of {measured.Count:N0} events folded within 10 minutes");
+            Console.Error.WriteLine($"only {folded:N0} of {measured.Count:N0} events folded within 10 minutes");
             return 1;
         }
 
@@ -103,7 +120,7 @@ internal static class ScaleRun
             ["partitions"] = partitions,
             ["events"] = measured.Count,
             ["meanEventBytes"] = measured.Sum(m => (long)m.Value.Length) / measured.Count,
-            ["produceSeconds"] = Math.Round(produceSeconds, 2),
+            ["maxBacklog"] = maxBacklog,
             ["seconds"] = Math.Round(seconds, 2),
             ["foldedEventsPerSecond"] = Math.Round(measured.Count / seconds),
             ["foldedPerEngine"] = string.Join('/', end.Zip(start, (e, s) => e - s)),
@@ -155,14 +172,12 @@ internal static class ScaleRun
     }
 
     /// <summary>Polls the engines' folded counters every 50 ms until their sum reaches the target.</summary>
-    private static async Task<bool> WaitForAsync(HttpClient http, Uri[] engines, long target, TimeSpan timeout, Action<long>? onSample)
+    private static async Task<bool> WaitForAsync(HttpClient http, Uri[] engines, long target, TimeSpan timeout)
     {
         var clock = Stopwatch.StartNew();
         while (clock.Elapsed < timeout)
         {
-            var folded = (await FoldedAsync(http, engines)).Sum();
-            onSample?.Invoke(folded);
-            if (folded >= target)
+            if ((await FoldedAsync(http, engines)).Sum() >= target)
             {
                 return true;
             }
