@@ -9,16 +9,16 @@
 # keys in the environment: benchmarks/e2e-load.sh [visitors per second=100] [seconds=30]
 set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/../dev/stack.sh"
+source "$ECRM_ROOT/benchmarks/lib.sh"
 cd "$ECRM_ROOT"
 RATE="${1:-100}"
 DURATION="${2:-30}"
 : "${ECRM_WRITE_KEY:?give the write key run.sh uses (ECRM_WRITE_KEY)}"
 : "${ECRM_API_KEY:?give the API key run.sh uses (ECRM_API_KEY)}"
 RUN="$ECRM_ROOT/.data/run"
-OUT="$ECRM_ROOT/benchmarks/results"
-CHARTS="$ECRM_ROOT/benchmarks/charts"
+OUT="$ECRM_RESULTS"
+CHARTS="$ECRM_CHARTS"
 REDIS_PORT="${ECRM_REDIS_PORT:-16379}"
-mkdir -p "$OUT" "$CHARTS"
 ecrm_install gnuplot-nox wrk redis-tools
 dotnet build benchmarks/Ecrm.LoadDriver -c Release --nologo -v quiet -clp:ErrorsOnly
 for service in collector dialogue-engine recommender; do
@@ -68,7 +68,7 @@ SECTION="$OUT/e2e-section.md"
   echo "<!-- e2e:begin (written by benchmarks/e2e-load.sh; do not edit by hand) -->"
   echo "## End to end: from acknowledgement to stage and recommendation ($(date -u +%F))"
   echo
-  echo "Command: \`benchmarks/e2e-load.sh $RATE $DURATION\` against \`./run.sh\` (the 3-broker mock Kafka, Redis, ClickHouse and the three services on this machine: $(nproc) vCPU $(lscpu | sed -n 's/^Model name: *//p'), shared). $RATE new visitors a second, each opening a topic's intro page; $(value visitors) measured, $(value failures) failed."
+  echo "Command: \`benchmarks/e2e-load.sh $RATE $DURATION\` against \`./run.sh\` (the 3-broker mock Kafka, Redis, ClickHouse and the three services on this machine: $(ecrm_bench_machine), shared). $RATE new visitors a second, each opening a topic's intro page; $(value visitors) measured, $(value failures) failed."
   echo
   echo "| figure | p50 | p99 |"
   echo "|---|---|---|"
@@ -87,10 +87,4 @@ SECTION="$OUT/e2e-section.md"
   echo "- When traffic is light the folding group waits up to \`Engine:BatchWindowMs\` (10 ms by default) to fill a batch, after a Kafka fetch that waits at most 5 ms for data."
   echo "<!-- e2e:end -->"
 } > "$SECTION"
-if grep -q '<!-- e2e:begin' BENCHMARKS.md; then
-  awk -v section="$SECTION" '/<!-- e2e:begin/{while((getline line < section) > 0) print line; skip=1; next} /<!-- e2e:end -->/{skip=0; next} !skip' BENCHMARKS.md > BENCHMARKS.md.new
-  mv BENCHMARKS.md.new BENCHMARKS.md
-else
-  { echo; cat "$SECTION"; } >> BENCHMARKS.md
-fi
-ecrm_log "BENCHMARKS.md updated; charts in benchmarks/charts"
+ecrm_bench_section e2e "$SECTION"

@@ -64,12 +64,15 @@ ecrm_start_clickhouse() {
   ecrm_wait_for "ClickHouse on port $http_port" 60 curl -sf "http://127.0.0.1:$http_port/ping"
 }
 
-# ecrm_start_kafka DIR: the embedded Kafka (librdkafka's mock cluster, 3 brokers); prints its bootstrap list.
+# ecrm_start_kafka DIR [TOPIC:PARTITIONS...]: the embedded Kafka (librdkafka's mock cluster, 3 brokers)
+# with Ecrm's topics, or the ones given; prints its bootstrap list.
 ecrm_start_kafka() {
-  local dir="$1"
+  local dir="$1"; shift
+  local topics=("$@")
+  [ ${#topics[@]} -gt 0 ] || topics=(ecrm.events:6 ecrm.events.dlq:1 ecrm.dialogue.transitions:6)
   mkdir -p "$dir"
   rm -f "$dir/bootstrap"
-  dotnet "$ECRM_ROOT/dev/Ecrm.DevKafka/bin/Release/net10.0/Ecrm.DevKafka.dll" "$dir/bootstrap" 3 ecrm.events:6 ecrm.events.dlq:1 ecrm.dialogue.transitions:6 \
+  dotnet "$ECRM_ROOT/dev/Ecrm.DevKafka/bin/Release/net10.0/Ecrm.DevKafka.dll" "$dir/bootstrap" 3 "${topics[@]}" \
     >"$dir/kafka.log" 2>&1 &
   echo $! > "$dir/kafka.pid"
   ecrm_wait_for "the embedded Kafka" 30 test -s "$dir/bootstrap"

@@ -15,7 +15,7 @@ namespace Ecrm.LoadDriver;
 /// </summary>
 internal static class FunnelRun
 {
-    public const string Usage = "usage: Ecrm.LoadDriver funnel --clickhouse URL [--events 10000000] [--customers 1000000] [--topics 50] [--days 30] [--runs 5]";
+    public const string Usage = "usage: Ecrm.LoadDriver funnel --clickhouse URL [--events 10000000] [--customers 1000000] [--topics 50] [--days 30] [--runs 5] [--output DIR]";
     private const string Database = "funnel_bench";
     private const int ChunkRows = 1_000_000;
 
@@ -45,6 +45,7 @@ internal static class FunnelRun
         var start = end.AddDays(-days);
         Console.WriteLine($"generating {events:N0} events of {customers:N0} customers in {topics} topics over {days} days");
         var progress = new ConsoleProgress(events, "events");
+        var generating = Stopwatch.StartNew();
         for (long first = 0; first < events; first += ChunkRows)
         {
             var rows = Math.Min(ChunkRows, events - first);
@@ -53,6 +54,7 @@ internal static class FunnelRun
         }
 
         progress.Finish();
+        var generatedPerSecond = events / generating.Elapsed.TotalSeconds;
         // One customer in ten also browsed as an anonymous visitor ("a<n>") before logging in as "c<n>".
         await clickHouse.ExecuteAsync(
             $"INSERT INTO {Database}.{ArchiveSchema.IdentityLinks} (linked_id, customer_key, message_id, timestamp, archived_at_ms) " +
@@ -63,7 +65,7 @@ internal static class FunnelRun
             "{\"topics\":[" + string.Join(',', Enumerable.Range(0, topics).Select(t => $"{{\"id\":\"t{t}\",\"rules\":[{{\"match\":{{\"path\":\"/t{t}\"}},\"stage\":1}}]}}")) + "]}").Catalog!;
         var queries = new FunnelQueries(clickHouse);
         var request = new FunnelRequest(start, end.AddDays(1), null, null, FunnelOrder.Dialogue, BreakdownKind.None, null, null);
-        var results = new List<string>();
+        var results = new List<(string What, double MedianMs, double MinMs)>();
 
         async Task TimeAsync(string what, Func<Task> query)
         {
@@ -77,9 +79,8 @@ internal static class FunnelRun
             }
 
             timings.Sort();
-            var line = $"{what,-62} median {timings[timings.Count / 2],8:F0} ms   min {timings[0],8:F0} ms";
-            Console.WriteLine(line);
-            results.Add(line);
+            Console.WriteLine($"{what,-62} median {timings[timings.Count / 2],8:F0} ms   min {timings[0],8:F0} ms");
+            results.Add((what, timings[timings.Count / 2], timings[0]));
         }
 
         var count = await clickHouse.QueryAsync($"SELECT count() FROM {Database}.{ArchiveSchema.Events} FORMAT TSV", CancellationToken.None);
@@ -100,6 +101,22 @@ internal static class FunnelRun
             () => queries.ReadAsync(catalog, null, request, null, CancellationToken.None));
         var funnel = (await queries.ReadAsync(catalog, "t1", request, null, CancellationToken.None))[0];
         Console.WriteLine("t1: " + string.Join(" → ", funnel.Stages.Select(s => $"{s.Customers:N0}")));
+
+        var output = values.GetValueOrDefault("output", "benchmarks/results");
+        Directory.CreateDirectory(output);
+        await File.WriteAllLinesAsync(Path.Combine(output, "funnel.csv"),
+            ["query,median_ms,min_ms", .. results.Select(r => string.Create(CultureInfo.InvariantCulture, $"\"{r.What}\",{r.MedianMs:F0},{r.MinMs:F0}"))]);
+        var summary = new Dictionary<string, object>
+        {
+            ["events"] = events,
+            ["customers"] = customers,
+            ["topics"] = topics,
+            ["days"] = days,
+            ["runs"] = runs,
+            ["generatedRowsPerSecond"] = Math.Round(generatedPerSecond),
+            ["funnelCustomersPerStage"] = string.Join('/', funnel.Stages.Select(s => s.Customers)),
+        };
+        await File.WriteAllTextAsync(Path.Combine(output, "funnel.json"), System.Text.Json.JsonSerializer.Serialize(summary, LoadDriverJsonContext.Default.DictionaryStringObject));
         return 0;
     }
 

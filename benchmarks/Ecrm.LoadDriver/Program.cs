@@ -19,6 +19,16 @@ if (RecommenderRun.Handles(args))
     return await RecommenderRun.RunAsync(args);
 }
 
+if (args is ["archive-insert", ..])
+{
+    return await ArchiveInsertRun.RunAsync(args);
+}
+
+if (args is ["scale", ..])
+{
+    return await ScaleRun.RunAsync(args);
+}
+
 if (args is ["triggers", ..])
 {
     return await TriggerRun.RunAsync(args);
@@ -29,6 +39,8 @@ if (options is null)
 {
     Console.Error.WriteLine(CommandLine.Usage);
     Console.Error.WriteLine(RecommenderRun.Usage);
+    Console.Error.WriteLine(ScaleRun.Usage);
+    Console.Error.WriteLine(ArchiveInsertRun.Usage);
     return 2;
 }
 

@@ -17,7 +17,7 @@ namespace Ecrm.LoadDriver;
 /// </summary>
 internal static class TriggerRun
 {
-    public const string Usage = "usage: Ecrm.LoadDriver triggers --engine URL --admin-key KEY --kafka BOOTSTRAP --topic TRANSITIONS [--waits 10000] [--transitions 2000] [--rate 50]";
+    public const string Usage = "usage: Ecrm.LoadDriver triggers --engine URL --admin-key KEY --kafka BOOTSTRAP --topic TRANSITIONS [--waits 10000] [--transitions 2000] [--rate 50] [--output DIR]";
 
     public static async Task<int> RunAsync(string[] args)
     {
@@ -109,6 +109,26 @@ internal static class TriggerRun
             + $" p50 {Percentile(latencies, 0.50):F1} ms, p90 {Percentile(latencies, 0.90):F1} ms, p99 {Percentile(latencies, 0.99):F1} ms, max {latencies.LastOrDefault():F1} ms; duplicates {duplicates}");
         var refSorted = reference.Order().ToArray();
         Console.WriteLine($"reference: bare HTTP POST round trip to the same receiver, 500 sequential: p50 {Percentile(refSorted, 0.50):F2} ms, p99 {Percentile(refSorted, 0.99):F2} ms");
+        // Nothing delivered still writes a report (of zeros) rather than failing on NaN.
+        double Delivered(double q) => latencies.Length == 0 ? 0 : Math.Round(Percentile(latencies, q), 1);
+        var summary = new Dictionary<string, object>
+        {
+            ["waits"] = waits,
+            ["transitions"] = transitions,
+            ["rate"] = rate,
+            ["delivered"] = latencies.Length,
+            ["duplicates"] = duplicates,
+            ["pendingJobs"] = await PendingAsync(api),
+            ["p50Ms"] = Delivered(0.50),
+            ["p90Ms"] = Delivered(0.90),
+            ["p99Ms"] = Delivered(0.99),
+            ["maxMs"] = Math.Round(latencies.LastOrDefault(), 1),
+            ["referencePostP50Ms"] = Math.Round(Percentile(refSorted, 0.50), 2),
+            ["referencePostP99Ms"] = Math.Round(Percentile(refSorted, 0.99), 2),
+        };
+        var output = values.GetValueOrDefault("output", "benchmarks/results");
+        Directory.CreateDirectory(output);
+        await File.WriteAllTextAsync(Path.Combine(output, "triggers.json"), JsonSerializer.Serialize(summary, LoadDriverJsonContext.Default.DictionaryStringObject));
         return latencies.Length == transitions ? 0 : 1;
     }
 

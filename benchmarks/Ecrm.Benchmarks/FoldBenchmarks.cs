@@ -1,0 +1,155 @@
+using System.Diagnostics;
+using System.Net;
+using System.Net.Sockets;
+using BenchmarkDotNet.Attributes;
+using Ecrm.Common.Catalog;
+using Ecrm.Common.Events;
+using Ecrm.Common.Storage;
+using Ecrm.DialogueEngine;
+using Ecrm.DialogueEngine.Catalog;
+using Ecrm.DialogueEngine.Folding;
+using Microsoft.Extensions.Options;
+using StackExchange.Redis;
+
+namespace Ecrm.Benchmarks;
+
+/// <summary>
+/// The fold script's round trip, one event at a time, against a private redis-server started for the
+/// run (AOF with appendfsync everysec, as shipped). The baseline is a PING over the same connection:
+/// the ratio column is what the fold costs beyond one Redis round trip.
+/// </summary>
+[MemoryDiagnoser]
+public class FoldBenchmarks
+{
+    private const int Customers = 10_000;
+    private readonly List<TopicStage> _matches = new(4);
+    private Process? _redisServer;
+    private string _directory = "";
+    private ConnectionMultiplexer _redis = null!;
+    private DialogueFolder _folder = null!;
+    private TopicMatcher _matcher = null!;
+    private EventEnvelope _event = null!;
+    private long _sequence;
+
+    [GlobalSetup]
+    public void Setup()
+    {
+        var port = FreePort();
+        _directory = Directory.CreateTempSubdirectory("ecrm-bdn-redis-").FullName;
+        _redisServer = Process.Start(new ProcessStartInfo("redis-server",
+            ["--port", port.ToString(System.Globalization.CultureInfo.InvariantCulture), "--bind", "127.0.0.1", "--dir", _directory,
+             "--save", "", "--appendonly", "yes", "--appendfsync", "everysec"])
+        {
+            RedirectStandardOutput = true,
+        }) ?? throw new InvalidOperationException("redis-server did not start (apt-get install redis-server)");
+        _redisServer.OutputDataReceived += (_, _) => { };
+        _redisServer.BeginOutputReadLine();
+        _redis = WaitForRedis(port);
+
+        var catalog = TopicCatalog.Parse(File.ReadAllBytes(Path.Combine(RepoRoot(), "dev", "demo", "topic-catalog.json"))).Catalog!;
+        _matcher = new TopicMatcher(catalog.WithVersion(1));
+        _folder = new DialogueFolder(_redis, Options.Create(new EngineOptions()));
+        _event = new EventEnvelope
+        {
+            Type = EventType.Page,
+            Channel = Channel.Web,
+            AnonymousId = "bench-0",
+            Context = new EventContext { Page = new PageContext { Path = "/tv/oled-55/specs" } },
+        };
+        _matcher.Match(_event, _matches);
+        if (_matches.Count == 0)
+        {
+            throw new InvalidOperationException("the demo catalog no longer maps /tv/oled-55/specs to a topic");
+        }
+
+        // Every customer already has the dialogue, as most folds find it.
+        for (var c = 0; c < Customers; c++)
+        {
+            FoldNewEvent();
+        }
+
+        // The repeated event's marker exists: it is a re-delivery.
+        _event.MessageId = "repeated";
+        _event.AnonymousId = "bench-repeated";
+        _folder.FoldAsync(_event, _matches, _matcher).GetAwaiter().GetResult();
+    }
+
+    /// <summary>The reference: one Redis round trip over the same connection.</summary>
+    [Benchmark(Baseline = true)]
+    public TimeSpan PingReference() => _redis.GetDatabase().Ping();
+
+    /// <summary>A new event of an existing dialogue: the whole script, marker written.</summary>
+    [Benchmark]
+    public int FoldNewEvent()
+    {
+        var n = ++_sequence;
+        _event.MessageId = n.ToString(System.Globalization.CultureInfo.InvariantCulture);
+        _event.AnonymousId = CustomerOf(n);
+        _event.Timestamp = DateTimeOffset.UnixEpoch.AddSeconds(1_790_000_000 + n);
+        return _folder.FoldAsync(_event, _matches, _matcher).GetAwaiter().GetResult().Transitions.Count;
+    }
+
+    /// <summary>A re-delivered event: the script finds its marker and returns at once.</summary>
+    [Benchmark]
+    public bool FoldRepeatedEvent()
+    {
+        _event.MessageId = "repeated";
+        _event.AnonymousId = "bench-repeated";
+        return _folder.FoldAsync(_event, _matches, _matcher).GetAwaiter().GetResult().AlreadyPublished;
+    }
+
+    [GlobalCleanup]
+    public void Cleanup()
+    {
+        _redis?.Dispose();
+        if (_redisServer is { HasExited: false })
+        {
+            _redisServer.Kill();
+            _redisServer.WaitForExit(10_000);
+        }
+
+        _redisServer?.Dispose();
+        Directory.Delete(_directory, recursive: true);
+    }
+
+    private static string CustomerOf(long n) => $"bench-{n % Customers}";
+
+    private static ConnectionMultiplexer WaitForRedis(int port)
+    {
+        var deadline = Stopwatch.StartNew();
+        while (true)
+        {
+            try
+            {
+                using var probe = new TcpClient();
+                probe.Connect(IPAddress.Loopback, port);
+                return RedisConnection.Connect($"127.0.0.1:{port}");
+            }
+            catch (SocketException) when (deadline.Elapsed < TimeSpan.FromSeconds(20))
+            {
+                Thread.Sleep(100);
+            }
+        }
+    }
+
+    private static int FreePort()
+    {
+        using var listener = new TcpListener(IPAddress.Loopback, 0);
+        listener.Start();
+        return ((IPEndPoint)listener.LocalEndpoint).Port;
+    }
+
+    /// <summary>BenchmarkDotNet runs from a generated folder under bin; the checkout is above it.</summary>
+    private static string RepoRoot()
+    {
+        for (var directory = new DirectoryInfo(AppContext.BaseDirectory); directory is not null; directory = directory.Parent)
+        {
+            if (File.Exists(Path.Combine(directory.FullName, "Ecrm.sln")))
+            {
+                return directory.FullName;
+            }
+        }
+
+        throw new InvalidOperationException($"no Ecrm.sln above {AppContext.BaseDirectory}");
+    }
+}

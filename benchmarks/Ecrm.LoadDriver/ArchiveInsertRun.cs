@@ -1,0 +1,105 @@
+using System.Diagnostics;
+using System.Globalization;
+using System.Text.Json;
+using Ecrm.Common.Catalog;
+using Ecrm.Common.Events;
+using Ecrm.Common.Hosting;
+using Ecrm.Common.Storage;
+using Ecrm.DialogueEngine.Archive;
+using Ecrm.DialogueEngine.Catalog;
+using Ecrm.LoadDriver.Traffic;
+
+namespace Ecrm.LoadDriver;
+
+/// <summary>
+/// archive-insert: the archive's write path, as the archive consumer runs it: generated events matched to
+/// topics, encoded by <see cref="ArchiveBatch"/> in inserts of 20,000 rows (<c>Engine:ArchiveMaxBatchRows</c>)
+/// and sent over HTTP, timed. The same rows are then exported to ROWS_FILE, so clickhouse-client can insert
+/// exactly them as the reference. Writes archive-insert.json.
+/// </summary>
+internal static class ArchiveInsertRun
+{
+    public const string Usage =
+        "       Ecrm.LoadDriver archive-insert --clickhouse URL --catalog FILE --rows-file FILE [--events 200000] [--database archive_bench] [--output DIR]";
+
+    private const int RowsPerInsert = 20_000;
+
+    public static async Task<int> RunAsync(string[] args)
+    {
+        var values = new Dictionary<string, string>(StringComparer.Ordinal);
+        for (var i = 1; i + 1 < args.Length; i += 2)
+        {
+            values[args[i].TrimStart('-')] = args[i + 1];
+        }
+
+        if (!values.TryGetValue("clickhouse", out var url) || !values.TryGetValue("catalog", out var catalogFile) || !values.TryGetValue("rows-file", out var rowsFile))
+        {
+            Console.Error.WriteLine(Usage);
+            return 2;
+        }
+
+        var events = int.Parse(values.GetValueOrDefault("events", "200000"), CultureInfo.InvariantCulture);
+        var catalog = TopicCatalog.Parse(await File.ReadAllBytesAsync(catalogFile)).Catalog ?? throw new InvalidOperationException($"catalog {catalogFile} is invalid");
+        var matcher = new TopicMatcher(catalog.WithVersion(1));
+        using var http = new HttpClient { Timeout = TimeSpan.FromMinutes(5) };
+        var clickHouse = new ClickHouseClient(http, new ClickHouseOptions { Url = url, Database = values.GetValueOrDefault("database", "archive_bench") });
+        await clickHouse.ExecuteAsync($"DROP DATABASE IF EXISTS {clickHouse.Database}", CancellationToken.None);
+        await ArchiveSchema.EnsureAsync(clickHouse, CancellationToken.None);
+
+        // Events as the archive consumer reads them off Kafka: stamped envelopes and their bytes.
+        var generator = new TrafficGenerator(catalog, 42, TimeSpan.FromDays(30));
+        var now = DateTimeOffset.UtcNow;
+        var work = new List<(EventEnvelope Item, byte[] Payload, List<TopicStage> Matches)>(events + 64);
+        for (var customer = 1; work.Count < events; customer++)
+        {
+            foreach (var item in generator.Journey(customer, now))
+            {
+                item.Timestamp = item.OriginalTimestamp ?? now;
+                item.ReceivedAt = now;
+                var matches = new List<TopicStage>();
+                matcher.Match(item, matches);
+                work.Add((item, JsonSerializer.SerializeToUtf8Bytes(item, EcrmJsonContext.Default.EventEnvelope), matches));
+            }
+        }
+
+        Console.WriteLine($"encoding and inserting {work.Count:N0} events in inserts of {RowsPerInsert:N0} rows");
+        var progress = new ConsoleProgress(work.Count, "rows");
+        var clock = Stopwatch.StartNew();
+        foreach (var chunk in work.Chunk(RowsPerInsert))
+        {
+            using var batch = new ArchiveBatch(DateTimeOffset.UtcNow);
+            for (var i = 0; i < chunk.Length; i++)
+            {
+                batch.AddEvent(chunk[i].Item, chunk[i].Payload, chunk[i].Matches, 0, i);
+            }
+
+            await batch.WriteAsync(clickHouse, CancellationToken.None);
+            progress.Add(chunk.Length);
+        }
+
+        var seconds = clock.Elapsed.TotalSeconds;
+        progress.Finish();
+
+        await using (var rows = File.CreateText(rowsFile))
+        {
+            await foreach (var line in clickHouse.QueryLinesAsync($"SELECT * FROM {clickHouse.Database}.{ArchiveSchema.Events} FORMAT JSONEachRow", CancellationToken.None))
+            {
+                await rows.WriteLineAsync(line);
+            }
+        }
+
+        var summary = new Dictionary<string, object>
+        {
+            ["events"] = work.Count,
+            ["rowsPerInsert"] = RowsPerInsert,
+            ["seconds"] = Math.Round(seconds, 2),
+            ["rowsPerSecond"] = Math.Round(work.Count / seconds),
+            ["meanPayloadBytes"] = work.Sum(w => (long)w.Payload.Length) / work.Count,
+        };
+        var output = values.GetValueOrDefault("output", "benchmarks/results");
+        Directory.CreateDirectory(output);
+        await File.WriteAllTextAsync(Path.Combine(output, "archive-insert.json"), JsonSerializer.Serialize(summary, LoadDriverJsonContext.Default.DictionaryStringObject));
+        Console.WriteLine(string.Join("  ", summary.Select(kv => $"{kv.Key}={kv.Value}")));
+        return 0;
+    }
+}
