@@ -1,3 +1,4 @@
+using System.ComponentModel.DataAnnotations;
 using System.Globalization;
 using System.Text.Json;
 using Ecrm.Common.Events;
@@ -8,6 +9,7 @@ using Ecrm.DialogueEngine.Customers;
 using Ecrm.DialogueEngine.Funnels;
 using Ecrm.DialogueEngine.Segments;
 using Ecrm.Testing;
+using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.Logging.Abstractions;
 using Microsoft.Extensions.Options;
 using Xunit;
@@ -108,7 +110,8 @@ public sealed class ClusterArchiveTests(ClickHouseClusterFixture cluster, RedisF
         await database.HashSetAsync(RedisKeys.Erasures, job.Id, JsonSerializer.Serialize(job, ErasureJsonContext.Default.ErasureJob));
         await database.ListLeftPushAsync(RedisKeys.ErasureQueue, job.Id);
         using var worker = new ErasureWorker(connection, new DialogueReader(connection), archive.Client, TimeProvider.System, NullLogger<ErasureWorker>.Instance);
-        await worker.StartAsync(CancellationToken.None);
+        // Started off xunit's synchronization context, as a host runs it: its blocking Redis SCAN must not wait on a test thread.
+        await Task.Run(() => worker.StartAsync(CancellationToken.None));
         ErasureJob? finished = null;
         await Poll.UntilAsync("the erasure job done", async () =>
         {
@@ -117,7 +120,7 @@ public sealed class ClusterArchiveTests(ClickHouseClusterFixture cluster, RedisF
         }, TimeSpan.FromSeconds(60));
         await worker.StopAsync(CancellationToken.None);
 
-        Assert.Equal(ErasureStatus.Done, finished!.Status);
+        Assert.True(finished!.Status == ErasureStatus.Done, finished.Error);
         Assert.Contains(anonymous, finished.Identities!);
         var erased = new[] { anonymous, customer };
         var quoted = string.Join(", ", erased.Select(ClickHouseSql.Quote));
@@ -313,5 +316,37 @@ public sealed class ClusterArchiveTests(ClickHouseClusterFixture cluster, RedisF
     {
         var sql = SegmentSql.CustomersSql(client.Database, conditions, Matcher.Catalog, Now);
         return (await client.QueryAsync($"SELECT * FROM ({sql}) ORDER BY customer FORMAT TSV", CancellationToken.None)).Split('\n', StringSplitOptions.RemoveEmptyEntries);
+    }
+}
+
+/// <summary>The cluster settings as an operator writes them (environment or appsettings), without a server.</summary>
+public sealed class ClickHouseClusterOptionsTests
+{
+    [Fact]
+    public void ServerUrlsBindFromConfigurationAndAClusterWithoutThemIsRefused()
+    {
+        var configuration = new ConfigurationBuilder().AddInMemoryCollection(new Dictionary<string, string?>
+        {
+            ["ClickHouse:Cluster"] = "ecrm",
+            ["ClickHouse:ServerUrls:0"] = "http://ch1:8123",
+            ["ClickHouse:ServerUrls:1"] = "http://ch2:8123",
+        }).Build();
+
+        var options = configuration.GetSection(ClickHouseOptions.Section).Get<ClickHouseOptions>()!;
+
+        Assert.Equal(["http://ch1:8123", "http://ch2:8123"], options.ServerUrls);
+        Assert.Empty(Validate(options));
+        Assert.Empty(Validate(new ClickHouseOptions()));
+        Assert.Contains(Validate(options with { ServerUrls = [] }), e => e.StartsWith("ClickHouse:ServerUrls must list", StringComparison.Ordinal));
+        Assert.Contains(Validate(options with { ServerUrls = ["ftp://ch1"] }), e => e.Contains("'ftp://ch1' is not an http(s) URL", StringComparison.Ordinal));
+        Assert.Contains(Validate(options with { Cluster = "" }), e => e.Contains("set ClickHouse:Cluster too", StringComparison.Ordinal));
+        Assert.Contains(Validate(options with { Cluster = "x; DROP" }), e => e.Contains("plain identifier", StringComparison.Ordinal));
+    }
+
+    private static List<string> Validate(ClickHouseOptions options)
+    {
+        var results = new List<ValidationResult>();
+        Validator.TryValidateObject(options, new ValidationContext(options), results, validateAllProperties: true);
+        return [.. results.Select(r => r.ErrorMessage!)];
     }
 }
