@@ -1,3 +1,4 @@
+using System.Globalization;
 using Ecrm.Common.Storage;
 
 namespace Ecrm.DialogueEngine.Archive;
@@ -8,6 +9,12 @@ namespace Ecrm.DialogueEngine.Archive;
 /// must count once; readers use FINAL or count distinct message ids or customers. The SQL runs on
 /// ClickHouse 18.16 and on current releases. Columns added in later versions are added to existing
 /// tables at start-up (18.16 has no ADD COLUMN IF NOT EXISTS, so the missing ones are looked up).
+/// On a cluster every server gets the tables as <c>*_local</c> and, under the names readers use,
+/// Distributed tables over them, sharded by customer so that a re-delivered row meets its first
+/// copy on the same shard (FINAL and the replacing merges only see one shard). Funnels and
+/// segments join identity links above the subquery that reads the Distributed table, so the join
+/// runs once on the server queried, over every shard's rows; a join or IN inside the part sent to
+/// the shards would be refused by distributed_product_mode = deny, not answered from one shard.
 /// </summary>
 public static class ArchiveSchema
 {
@@ -17,7 +24,9 @@ public static class ArchiveSchema
     public const string IdentityLinks = "identity_links";
     public const string TriggerFirings = "trigger_firings";
 
-    private sealed record Table(string Name, (string Name, string Type)[] Columns, string Engine);
+    private sealed record Table(string Name, (string Name, string Type)[] Columns, string Engine, string ShardKey = CustomerShard);
+
+    private const string CustomerShard = "sipHash64(customer_key)";
 
     private static readonly Table[] Tables =
     [
@@ -40,7 +49,7 @@ public static class ArchiveSchema
         "ReplacingMergeTree(archived_at_ms) PARTITION BY toYYYYMM(date) ORDER BY (topic, customer_key, to_stage, message_id)"),
         new(DeadLetters,
         [("received_at", "DateTime('UTC')"), ("source", "String"), ("reason", "String"), ("payload", "String")],
-        "MergeTree ORDER BY received_at"),
+        "MergeTree ORDER BY received_at", ShardKey: "rand()"),
         // Which customer each linked id (an anonymous visitor, an earlier alias) belongs to, so that
         // funnels and timelines count one customer once across their ids.
         new(IdentityLinks,
@@ -61,18 +70,58 @@ public static class ArchiveSchema
     public static async Task EnsureAsync(ClickHouseClient clickHouse, CancellationToken cancellationToken)
     {
         var db = clickHouse.Database;
-        await clickHouse.ExecuteAsync($"CREATE DATABASE IF NOT EXISTS {db}", cancellationToken);
-        foreach (var table in Tables)
+        if (clickHouse.Cluster is not { } cluster)
         {
-            var columns = string.Join(",\n    ", table.Columns.Select(c => $"{c.Name} {c.Type}"));
-            await clickHouse.ExecuteAsync($"CREATE TABLE IF NOT EXISTS {db}.{table.Name} (\n    {columns}\n) ENGINE = {table.Engine}", cancellationToken);
-            var existing = (await clickHouse.QueryAsync(
-                $"SELECT name FROM system.columns WHERE database = {ClickHouseSql.Quote(db)} AND table = {ClickHouseSql.Quote(table.Name)} FORMAT TSV",
-                cancellationToken)).Split('\n', StringSplitOptions.RemoveEmptyEntries).ToHashSet(StringComparer.Ordinal);
-            foreach (var (name, type) in table.Columns.Where(c => !existing.Contains(c.Name)))
+            await clickHouse.ExecuteAsync($"CREATE DATABASE IF NOT EXISTS {db}", cancellationToken);
+            foreach (var table in Tables)
             {
-                await clickHouse.ExecuteAsync($"ALTER TABLE {db}.{table.Name} ADD COLUMN {name} {type}", cancellationToken);
+                await EnsureTableAsync(clickHouse, table.Name, table.Columns, table.Engine, cancellationToken);
             }
+
+            return;
+        }
+
+        var listed = long.Parse((await clickHouse.QueryAsync(
+            $"SELECT count() FROM system.clusters WHERE cluster = {ClickHouseSql.Quote(cluster)} FORMAT TSV", cancellationToken)).Trim(), CultureInfo.InvariantCulture);
+        if (listed != clickHouse.Servers.Count)
+        {
+            throw new InvalidOperationException(
+                $"ClickHouse:Cluster '{cluster}' has {listed} servers in the remote_servers of the server at ClickHouse:Url, but ClickHouse:ServerUrls lists {clickHouse.Servers.Count}: list every server's HTTP URL");
+        }
+
+        foreach (var server in clickHouse.Servers)
+        {
+            await server.ExecuteAsync($"CREATE DATABASE IF NOT EXISTS {db}", cancellationToken);
+            foreach (var table in Tables)
+            {
+                var local = clickHouse.LocalTable(table.Name);
+                await EnsureTableAsync(server, local, table.Columns, table.Engine, cancellationToken);
+                // A MATERIALIZED column of the Distributed table would be computed there and sent to the
+                // shards, which refuse it; as an ALIAS it is only read, and the shard computes its own.
+                var columns = table.Columns.Select(c => (c.Name, c.Type.Replace(" MATERIALIZED ", " ALIAS ", StringComparison.Ordinal))).ToArray();
+                await EnsureTableAsync(server, table.Name, columns, $"Distributed({cluster}, {db}, {local}, {table.ShardKey})", cancellationToken);
+                var engine = (await server.QueryAsync(
+                    $"SELECT engine FROM system.tables WHERE database = {ClickHouseSql.Quote(db)} AND name = {ClickHouseSql.Quote(table.Name)} FORMAT TSV", cancellationToken)).Trim();
+                if (engine != "Distributed")
+                {
+                    // A database first used by a single server: its rows would be hidden behind the name readers use.
+                    throw new InvalidOperationException($"{db}.{table.Name} is a {engine} table, not a Distributed one: move its rows to {db}.{local} on each server and drop it (see the README's ClickHouse cluster notes)");
+                }
+            }
+        }
+    }
+
+    private static async Task EnsureTableAsync(ClickHouseClient server, string name, (string Name, string Type)[] columns, string engine, CancellationToken cancellationToken)
+    {
+        var db = server.Database;
+        var definition = string.Join(",\n    ", columns.Select(c => $"{c.Name} {c.Type}"));
+        await server.ExecuteAsync($"CREATE TABLE IF NOT EXISTS {db}.{name} (\n    {definition}\n) ENGINE = {engine}", cancellationToken);
+        var existing = (await server.QueryAsync(
+            $"SELECT name FROM system.columns WHERE database = {ClickHouseSql.Quote(db)} AND table = {ClickHouseSql.Quote(name)} FORMAT TSV",
+            cancellationToken)).Split('\n', StringSplitOptions.RemoveEmptyEntries).ToHashSet(StringComparer.Ordinal);
+        foreach (var (column, type) in columns.Where(c => !existing.Contains(c.Name)))
+        {
+            await server.ExecuteAsync($"ALTER TABLE {db}.{name} ADD COLUMN {column} {type}", cancellationToken);
         }
     }
 }

@@ -32,7 +32,7 @@ public sealed partial class RawEventRetention(ClickHouseClient clickHouse, IOpti
         }
     }
 
-    /// <summary>Asks ClickHouse to delete the expired raw events (a mutation, which it runs in the background).</summary>
+    /// <summary>Asks ClickHouse to delete the expired raw events (a mutation on every server, which each runs in the background).</summary>
     public async Task RemoveExpiredAsync(CancellationToken cancellationToken)
     {
         var cutoff = time.GetUtcNow().AddDays(-options.Value.RawEventRetentionDays).ToUnixTimeSeconds();
@@ -40,7 +40,7 @@ public sealed partial class RawEventRetention(ClickHouseClient clickHouse, IOpti
         var expired = (await clickHouse.QueryAsync($"SELECT count() FROM {db}.{ArchiveSchema.Events} WHERE timestamp < toDateTime({cutoff}) FORMAT TSV", cancellationToken)).Trim();
         if (expired != "0")
         {
-            await clickHouse.ExecuteAsync($"ALTER TABLE {db}.{ArchiveSchema.Events} DELETE WHERE timestamp < toDateTime({cutoff})", cancellationToken);
+            await clickHouse.DeleteWhereAsync(ArchiveSchema.Events, $"timestamp < toDateTime({cutoff})", cancellationToken);
             LogRemoved(expired, options.Value.RawEventRetentionDays);
         }
     }

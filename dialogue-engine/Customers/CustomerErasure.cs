@@ -31,7 +31,7 @@ public static class ErasureStatus
 /// <c>DELETE /api/customers/{id}</c> (admin key) erases a customer everywhere: every id linked to
 /// them, their dialogues, histories, profile, identity links and dedupe markers in Redis (the
 /// recommender's per-customer keys share the customer's prefix), and their rows in every archive
-/// table (<c>ALTER TABLE … DELETE</c>). It answers 202 with a job; <c>GET /api/erasures/{job}</c> tells
+/// table (<c>ALTER TABLE … DELETE</c>, on every server of a cluster). It answers 202 with a job; <c>GET /api/erasures/{job}</c> tells
 /// its status. Jobs live in Redis, so a restarted engine picks up what it had not finished.
 /// </summary>
 public static class CustomerErasureApi
@@ -144,9 +144,9 @@ public sealed partial class ErasureWorker(
         }
 
         quoted = string.Join(", ", identities.Select(ClickHouseSql.Quote));
-        await clickHouse.ExecuteAsync($"ALTER TABLE {db}.{ArchiveSchema.Events} DELETE WHERE customer_key IN ({quoted}) OR anonymous_id IN ({quoted}) OR user_id IN ({quoted})", cancellationToken);
-        await clickHouse.ExecuteAsync($"ALTER TABLE {db}.{ArchiveSchema.Transitions} DELETE WHERE customer_key IN ({quoted})", cancellationToken);
-        await clickHouse.ExecuteAsync($"ALTER TABLE {db}.{ArchiveSchema.IdentityLinks} DELETE WHERE linked_id IN ({quoted}) OR customer_key IN ({quoted})", cancellationToken);
+        await clickHouse.DeleteWhereAsync(ArchiveSchema.Events, $"customer_key IN ({quoted}) OR anonymous_id IN ({quoted}) OR user_id IN ({quoted})", cancellationToken);
+        await clickHouse.DeleteWhereAsync(ArchiveSchema.Transitions, $"customer_key IN ({quoted})", cancellationToken);
+        await clickHouse.DeleteWhereAsync(ArchiveSchema.IdentityLinks, $"linked_id IN ({quoted}) OR customer_key IN ({quoted})", cancellationToken);
         await WaitForMutationsAsync(cancellationToken);
         return job with { Identities = [.. identities], RedisKeysDeleted = deleted };
     }
@@ -188,8 +188,7 @@ public sealed partial class ErasureWorker(
     private async Task WaitForMutationsAsync(CancellationToken cancellationToken)
     {
         var deadline = time.GetUtcNow() + MutationTimeout;
-        var sql = $"SELECT count() FROM system.mutations WHERE database = {ClickHouseSql.Quote(clickHouse.Database)} AND is_done = 0 FORMAT TSV";
-        while ((await clickHouse.QueryAsync(sql, cancellationToken)).Trim() != "0")
+        while (await clickHouse.CountUnfinishedMutationsAsync(cancellationToken) > 0)
         {
             if (time.GetUtcNow() > deadline)
             {

@@ -222,12 +222,12 @@ public sealed class FunnelTests(ClickHouseFixture clickHouse, RedisFixture redis
         return (await queries.ReadAsync(_matcher.Catalog, Topic, request, null, CancellationToken.None))[0];
     }
 
-    private static QueryCollection Query(string query) =>
+    internal static QueryCollection Query(string query) =>
         new(query.Split('&', StringSplitOptions.RemoveEmptyEntries).Select(p => p.Split('=', 2))
             .ToDictionary(p => p[0], p => new StringValues(Uri.UnescapeDataString(p[1]))));
 
     /// <summary>An event mapped to a stage of the OLED topic by the sample catalog's rules, or a copy of one under another id.</summary>
-    private static EventEnvelope Envelope(string id, int stage, DateTimeOffset at, Channel channel, EventEnvelope? copyOf = null)
+    internal static EventEnvelope Envelope(string id, int stage, DateTimeOffset at, Channel channel, EventEnvelope? copyOf = null)
     {
         if (copyOf is not null)
         {
