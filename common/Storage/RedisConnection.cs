@@ -18,3 +18,47 @@ public static class RedisConnection
         return connection;
     }
 }
+
+/// <summary>Key scans that see the whole keyspace, on one Redis or on a Redis Cluster alike.</summary>
+public static class RedisKeyScan
+{
+    /// <summary>
+    /// Every key matching the SCAN pattern, on every primary. A Redis Cluster spreads the keyspace over
+    /// its primaries and a SCAN sees one node only, so a scan of one endpoint would miss the keys of
+    /// the other shards; replicas are skipped, as they hold copies of what their primary returns.
+    /// </summary>
+    public static IEnumerable<RedisKey> KeysOnEveryPrimary(this IConnectionMultiplexer redis, string pattern, int pageSize = 1000)
+    {
+        var database = redis.GetDatabase().Database;
+        foreach (var endpoint in redis.GetEndPoints())
+        {
+            var server = redis.GetServer(endpoint);
+            if (server.IsSlave)
+            {
+                continue;
+            }
+
+            foreach (var key in server.Keys(database, pattern, pageSize))
+            {
+                yield return key;
+            }
+        }
+    }
+
+    /// <summary>A SCAN pattern matching exactly the keys that start with <paramref name="prefix"/> (its glob characters escaped).</summary>
+    public static string PrefixPattern(string prefix)
+    {
+        var pattern = new System.Text.StringBuilder(prefix.Length + 2);
+        foreach (var c in prefix)
+        {
+            if (c is '*' or '?' or '[' or ']' or '\\')
+            {
+                pattern.Append('\\');
+            }
+
+            pattern.Append(c);
+        }
+
+        return pattern.Append('*').ToString();
+    }
+}
