@@ -130,7 +130,7 @@ public abstract class EndToEndScenarios(KafkaFixture kafka, IRedisBackend redis,
     public async Task IdentifyMergesTheVisitorsDialogueIntoTheCustomer()
     {
         using var collector = EcrmServices.Client(_stack.CollectorUrl);
-        var user = $"user-{Guid.NewGuid():N}";
+        var user = redis.NewCustomerApartFrom("user", _customer);
         Assert.Equal(HttpStatusCode.OK, (await collector.PostAsync("v1/batch", Json(Batch(Page(Guid.NewGuid().ToString(), "/tv/oled-55/specs", minutesAgo: 3))))).StatusCode);
         var identify = "{\"type\":\"identify\",\"anonymousId\":\"" + _customer + "\",\"userId\":\"" + user + "\",\"traits\":{\"region\":\"Gangnam\",\"points\":12000}}";
         Assert.Equal(HttpStatusCode.OK, (await collector.PostAsync("v1/batch", Json(Batch(identify)))).StatusCode);
@@ -249,8 +249,8 @@ public abstract class EndToEndScenarios(KafkaFixture kafka, IRedisBackend redis,
     public async Task ErasingACustomerRemovesEveryIdOfThemFromRedisAndClickHouseAndNoOneElse()
     {
         using var collector = EcrmServices.Client(_stack.CollectorUrl);
-        var user = $"user-{Guid.NewGuid():N}";
-        var bystander = $"other-{Guid.NewGuid():N}";
+        var user = redis.NewCustomerApartFrom("user", _customer);
+        var bystander = redis.NewCustomerApartFrom("other", user);
         var identify = "{\"type\":\"identify\",\"anonymousId\":\"" + _customer + "\",\"userId\":\"" + user + "\",\"traits\":{\"email\":\"kim@example.com\"}}";
         Assert.Equal(HttpStatusCode.OK, (await collector.PostAsync("v1/batch", Json(Batch(Page(Guid.NewGuid().ToString(), "/tv/oled-55/specs", minutesAgo: 3))))).StatusCode);
         Assert.Equal(HttpStatusCode.OK, (await collector.PostAsync("v1/batch", Json(Batch(identify, Page(Guid.NewGuid().ToString(), "/tv/oled-55", minutesAgo: 2).Replace(_customer, bystander, StringComparison.Ordinal))))).StatusCode);
@@ -259,6 +259,9 @@ public abstract class EndToEndScenarios(KafkaFixture kafka, IRedisBackend redis,
             await QueryAsync($"SELECT count() FROM {{db}}.identity_links FINAL WHERE linked_id = {ClickHouseSql.Quote(_customer)} FORMAT TSV") == "1\n"
             && await QueryAsync($"SELECT count() FROM {{db}}.events FINAL WHERE customer_key IN ({ClickHouseSql.Quote(_customer)}, {ClickHouseSql.Quote(user)}, {ClickHouseSql.Quote(bystander)}) FORMAT TSV") == "3\n");
 
+        // Both ids hold keys (the visitor's owner pointer, the customer's dialogue) before the erasure.
+        Assert.NotEmpty(_redis.KeysOnEveryPrimary(RedisKeyScan.PrefixPattern(RedisKeys.CustomerPrefix(_customer))));
+        Assert.NotEmpty(_redis.KeysOnEveryPrimary(RedisKeyScan.PrefixPattern(RedisKeys.CustomerPrefix(user))));
         using var admin = EcrmServices.Client(_stack.EngineUrl, EcrmServices.AdminKey);
         var erase = await admin.DeleteAsync($"api/customers/{_customer}");
         Assert.Equal(HttpStatusCode.Accepted, erase.StatusCode);

@@ -33,6 +33,10 @@ public abstract partial class ReplayScenarios(KafkaFixture kafka, IRedisBackend 
         _stack.Set("Collector__MaxEventAgeDays", "90");
         await _stack.StartAsync();
         _redis = RedisConnection.Connect(_stack.RedisConfiguration + ",allowAdmin=true");
+        // replay --clear empties every customer key of the database, and the snapshots compare them all:
+        // the test owns the keyspace. On the cluster's one database earlier stacks' customers are still
+        // there (and logical databases are reused after 16 stacks), so it starts from none.
+        await Task.WhenAll(_redis.KeysOnEveryPrimary(RedisKeys.AllCustomersPattern).ToList().Select(key => _redis.GetDatabase().KeyDeleteAsync(key)));
         await _stack.PublishDemoCatalogsAsync();
     }
 

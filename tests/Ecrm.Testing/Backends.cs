@@ -16,6 +16,13 @@ public interface IRedisBackend
 
     /// <summary>A configuration for one stack of services, kept apart from the other stacks as far as the back end allows.</summary>
     string IsolatedConfiguration();
+
+    /// <summary>
+    /// A new customer id starting with <paramref name="prefix"/> whose keys live on another server than
+    /// <paramref name="customer"/>'s, where the back end has more than one (any new id on a single Redis):
+    /// so a merge or an erasure that touches both must cross shards.
+    /// </summary>
+    string NewCustomerApartFrom(string prefix, string customer);
 }
 
 /// <summary>A private redis-server on a free loopback port, for the whole test assembly.</summary>
@@ -34,6 +41,8 @@ public sealed class RedisFixture : IRedisBackend, IAsyncLifetime
 
     /// <summary>A configuration on a logical database no other caller got, so global keys (catalogs) do not collide.</summary>
     public string IsolatedConfiguration() => $"{Configuration},defaultDatabase={Interlocked.Increment(ref _nextDatabase) % 16}";
+
+    public string NewCustomerApartFrom(string prefix, string customer) => $"{prefix}-{Guid.NewGuid():N}";
 
     public async Task InitializeAsync()
     {
@@ -79,6 +88,22 @@ public sealed class RedisClusterFixture : IRedisBackend, IAsyncLifetime
     /// <summary>The cluster's one database: a <c>defaultDatabase</c> other than 0 is refused in cluster mode.</summary>
     public string IsolatedConfiguration() => Configuration;
 
+    public string NewCustomerApartFrom(string prefix, string customer)
+    {
+        var slots = Connection.GetServer(Connection.GetEndPoints()[0]).ClusterConfiguration
+            ?? throw new InvalidOperationException("the client sees no cluster configuration");
+        string PrimaryOf(string id) => slots.GetBySlot(Connection.HashSlot(RedisKeys.CustomerTopics(id)))!.EndPoint.ToString()!;
+        var primary = PrimaryOf(customer);
+        while (true)
+        {
+            var id = $"{prefix}-{Guid.NewGuid():N}";
+            if (PrimaryOf(id) != primary)
+            {
+                return id;
+            }
+        }
+    }
+
     public async Task InitializeAsync()
     {
         foreach (var port in Ports)
@@ -120,6 +145,12 @@ public sealed class RedisClusterFixture : IRedisBackend, IAsyncLifetime
         }
 
         Connection = RedisConnection.Connect(Configuration);
+        // The client must see a cluster, or the tests on this fixture would prove nothing about one.
+        var servers = Connection.GetEndPoints().Select(endpoint => Connection.GetServer(endpoint)).ToList();
+        if (servers.Count(server => server.ServerType == ServerType.Cluster && !server.IsSlave) != Primaries)
+        {
+            throw new InvalidOperationException($"the client sees {string.Join(", ", servers.Select(s => $"{s.EndPoint} {s.ServerType}"))}, not {Primaries} cluster primaries");
+        }
     }
 
     public Task DisposeAsync()
