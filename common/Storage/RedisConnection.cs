@@ -15,6 +15,15 @@ public static class RedisConnection
         // caller that blocks after an await (the Kafka consume loop) would stall every other Redis caller.
         // Commands still go out in order; only their completions may run concurrently.
         connection.PreserveAsyncOrder = false;
+        // A Redis Cluster has database 0 only; another defaultDatabase would fail every command later,
+        // one by one (PING, and so readiness, still passes), so it is refused at start-up instead.
+        if (options.DefaultDatabase is > 0 && connection.GetEndPoints().Any(endpoint => connection.GetServer(endpoint).ServerType == ServerType.Cluster))
+        {
+            connection.Dispose();
+            throw new InvalidOperationException(
+                $"the Redis configuration sets defaultDatabase={options.DefaultDatabase}, but {configuration} is a Redis Cluster, which has database 0 only: remove defaultDatabase");
+        }
+
         return connection;
     }
 }
