@@ -6,7 +6,7 @@ namespace Ecrm.IntegrationTests;
 
 /// <summary>How the one Redis connection helper treats a Redis Cluster's configuration.</summary>
 [Collection(BackendsCollection.Name)]
-public sealed class RedisClusterConnectionTests(RedisClusterFixture cluster, RedisFixture single)
+public sealed class RedisClusterConnectionTests(RedisClusterFixture cluster, RedisFixture oneServer)
 {
     [Fact]
     public void ADatabaseOtherThanZeroIsRefusedOnAClusterAtConnectWithTheReason()
@@ -15,7 +15,7 @@ public sealed class RedisClusterConnectionTests(RedisClusterFixture cluster, Red
 
         Assert.Contains("defaultDatabase=3", error.Message, StringComparison.Ordinal);
         Assert.Contains("database 0 only", error.Message, StringComparison.Ordinal);
-        using var singleServer = RedisConnection.Connect(single.Configuration + ",defaultDatabase=3");
+        using var singleServer = RedisConnection.Connect(oneServer.Configuration + ",defaultDatabase=3");
         Assert.Equal(3, singleServer.GetDatabase().Database);
     }
 
