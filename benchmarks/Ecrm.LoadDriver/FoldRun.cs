@@ -114,13 +114,12 @@ internal static class FoldRun
         return count == 0 ? 0 : bytes / count;
     }
 
-    /// <summary>Counts the dialogue hashes and deletes the dedupe markers, in one SCAN of the keyspace.</summary>
+    /// <summary>Counts the dialogue hashes and deletes the dedupe markers, in one SCAN of the keyspace (of every primary, on a cluster).</summary>
     private static async Task<(long Dialogues, long Markers)> CountDialoguesAndDropMarkersAsync(ConnectionMultiplexer redis)
     {
         var database = redis.GetDatabase();
-        var server = redis.GetServer(redis.GetEndPoints()[0]);
         long dialogues = 0, markers = 0;
-        foreach (var key in server.Keys(database.Database, RedisKeys.AllCustomersPattern, pageSize: 10_000))
+        foreach (var key in redis.KeysOnEveryPrimary(RedisKeys.AllCustomersPattern, pageSize: 10_000))
         {
             var name = key.ToString();
             if (name.Contains(":dlg:", StringComparison.Ordinal))

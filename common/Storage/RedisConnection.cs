@@ -15,6 +15,59 @@ public static class RedisConnection
         // caller that blocks after an await (the Kafka consume loop) would stall every other Redis caller.
         // Commands still go out in order; only their completions may run concurrently.
         connection.PreserveAsyncOrder = false;
+        // A Redis Cluster has database 0 only; another defaultDatabase would fail every command later,
+        // one by one (PING, and so readiness, still passes), so it is refused at start-up instead.
+        if (options.DefaultDatabase is > 0 && connection.GetEndPoints().Any(endpoint => connection.GetServer(endpoint).ServerType == ServerType.Cluster))
+        {
+            connection.Dispose();
+            throw new InvalidOperationException(
+                $"the Redis configuration sets defaultDatabase={options.DefaultDatabase}, but {configuration} is a Redis Cluster, which has database 0 only: remove defaultDatabase");
+        }
+
         return connection;
+    }
+}
+
+/// <summary>Key scans that see the whole keyspace, on one Redis or on a Redis Cluster alike.</summary>
+public static class RedisKeyScan
+{
+    /// <summary>
+    /// Every key matching the SCAN pattern, on every primary. A Redis Cluster spreads the keyspace over
+    /// its primaries and a SCAN sees one node only, so a scan of one endpoint would miss the keys of
+    /// the other shards; replicas are skipped, as they hold copies of what their primary returns.
+    /// </summary>
+    public static IEnumerable<RedisKey> KeysOnEveryPrimary(this IConnectionMultiplexer redis, string pattern, int pageSize = 1000)
+    {
+        var database = redis.GetDatabase().Database;
+        foreach (var endpoint in redis.GetEndPoints())
+        {
+            var server = redis.GetServer(endpoint);
+            if (server.IsSlave)
+            {
+                continue;
+            }
+
+            foreach (var key in server.Keys(database, pattern, pageSize))
+            {
+                yield return key;
+            }
+        }
+    }
+
+    /// <summary>A SCAN pattern matching exactly the keys that start with <paramref name="prefix"/> (its glob characters escaped).</summary>
+    public static string PrefixPattern(string prefix)
+    {
+        var pattern = new System.Text.StringBuilder(prefix.Length + 2);
+        foreach (var c in prefix)
+        {
+            if (c is '*' or '?' or '[' or ']' or '\\')
+            {
+                pattern.Append('\\');
+            }
+
+            pattern.Append(c);
+        }
+
+        return pattern.Append('*').ToString();
     }
 }

@@ -5,6 +5,11 @@ namespace Ecrm.Common.Storage;
 /// <summary>
 /// The one place that knows the Redis key layout. Every key of one customer carries the same
 /// {hash tag}, so a fold script touching several of them stays in one Redis Cluster slot.
+/// Scripts that build keys from a prefix (a customer's dialogues by topic, a catalog's versions) stay
+/// cluster-safe because the prefix carries the tag of the declared KEYS: Redis Cluster only lets a
+/// script reach keys its node serves, and a key of another slot would fail, or worse pass while that
+/// slot happens to sit on the same node. Two customers (a visitor merged into a customer) are never
+/// touched by one script; see IdentityLinker.
 /// </summary>
 public static class RedisKeys
 {

@@ -1,4 +1,3 @@
-using System.Text;
 using System.Text.Json;
 using System.Text.Json.Serialization;
 using Ecrm.Common.Hosting;
@@ -151,35 +150,17 @@ public sealed partial class ErasureWorker(
         return job with { Identities = [.. identities], RedisKeysDeleted = deleted };
     }
 
-    /// <summary>Every key under the prefix, on every primary: SCAN with the prefix's glob characters escaped.</summary>
+    /// <summary>
+    /// Every key under the prefix. They share one hash tag, so on a Redis Cluster they sit in one slot
+    /// of one primary, but which one the scan cannot know: it asks every primary.
+    /// </summary>
     private async Task<long> DeleteKeysAsync(string prefix)
     {
-        var pattern = new StringBuilder();
-        foreach (var c in prefix)
-        {
-            if (c is '*' or '?' or '[' or ']' or '\\')
-            {
-                pattern.Append('\\');
-            }
-
-            pattern.Append(c);
-        }
-
-        pattern.Append('*');
         long deleted = 0;
         var database = redis.GetDatabase();
-        foreach (var endpoint in redis.GetEndPoints())
+        foreach (var key in redis.KeysOnEveryPrimary(RedisKeyScan.PrefixPattern(prefix)))
         {
-            var server = redis.GetServer(endpoint);
-            if (server.IsSlave)
-            {
-                continue;
-            }
-
-            foreach (var key in server.Keys(database.Database, pattern.ToString(), pageSize: 1000))
-            {
-                deleted += await database.KeyDeleteAsync(key) ? 1 : 0;
-            }
+            deleted += await database.KeyDeleteAsync(key) ? 1 : 0;
         }
 
         return deleted;

@@ -77,29 +77,18 @@ public sealed class ArchiveReplay(IConnectionMultiplexer redis, ClickHouseClient
     private async Task<long> ClearCustomerStateAsync()
     {
         long removed = 0;
-        foreach (var endpoint in redis.GetEndPoints())
+        var database = redis.GetDatabase();
+        var keys = new List<RedisKey>(1000);
+        foreach (var key in redis.KeysOnEveryPrimary(RedisKeys.AllCustomersPattern))
         {
-            var server = redis.GetServer(endpoint);
-            if (server.IsSlave)
+            keys.Add(key);
+            if (keys.Count == 1000)
             {
-                continue;
+                removed += await DeleteAsync(database, keys);
             }
-
-            var database = redis.GetDatabase();
-            var keys = new List<RedisKey>(1000);
-            foreach (var key in server.Keys(database.Database, RedisKeys.AllCustomersPattern, pageSize: 1000))
-            {
-                keys.Add(key);
-                if (keys.Count == 1000)
-                {
-                    removed += await DeleteAsync(database, keys);
-                }
-            }
-
-            removed += await DeleteAsync(database, keys);
         }
 
-        return removed;
+        return removed + await DeleteAsync(database, keys);
     }
 
     private static async Task<long> DeleteAsync(IDatabase database, List<RedisKey> keys)

@@ -9,12 +9,25 @@ using Xunit;
 
 namespace Ecrm.IntegrationTests;
 
+/// <summary>The end-to-end scenarios with the services on a single redis-server.</summary>
+[Collection(BackendsCollection.Name)]
+public sealed class EndToEndTests(KafkaFixture kafka, RedisFixture redis, ClickHouseFixture clickHouse, Xunit.Abstractions.ITestOutputHelper output)
+    : EndToEndScenarios(kafka, redis, clickHouse, output);
+
 /// <summary>
-/// The foundation's walking skeleton: collector → Kafka → dialogue engine → Redis and ClickHouse →
-/// recommender, every part real and every service its own process.
+/// The same scenarios with the engine and the recommender on a 3-primary Redis Cluster, unchanged: one
+/// customer's keys share a slot, different customers' keys (a visitor and the customer it merges into,
+/// an erased customer and a bystander) sit in different slots and mostly on different primaries.
 /// </summary>
 [Collection(BackendsCollection.Name)]
-public sealed class EndToEndTests(KafkaFixture kafka, RedisFixture redis, ClickHouseFixture clickHouse, Xunit.Abstractions.ITestOutputHelper output) : IAsyncLifetime
+public sealed class RedisClusterEndToEndTests(KafkaFixture kafka, RedisClusterFixture redis, ClickHouseFixture clickHouse, Xunit.Abstractions.ITestOutputHelper output)
+    : EndToEndScenarios(kafka, redis, clickHouse, output);
+
+/// <summary>
+/// The foundation's walking skeleton: collector → Kafka → dialogue engine → Redis and ClickHouse →
+/// recommender, every part real and every service its own process. Run once per Redis back end.
+/// </summary>
+public abstract class EndToEndScenarios(KafkaFixture kafka, IRedisBackend redis, ClickHouseFixture clickHouse, Xunit.Abstractions.ITestOutputHelper output) : IAsyncLifetime
 {
     private const string Topic = "tv-oled-55";
     private readonly EcrmServices _stack = new(kafka, redis, clickHouse);
@@ -117,7 +130,7 @@ public sealed class EndToEndTests(KafkaFixture kafka, RedisFixture redis, ClickH
     public async Task IdentifyMergesTheVisitorsDialogueIntoTheCustomer()
     {
         using var collector = EcrmServices.Client(_stack.CollectorUrl);
-        var user = $"user-{Guid.NewGuid():N}";
+        var user = redis.NewCustomerApartFrom("user", _customer);
         Assert.Equal(HttpStatusCode.OK, (await collector.PostAsync("v1/batch", Json(Batch(Page(Guid.NewGuid().ToString(), "/tv/oled-55/specs", minutesAgo: 3))))).StatusCode);
         var identify = "{\"type\":\"identify\",\"anonymousId\":\"" + _customer + "\",\"userId\":\"" + user + "\",\"traits\":{\"region\":\"Gangnam\",\"points\":12000}}";
         Assert.Equal(HttpStatusCode.OK, (await collector.PostAsync("v1/batch", Json(Batch(identify)))).StatusCode);
@@ -236,8 +249,8 @@ public sealed class EndToEndTests(KafkaFixture kafka, RedisFixture redis, ClickH
     public async Task ErasingACustomerRemovesEveryIdOfThemFromRedisAndClickHouseAndNoOneElse()
     {
         using var collector = EcrmServices.Client(_stack.CollectorUrl);
-        var user = $"user-{Guid.NewGuid():N}";
-        var bystander = $"other-{Guid.NewGuid():N}";
+        var user = redis.NewCustomerApartFrom("user", _customer);
+        var bystander = redis.NewCustomerApartFrom("other", user);
         var identify = "{\"type\":\"identify\",\"anonymousId\":\"" + _customer + "\",\"userId\":\"" + user + "\",\"traits\":{\"email\":\"kim@example.com\"}}";
         Assert.Equal(HttpStatusCode.OK, (await collector.PostAsync("v1/batch", Json(Batch(Page(Guid.NewGuid().ToString(), "/tv/oled-55/specs", minutesAgo: 3))))).StatusCode);
         Assert.Equal(HttpStatusCode.OK, (await collector.PostAsync("v1/batch", Json(Batch(identify, Page(Guid.NewGuid().ToString(), "/tv/oled-55", minutesAgo: 2).Replace(_customer, bystander, StringComparison.Ordinal))))).StatusCode);
@@ -246,6 +259,9 @@ public sealed class EndToEndTests(KafkaFixture kafka, RedisFixture redis, ClickH
             await QueryAsync($"SELECT count() FROM {{db}}.identity_links FINAL WHERE linked_id = {ClickHouseSql.Quote(_customer)} FORMAT TSV") == "1\n"
             && await QueryAsync($"SELECT count() FROM {{db}}.events FINAL WHERE customer_key IN ({ClickHouseSql.Quote(_customer)}, {ClickHouseSql.Quote(user)}, {ClickHouseSql.Quote(bystander)}) FORMAT TSV") == "3\n");
 
+        // Both ids hold keys (the visitor's owner pointer, the customer's dialogue) before the erasure.
+        Assert.NotEmpty(_redis.KeysOnEveryPrimary(RedisKeyScan.PrefixPattern(RedisKeys.CustomerPrefix(_customer))));
+        Assert.NotEmpty(_redis.KeysOnEveryPrimary(RedisKeyScan.PrefixPattern(RedisKeys.CustomerPrefix(user))));
         using var admin = EcrmServices.Client(_stack.EngineUrl, EcrmServices.AdminKey);
         var erase = await admin.DeleteAsync($"api/customers/{_customer}");
         Assert.Equal(HttpStatusCode.Accepted, erase.StatusCode);
@@ -259,10 +275,9 @@ public sealed class EndToEndTests(KafkaFixture kafka, RedisFixture redis, ClickH
 
         Assert.Equal("done", status.GetProperty("status").GetString());
         Assert.Equal([_customer, user], status.GetProperty("identities").EnumerateArray().Select(i => i.GetString()).Order(StringComparer.Ordinal));
-        var server = _redis.GetServer(_redis.GetEndPoints()[0]);
         foreach (var id in new[] { _customer, user })
         {
-            Assert.Empty(server.Keys(_redis.GetDatabase().Database, RedisKeys.CustomerPrefix(id) + "*"));
+            Assert.Empty(_redis.KeysOnEveryPrimary(RedisKeyScan.PrefixPattern(RedisKeys.CustomerPrefix(id))));
             Assert.Equal("0\n", await QueryAsync($"SELECT count() FROM {{db}}.events WHERE customer_key = {ClickHouseSql.Quote(id)} OR anonymous_id = {ClickHouseSql.Quote(id)} OR user_id = {ClickHouseSql.Quote(id)} FORMAT TSV"));
             Assert.Equal("0\n", await QueryAsync($"SELECT count() FROM {{db}}.transitions WHERE customer_key = {ClickHouseSql.Quote(id)} FORMAT TSV"));
             Assert.Equal("0\n", await QueryAsync($"SELECT count() FROM {{db}}.identity_links WHERE linked_id = {ClickHouseSql.Quote(id)} OR customer_key = {ClickHouseSql.Quote(id)} FORMAT TSV"));
@@ -297,6 +312,40 @@ public sealed class EndToEndTests(KafkaFixture kafka, RedisFixture redis, ClickH
         var first = after.GetProperty("items")[0];
         Assert.Equal("spa-gangnam", first.GetProperty("topic").GetString());
         Assert.Equal("picked for you: Gangnam Spa Package", first.GetProperty("reason").GetString());
+    }
+
+    [Fact]
+    public async Task ATriggersWaitFiresForTheCustomerWhoStoppedAndIsCancelledForTheOneWhoWentOn()
+    {
+        using var receiver = new WebhookReceiver();
+        using var admin = EcrmServices.Client(_stack.EngineUrl, EcrmServices.AdminKey);
+        // Rules are global documents: on the cluster's one database a later stack would see this one.
+        var rule = $"oled-no-compare-{Guid.NewGuid():N}"[..28];
+        var body = "{\"id\":\"" + rule + "\",\"name\":\"OLED details, no comparison\",\"when\":{\"topic\":\"" + Topic + "\",\"toStage\":2},"
+            + "\"unless\":{\"toStage\":3,\"within\":\"PT4S\"},\"action\":{\"type\":\"webhook\",\"url\":\"" + receiver.Url() + "\",\"secret\":\"integration-webhook-secret\"}}";
+        var created = await admin.PostAsync("api/triggers", Json(body));
+        Assert.True(created.StatusCode == HttpStatusCode.Created, await created.Content.ReadAsStringAsync());
+        try
+        {
+            // Two customers reach the details (stage 2), so each starts a wait; one goes on to the
+            // comparison (stage 3) at once and its wait is cancelled. Their jobs sit in different shards.
+            using var collector = EcrmServices.Client(_stack.CollectorUrl);
+            var wentOn = $"went-on-{Guid.NewGuid():N}";
+            Assert.Equal(HttpStatusCode.OK, (await collector.PostAsync("v1/batch", Json(Batch(
+                Page(Guid.NewGuid().ToString(), "/tv/oled-55/specs", minutesAgo: 0).Replace(_customer, wentOn, StringComparison.Ordinal),
+                Page(Guid.NewGuid().ToString(), "/tv/oled-55/compare", minutesAgo: 0).Replace(_customer, wentOn, StringComparison.Ordinal))))).StatusCode);
+            Assert.Equal(HttpStatusCode.OK, (await collector.PostAsync("v1/batch", Json(Batch(Page(Guid.NewGuid().ToString(), "/tv/oled-55/specs", minutesAgo: 0))))).StatusCode);
+
+            // The wait of the customer who stopped ends after the other's would have: once it fired, the other's was due and gone.
+            var fired = await receiver.WaitForAsync(1, TimeSpan.FromSeconds(60));
+            Assert.Equal(_customer, JsonDocument.Parse(fired[0].Body).RootElement.GetProperty("customer").GetProperty("id").GetString());
+            Assert.Equal(3, (int)await _redis.GetDatabase().HashGetAsync(RedisKeys.Dialogue(wentOn, Topic), DialogueFields.Stage));
+            Assert.Single(receiver.All);
+        }
+        finally
+        {
+            await admin.DeleteAsync($"api/triggers/{rule}");
+        }
     }
 
     [Fact]

@@ -8,12 +8,21 @@ using Xunit;
 
 namespace Ecrm.IntegrationTests;
 
+/// <summary>Replay on a single redis-server.</summary>
+[Collection(BackendsCollection.Name)]
+public sealed class ReplayTests(KafkaFixture kafka, RedisFixture redis, ClickHouseFixture clickHouse)
+    : ReplayScenarios(kafka, redis, clickHouse);
+
+/// <summary>Replay on a 3-primary Redis Cluster: <c>--clear</c> must empty every primary, and the state is compared across all of them.</summary>
+[Collection(BackendsCollection.Name)]
+public sealed class RedisClusterReplayTests(KafkaFixture kafka, RedisClusterFixture redis, ClickHouseFixture clickHouse)
+    : ReplayScenarios(kafka, redis, clickHouse);
+
 /// <summary>
 /// The replay command rebuilds, from the ClickHouse archive alone, the same Redis state that live
 /// folding built: every dialogue, episode history, identity link and trait.
 /// </summary>
-[Collection(BackendsCollection.Name)]
-public sealed partial class ReplayTests(KafkaFixture kafka, RedisFixture redis, ClickHouseFixture clickHouse) : IAsyncLifetime
+public abstract partial class ReplayScenarios(KafkaFixture kafka, IRedisBackend redis, ClickHouseFixture clickHouse) : IAsyncLifetime
 {
     private readonly EcrmServices _stack = new(kafka, redis, clickHouse);
     private ConnectionMultiplexer _redis = null!;
@@ -24,6 +33,10 @@ public sealed partial class ReplayTests(KafkaFixture kafka, RedisFixture redis, 
         _stack.Set("Collector__MaxEventAgeDays", "90");
         await _stack.StartAsync();
         _redis = RedisConnection.Connect(_stack.RedisConfiguration + ",allowAdmin=true");
+        // replay --clear empties every customer key of the database, and the snapshots compare them all:
+        // the test owns the keyspace. On the cluster's one database earlier stacks' customers are still
+        // there (and logical databases are reused after 16 stacks), so it starts from none.
+        await Task.WhenAll(_redis.KeysOnEveryPrimary(RedisKeys.AllCustomersPattern).ToList().Select(key => _redis.GetDatabase().KeyDeleteAsync(key)));
         await _stack.PublishDemoCatalogsAsync();
     }
 
@@ -131,11 +144,7 @@ public sealed partial class ReplayTests(KafkaFixture kafka, RedisFixture redis, 
             .Select(f => $"{f.Name}={f.Value}")
             .Order(StringComparer.Ordinal));
 
-    private IEnumerable<RedisKey> Keys(string pattern)
-    {
-        var server = _redis.GetServer(_redis.GetEndPoints()[0]);
-        return server.Keys(_redis.GetDatabase().Database, pattern, pageSize: 1000);
-    }
+    private IEnumerable<RedisKey> Keys(string pattern) => _redis.KeysOnEveryPrimary(pattern);
 
     private Task EventuallyAsync(string what, Func<Task<bool>> condition) =>
         Poll.UntilAsync(what, condition, TimeSpan.FromSeconds(60), () => $"engine log:\n{_stack.Logs("dialogue-engine")}");

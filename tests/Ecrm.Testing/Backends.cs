@@ -6,8 +6,27 @@ using Xunit;
 
 namespace Ecrm.Testing;
 
+/// <summary>A Redis the services can be pointed at: one server (<see cref="RedisFixture"/>) or a cluster (<see cref="RedisClusterFixture"/>).</summary>
+public interface IRedisBackend
+{
+    /// <summary>The configuration string for database 0.</summary>
+    string Configuration { get; }
+
+    ConnectionMultiplexer Connection { get; }
+
+    /// <summary>A configuration for one stack of services, kept apart from the other stacks as far as the back end allows.</summary>
+    string IsolatedConfiguration();
+
+    /// <summary>
+    /// A new customer id starting with <paramref name="prefix"/> whose keys live on another server than
+    /// <paramref name="customer"/>'s, where the back end has more than one (any new id on a single Redis):
+    /// so a merge or an erasure that touches both must cross shards.
+    /// </summary>
+    string NewCustomerApartFrom(string prefix, string customer);
+}
+
 /// <summary>A private redis-server on a free loopback port, for the whole test assembly.</summary>
-public sealed class RedisFixture : IAsyncLifetime
+public sealed class RedisFixture : IRedisBackend, IAsyncLifetime
 {
     private readonly string _directory = Directory.CreateTempSubdirectory("ecrm-redis-").FullName;
     private ServerProcess? _server;
@@ -22,6 +41,8 @@ public sealed class RedisFixture : IAsyncLifetime
 
     /// <summary>A configuration on a logical database no other caller got, so global keys (catalogs) do not collide.</summary>
     public string IsolatedConfiguration() => $"{Configuration},defaultDatabase={Interlocked.Increment(ref _nextDatabase) % 16}";
+
+    public string NewCustomerApartFrom(string prefix, string customer) => $"{prefix}-{Guid.NewGuid():N}";
 
     public async Task InitializeAsync()
     {
@@ -39,6 +60,107 @@ public sealed class RedisFixture : IAsyncLifetime
     {
         Connection?.Dispose();
         _server?.Dispose();
+        Directory.Delete(_directory, recursive: true);
+        return Task.CompletedTask;
+    }
+}
+
+/// <summary>
+/// A private 3-primary Redis Cluster on loopback (no replicas), for the whole test assembly: three
+/// redis-server processes with <c>--cluster-enabled yes</c>, each with its own directory and
+/// cluster-config file, joined by <c>redis-cli --cluster create</c>. Cluster mode has database 0
+/// only, so stacks on it share one keyspace: tests keep apart by their own customers, and the
+/// global documents (catalogs, segments, trigger rules) are the last stack's.
+/// </summary>
+public sealed class RedisClusterFixture : IRedisBackend, IAsyncLifetime
+{
+    private const int Primaries = 3;
+    private readonly string _directory = Directory.CreateTempSubdirectory("ecrm-redis-cluster-").FullName;
+    private readonly List<ServerProcess> _servers = [];
+
+    public IReadOnlyList<int> Ports { get; } = [.. Enumerable.Range(0, Primaries).Select(_ => ServerProcess.FreePort())];
+
+    public ConnectionMultiplexer Connection { get; private set; } = null!;
+
+    /// <summary>Every node, as an operator would list them; the client discovers the slot map from any of them.</summary>
+    public string Configuration => string.Join(',', Ports.Select(port => $"127.0.0.1:{port}"));
+
+    /// <summary>The cluster's one database: a <c>defaultDatabase</c> other than 0 is refused in cluster mode.</summary>
+    public string IsolatedConfiguration() => Configuration;
+
+    public string NewCustomerApartFrom(string prefix, string customer)
+    {
+        var slots = Connection.GetServer(Connection.GetEndPoints()[0]).ClusterConfiguration
+            ?? throw new InvalidOperationException("the client sees no cluster configuration");
+        string PrimaryOf(string id) => slots.GetBySlot(Connection.HashSlot(RedisKeys.CustomerTopics(id)))!.EndPoint.ToString()!;
+        var primary = PrimaryOf(customer);
+        while (true)
+        {
+            var id = $"{prefix}-{Guid.NewGuid():N}";
+            if (PrimaryOf(id) != primary)
+            {
+                return id;
+            }
+        }
+    }
+
+    public async Task InitializeAsync()
+    {
+        foreach (var port in Ports)
+        {
+            var directory = Directory.CreateDirectory(Path.Combine(_directory, port.ToString())).FullName;
+            // The cluster bus gets a free port of its own: the default (port + 10000) may be taken or beyond 65535.
+            var server = ServerProcess.Start("redis-server",
+            [
+                "--port", port.ToString(), "--bind", "127.0.0.1", "--dir", directory, "--save", "", "--appendonly", "no",
+                "--cluster-enabled", "yes", "--cluster-config-file", "nodes.conf", "--cluster-port", ServerProcess.FreePort().ToString(),
+            ]);
+            _servers.Add(server);
+            await server.WaitUntilAsync($"redis-server (cluster node {port})", async () =>
+            {
+                using var client = new TcpClient();
+                await client.ConnectAsync("127.0.0.1", port);
+                return true;
+            }, TimeSpan.FromSeconds(20));
+        }
+
+        using (var create = ServerProcess.Start("redis-cli",
+            ["--cluster", "create", .. Ports.Select(port => $"127.0.0.1:{port}"), "--cluster-replicas", "0", "--cluster-yes"]))
+        {
+            var exitCode = await create.WaitForExitAsync(TimeSpan.FromSeconds(60));
+            if (exitCode != 0)
+            {
+                throw new InvalidOperationException($"redis-cli --cluster create failed ({exitCode}):\n{create.Output}");
+            }
+        }
+
+        // The slots are assigned at once, but each node says cluster_state:ok only once the gossip has reached it.
+        foreach (var port in Ports)
+        {
+            await Poll.UntilAsync($"cluster node {port} reports cluster_state:ok", async () =>
+            {
+                using var info = ServerProcess.Start("redis-cli", ["-p", port.ToString(), "cluster", "info"]);
+                return await info.WaitForExitAsync(TimeSpan.FromSeconds(10)) == 0 && info.Output.Contains("cluster_state:ok", StringComparison.Ordinal);
+            }, TimeSpan.FromSeconds(30), () => string.Join('\n', _servers.Select(s => s.Output)));
+        }
+
+        Connection = RedisConnection.Connect(Configuration);
+        // The client must see a cluster, or the tests on this fixture would prove nothing about one.
+        var servers = Connection.GetEndPoints().Select(endpoint => Connection.GetServer(endpoint)).ToList();
+        if (servers.Count(server => server.ServerType == ServerType.Cluster && !server.IsSlave) != Primaries)
+        {
+            throw new InvalidOperationException($"the client sees {string.Join(", ", servers.Select(s => $"{s.EndPoint} {s.ServerType}"))}, not {Primaries} cluster primaries");
+        }
+    }
+
+    public Task DisposeAsync()
+    {
+        Connection?.Dispose();
+        foreach (var server in _servers)
+        {
+            server.Dispose();
+        }
+
         Directory.Delete(_directory, recursive: true);
         return Task.CompletedTask;
     }

@@ -5,7 +5,7 @@ namespace Ecrm.Testing;
 
 /// <summary>
 /// The three services as real processes on free loopback ports, wired to the test run's back ends.
-/// Each stack gets its own Kafka topic, consumer group, Redis database and ClickHouse database.
+/// Each stack gets its own Kafka topic, consumer group, ClickHouse database and (on a single Redis) Redis database.
 /// </summary>
 public sealed class EcrmServices : IAsyncDisposable
 {
@@ -16,7 +16,7 @@ public sealed class EcrmServices : IAsyncDisposable
     private readonly Dictionary<string, string> _environment;
     private readonly Dictionary<string, ServerProcess> _services = [];
 
-    public EcrmServices(KafkaFixture kafka, RedisFixture redis, ClickHouseFixture clickHouse)
+    public EcrmServices(KafkaFixture kafka, IRedisBackend redis, ClickHouseFixture clickHouse)
     {
         var id = Guid.NewGuid().ToString("N")[..12];
         Topic = kafka.CreateTopic("events");
