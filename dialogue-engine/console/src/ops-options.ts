@@ -105,7 +105,7 @@ export function lagOption(lag: PartitionLag[]): EChartsCoreOption {
       return `<b>${escapeHtml(r.group)}</b><br>${escapeHtml(r.topic)} partition ${r.partition}<br>${formatCount(r.lag)} behind · committed ${r.committed ?? 'nothing yet'} of ${formatCount(r.end)}`;
     } },
     xAxis: { type: 'value', minInterval: 1, splitLine: GRID_LINE, axisLabel: { ...AXIS, formatter: formatCompact } },
-    yAxis: { type: 'category', data: rows.map(partitionLabel), axisTick: { show: false }, axisLine: { show: false }, axisLabel: { ...AXIS, color: '#0f172a' } },
+    yAxis: { type: 'category', data: rows.map(partitionLabel), axisTick: { show: false }, axisLine: { show: false }, axisLabel: { ...AXIS, color: '#0f172a', interval: 0 } },
     series: [{
       name: 'Lag',
       type: 'bar',
