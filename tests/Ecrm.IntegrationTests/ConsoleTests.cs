@@ -123,7 +123,7 @@ public sealed partial class ConsoleTests(KafkaFixture kafka, RedisFixture redis,
     }
 
     private static string LiveEvent(string customer, string path) =>
-        $$$"""{"type":"page","userId":"{{{customer}}}","channel":"web","messageId":"{{{Guid.NewGuid()}}}","originalTimestamp":"{{{DateTimeOffset.UtcNow:O}}}","context":{"page":{"path":"{{{path}}}"}}}""";
+        $$$$"""{"type":"page","userId":"{{{{customer}}}}","channel":"web","messageId":"{{{{Guid.NewGuid()}}}}","originalTimestamp":"{{{{DateTimeOffset.UtcNow:O}}}}","context":{"page":{"path":"{{{{path}}}}"}}}""";
 
     [Fact]
     public async Task MarketerSignsInReadsTheFunnelBuildsASegmentAndLooksUpACustomer()
