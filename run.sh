@@ -65,6 +65,8 @@ export Collector__SpoolDirectory="$DATA/spool"
 export Recommender__AllowedOrigins__0="*"
 # Models live with the run's data; the demo trains from its archive every 10 minutes.
 export Recommender__ModelDirectory="$DATA/models" Recommender__TrainingIntervalMinutes="${Recommender__TrainingIntervalMinutes:-10}"
+# The console's pipeline health view reads the collector's and recommender's metrics through the engine.
+export Pipeline__CollectorMetricsUrl="$COLLECTOR_URL/metrics" Pipeline__RecommenderMetricsUrl="$RECOMMENDER_URL/metrics"
 export Auth__WriteKeys__0="$ECRM_WRITE_KEY" Auth__ApiKeys__0="$ECRM_API_KEY" Auth__AdminKeys__0="$ECRM_ADMIN_KEY"
 
 start_service() { # name, folder, assembly, url

@@ -6,6 +6,7 @@ using Ecrm.DialogueEngine.Consuming;
 using Ecrm.DialogueEngine.Customers;
 using Ecrm.DialogueEngine.Folding;
 using Ecrm.DialogueEngine.Funnels;
+using Ecrm.DialogueEngine.Pipeline;
 using Ecrm.DialogueEngine.Segments;
 using Ecrm.DialogueEngine.Triggers;
 
@@ -51,6 +52,7 @@ public static class EngineExtensions
         }
 
         builder.AddTriggers();
+        builder.AddPipelineHealth();
         return builder;
     }
 
@@ -62,6 +64,7 @@ public static class EngineExtensions
         endpoints.MapFunnelApi();
         endpoints.MapSegmentApi();
         endpoints.MapTriggerApi();
+        endpoints.MapPipelineApi();
         return endpoints;
     }
 }

@@ -4,6 +4,7 @@ using Ecrm.Common.Hosting;
 using Ecrm.Common.Storage;
 using Ecrm.DialogueEngine.Archive;
 using Ecrm.DialogueEngine.Catalog;
+using Ecrm.DialogueEngine.Funnels;
 using Microsoft.AspNetCore.Http.HttpResults;
 using Microsoft.Extensions.Options;
 
@@ -32,6 +33,7 @@ public static class TriggerApi
         group.MapPut("/{id}", ReplaceAsync);
         group.MapDelete("/{id}", DeleteAsync);
         group.MapGet("/{id}/firings", FiringsAsync);
+        group.MapGet("/{id}/conversions", ConversionsAsync);
         return endpoints;
     }
 
@@ -137,6 +139,32 @@ public static class TriggerApi
         {
             return ArchiveAnswers.Unavailable();
         }
+    }
+
+    /// <summary>?from=&amp;to= (days, as the funnels take them) and ?window= (default 7d): how many firings were followed by a deeper stage in time.</summary>
+    private static async Task<Results<Ok<TriggerConversionReport>, ProblemHttpResult>> ConversionsAsync(
+        string id, HttpRequest http, TriggerStore store, ClickHouseClient clickHouse, TimeProvider time, CancellationToken cancellationToken)
+    {
+        if (!TriggerValidation.IsValidId(id) || await store.GetAsync(id) is null)
+        {
+            return NotFound();
+        }
+
+        var errors = new List<string>();
+        var unknown = http.Query.Keys.Where(k => k is not ("from" or "to" or "window")).ToList();
+        if (unknown.Count > 0)
+        {
+            errors.Add($"{FunnelRequest.Shorten(unknown[0])}: not a parameter here (from, to, window)");
+        }
+
+        if (FunnelRequest.Parse(http.Query, time.GetUtcNow(), errors) is not { } range || errors.Count > 0)
+        {
+            return BadRequest(errors);
+        }
+
+        var window = range.Window ?? TriggerConversions.DefaultWindow;
+        var windowText = (range with { Window = window }).WindowText;
+        return await ArchiveAnswers.OkOrUnavailableAsync(() => TriggerConversions.ReadAsync(clickHouse, id, range.From, range.To, window, windowText, cancellationToken));
     }
 
     private static async Task<Ok<DeadLetterList>> DeadLettersAsync(string? rule, TriggerStore store) =>

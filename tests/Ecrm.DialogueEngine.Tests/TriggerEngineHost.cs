@@ -21,7 +21,8 @@ internal sealed class TriggerEngineHost : IAsyncDisposable
     private readonly IProducer<string, byte[]> _producer;
     private WebApplicationFactory<Program>? _factory;
 
-    public TriggerEngineHost(KafkaFixture kafka, string redisConfiguration, ClickHouseFixture clickHouse, string database, string? transitionsTopic = null)
+    public TriggerEngineHost(
+        KafkaFixture kafka, string redisConfiguration, ClickHouseFixture clickHouse, string database, string? transitionsTopic = null, IReadOnlyDictionary<string, string>? settings = null)
     {
         _kafka = kafka;
         TransitionsTopic = transitionsTopic ?? kafka.CreateTopic("transitions");
@@ -46,10 +47,17 @@ internal sealed class TriggerEngineHost : IAsyncDisposable
             ["Triggers:MaxAttempts"] = "3",
             ["Logging:LogLevel:Default"] = "Warning",
         };
+        foreach (var (key, value) in settings ?? new Dictionary<string, string>())
+        {
+            _settings[key] = value;
+        }
+
         _producer = new ProducerBuilder<string, byte[]>(new ProducerConfig { BootstrapServers = kafka.BootstrapServers, Acks = Acks.All }).Build();
     }
 
     public string TransitionsTopic { get; }
+
+    public string EventsTopic => _settings["Kafka:EventsTopic"];
 
     public string RedisConfiguration { get; }
 

@@ -14,8 +14,9 @@ namespace Ecrm.IntegrationTests;
 /// <summary>
 /// The marketer console in headless Chromium (dialogue-engine/console/test/e2e/console.mjs) against the
 /// real engine with demo traffic: login, the topic overview, the funnel chart's drawn bars and labels
-/// against the funnel API, a segment count that follows its condition, the customer's timeline.
-/// Screenshots land in tests/artifacts/console-*.png.
+/// against the funnel API, a segment count that follows its condition, the customer's timeline; then,
+/// with the admin key, the trigger rules with their firings, conversions and dead letters, and the
+/// pipeline's health. Screenshots land in tests/artifacts/console-*.png.
 /// </summary>
 [Collection(BackendsCollection.Name)]
 public sealed partial class ConsoleTests(KafkaFixture kafka, RedisFixture redis, ClickHouseFixture clickHouse, ITestOutputHelper output) : IAsyncLifetime
@@ -23,7 +24,11 @@ public sealed partial class ConsoleTests(KafkaFixture kafka, RedisFixture redis,
     private const string Topic = "tv-oled-55";
     private const string Shopper = "console-shopper";
     private const string ShopperVisitor = "console-visitor-1";
+    private const string InterestRule = "oled-interest";
+    private const string CartRule = "oled-cart-failing";
     private readonly EcrmServices _stack = new(kafka, redis, clickHouse);
+    private readonly WebhookReceiver _receiver = new();
+    private readonly WebhookReceiver _failing = new() { Status = 500 };
 
     public async Task InitializeAsync()
     {
@@ -32,6 +37,10 @@ public sealed partial class ConsoleTests(KafkaFixture kafka, RedisFixture redis,
             throw new XunitException("the console is not built: run npm ci && npm run build in dialogue-engine/console (./test.sh does)");
         }
 
+        // Quick retries, so the failing receiver's firings reach the dead letters within the test.
+        _stack.Set("Triggers__RetryBaseMs", "100");
+        _stack.Set("Triggers__MaxAttempts", "2");
+        _stack.Set("Triggers__ArchiveWindowMs", "200");
         await _stack.StartAsync();
         await _stack.PublishDemoCatalogsAsync();
         var (exitCode, log) = await _stack.RunCommandAsync("benchmarks/Ecrm.LoadDriver", "Ecrm.LoadDriver",
@@ -64,9 +73,57 @@ public sealed partial class ConsoleTests(KafkaFixture kafka, RedisFixture redis,
             var view = await reader.GetFromJsonAsync<JsonElement>($"api/customers/{Shopper}");
             return view.GetProperty("dialogues").GetArrayLength() == 1 && view.GetProperty("timeline") is { ValueKind: JsonValueKind.Array } timeline && timeline.GetArrayLength() >= 3;
         });
+        await StartTriggersAsync();
     }
 
-    public async Task DisposeAsync() => await _stack.DisposeAsync();
+    public async Task DisposeAsync()
+    {
+        await _stack.DisposeAsync();
+        _receiver.Dispose();
+        _failing.Dispose();
+    }
+
+    /// <summary>
+    /// Two rules, then six live customers reach the specs page (stage 2: the interest rule fires) and
+    /// three of them the compare page (stage 3: a conversion after firing each, and a firing of the cart
+    /// rule, whose receiver fails until those firings are dead letters).
+    /// </summary>
+    private async Task StartTriggersAsync()
+    {
+        using var admin = EcrmServices.Client(_stack.EngineUrl, EcrmServices.AdminKey);
+        foreach (var (id, stage, url) in new[] { (InterestRule, 2, _receiver.Url()), (CartRule, 3, _failing.Url()) })
+        {
+            using var rule = new StringContent(
+                $$$"""{"id":"{{{id}}}","name":"OLED stage {{{stage}}}","when":{"topic":"{{{Topic}}}","toStage":{{{stage}}}},"action":{"type":"webhook","url":"{{{url}}}","secret":"a-webhook-secret-of-the-console-test"}}""",
+                Encoding.UTF8, "application/json");
+            using var created = await admin.PostAsync("api/triggers", rule);
+            Assert.True(created.IsSuccessStatusCode, await created.Content.ReadAsStringAsync());
+        }
+
+        var live = Enumerable.Range(1, 6).Select(i => $"console-live-{i}").ToArray();
+        await SendAsync(live.Select(c => LiveEvent(c, "/tv/oled-55/specs")));
+        await _receiver.WaitForAsync(live.Length, TimeSpan.FromSeconds(60), r => live.Any(c => Encoding.UTF8.GetString(r.Body).Contains(c, StringComparison.Ordinal)));
+        await SendAsync(live.Take(3).Select(c => LiveEvent(c, "/tv/oled-55/compare")));
+        await EventuallyAsync("the interest rule's conversions are archived", async () =>
+            (await admin.GetFromJsonAsync<JsonElement>($"api/triggers/{InterestRule}/conversions?window=1d")).GetProperty("converted").GetInt64() == 3);
+        await EventuallyAsync("the cart rule's dead letters", async () =>
+            (await admin.GetFromJsonAsync<JsonElement>($"api/triggers/dead-letters?rule={CartRule}")).GetProperty("deadLetters").GetArrayLength() >= 3);
+        await EventuallyAsync("the cart rule's firings are archived", async () =>
+            (await admin.GetFromJsonAsync<JsonElement>($"api/triggers/{CartRule}/firings")).GetProperty("total").GetInt64() >= 3);
+
+        // From now on the receiver works: a replayed dead letter gets through.
+        _failing.Status = 200;
+    }
+
+    private async Task SendAsync(IEnumerable<string> events)
+    {
+        using var collector = EcrmServices.Client(_stack.CollectorUrl);
+        using var body = new StringContent("{\"batch\":[" + string.Join(',', events) + "]}", Encoding.UTF8, "application/json");
+        Assert.Equal(HttpStatusCode.OK, (await collector.PostAsync("v1/batch", body)).StatusCode);
+    }
+
+    private static string LiveEvent(string customer, string path) =>
+        $$$$"""{"type":"page","userId":"{{{{customer}}}}","channel":"web","messageId":"{{{{Guid.NewGuid()}}}}","originalTimestamp":"{{{{DateTimeOffset.UtcNow:O}}}}","context":{"page":{"path":"{{{{path}}}}"}}}""";
 
     [Fact]
     public async Task MarketerSignsInReadsTheFunnelBuildsASegmentAndLooksUpACustomer()
@@ -80,7 +137,8 @@ public sealed partial class ConsoleTests(KafkaFixture kafka, RedisFixture redis,
         Assert.True(result.GetProperty("keyStored").GetBoolean());
         Assert.True(result.GetProperty("loggedOut").GetBoolean());
         Assert.True(result.GetProperty("everyApiCallHadKey").GetBoolean());
-        Assert.All(result.GetProperty("consoleErrors").EnumerateArray(), e => Assert.Matches("40[13]", e.GetString()!));
+        // The browser logs the refused calls: the wrong key (401), the read key on triggers (403), the invalid rule (400).
+        Assert.All(result.GetProperty("consoleErrors").EnumerateArray(), e => Assert.Matches("40[013]", e.GetString()!));
 
         // The overview: a small funnel chart per topic with traffic, drawn as SVG bars.
         var cards = result.GetProperty("overview").GetProperty("cards").EnumerateArray().ToArray();
@@ -123,6 +181,43 @@ public sealed partial class ConsoleTests(KafkaFixture kafka, RedisFixture redis,
         Assert.Equal(["web", "email", "web"], history.GetProperty("events").EnumerateArray().Select(e => e.Str("channel")));
         Assert.True(customer.GetProperty("timelineChart").GetBoolean());
 
+        // A read key is told that triggers need the admin key (and is not signed out).
+        Assert.True(result.GetProperty("triggersNeedAdmin").GetBoolean());
+
+        // Triggers, with the admin key: the figures on screen are the API's.
+        using var admin = EcrmServices.Client(_stack.EngineUrl, EcrmServices.AdminKey);
+        var triggers = result.GetProperty("triggers");
+        Assert.Contains(InterestRule, triggers.GetProperty("rules").EnumerateArray().Select(r => r.GetString()));
+        Assert.Contains(CartRule, triggers.GetProperty("rules").EnumerateArray().Select(r => r.GetString()));
+        var conversions = await admin.GetFromJsonAsync<JsonElement>($"api/triggers/{InterestRule}/conversions?window=1d");
+        var firings = await admin.GetFromJsonAsync<JsonElement>($"api/triggers/{InterestRule}/firings");
+        Assert.Equal(3, conversions.GetProperty("converted").GetInt64());
+        Assert.Equal(conversions.GetProperty("converted").GetInt64().ToString("N0", CultureInfo.InvariantCulture), triggers.Str("converted"));
+        Assert.Equal(firings.GetProperty("total").GetInt64().ToString("N0", CultureInfo.InvariantCulture), triggers.Str("firings"));
+        Assert.True(triggers.GetProperty("conversion").GetProperty("rendered").GetBoolean());
+        Assert.True(triggers.GetProperty("firingsChart").GetProperty("paths").GetInt32() > 0);
+        Assert.True(triggers.GetProperty("recent").GetInt32() >= 6);
+        Assert.Contains(triggers.GetProperty("errors").EnumerateArray(), e => e.GetString()!.StartsWith("when.toStage:", StringComparison.Ordinal));
+        Assert.False((await admin.GetFromJsonAsync<JsonElement>("api/triggers/console-made")).GetProperty("enabled").GetBoolean());
+        Assert.True(triggers.GetProperty("deadLetters").GetArrayLength() >= 3);
+        var replayed = triggers.Str("replayed")!;
+        // Its two failed attempts, then the replay's delivery.
+        await _failing.WaitForAsync(3, TimeSpan.FromSeconds(30), r => Encoding.UTF8.GetString(r.Body).Contains(replayed, StringComparison.Ordinal));
+        Assert.DoesNotContain(replayed, (await admin.GetFromJsonAsync<JsonElement>($"api/triggers/dead-letters?rule={CartRule}")).GetRawText(), StringComparison.Ordinal);
+
+        // Pipeline health: every service reachable, a bar per partition of the engine's three groups.
+        var health = result.GetProperty("health");
+        Assert.Equal(["collector:ok", "engine:ok", "recommender:ok"], health.GetProperty("services").EnumerateObject().Select(p => $"{p.Name}:{p.Value.GetString()}").Order());
+        var pipeline = await admin.GetFromJsonAsync<JsonElement>("api/pipeline");
+        output.WriteLine($"pipeline API: {pipeline.GetRawText()}");
+        var partitions = pipeline.GetProperty("lag").EnumerateArray().ToArray();
+        Assert.Equal(["archive", "fold", "triggers"], partitions.Select(p => p.Str("role")!).Distinct().Order());
+        var lagTexts = health.GetProperty("lag").GetProperty("texts").EnumerateArray().Select(t => t.GetString()).ToHashSet();
+        Assert.All(partitions, p => Assert.Contains($"{p.Str("role")} · {p.Str("topic")!.Split('.')[^1]} #{p.GetProperty("partition").GetInt32()}", lagTexts));
+        Assert.True(long.TryParse(health.Str("lagKpi"), NumberStyles.AllowThousands, CultureInfo.InvariantCulture, out _), health.Str("lagKpi"));
+        Assert.True(health.GetProperty("rates").GetProperty("rendered").GetBoolean());
+        Assert.True(pipeline.GetProperty("services").GetProperty("collector").GetProperty("totals").GetProperty("accepted").GetDouble() > 0);
+
         // Nothing spills sideways on a phone, and the screenshots are kept.
         Assert.True(result.GetProperty("narrowOverflow").GetInt32() <= 0, $"the page is {result.GetProperty("narrowOverflow")} px wider than a phone");
         foreach (var shot in result.GetProperty("screenshots").EnumerateArray().Select(s => s.GetString()!))
@@ -152,6 +247,9 @@ public sealed partial class ConsoleTests(KafkaFixture kafka, RedisFixture redis,
         {
             ["engine"] = _stack.EngineUrl.ToString().TrimEnd('/'),
             ["apiKey"] = EcrmServices.ApiKey,
+            ["adminKey"] = EcrmServices.AdminKey,
+            ["trigger"] = InterestRule,
+            ["deadTrigger"] = CartRule,
             ["topic"] = Topic,
             ["customerId"] = ShopperVisitor,
             ["artifacts"] = RepoPaths.Combine("tests", "artifacts"),

@@ -73,9 +73,13 @@ public sealed class EcrmServices : IAsyncDisposable
 
     public async Task StartAsync()
     {
+        // Ports chosen up front: the engine is told where the collector's and recommender's metrics are.
+        var recommenderUrl = new Uri($"http://127.0.0.1:{ServerProcess.FreePort()}/");
         CollectorUrl = await StartServiceAsync("collector", "collector", "Ecrm.Collector");
+        _environment.TryAdd("Pipeline__CollectorMetricsUrl", new Uri(CollectorUrl, "metrics").ToString());
+        _environment.TryAdd("Pipeline__RecommenderMetricsUrl", new Uri(recommenderUrl, "metrics").ToString());
         EngineUrl = await StartServiceAsync("dialogue-engine", "dialogue-engine", "Ecrm.DialogueEngine");
-        RecommenderUrl = await StartServiceAsync("recommender", "recommender", "Ecrm.Recommender");
+        RecommenderUrl = await StartServiceAsync("recommender", "recommender", "Ecrm.Recommender", recommenderUrl);
     }
 
     /// <summary>Publishes the demo topic catalog (engine) and content catalog (recommender), as run.sh does.</summary>

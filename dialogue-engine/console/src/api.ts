@@ -1,10 +1,12 @@
 import type {
-  Catalog, Conditions, CustomerView, Funnel, FunnelQuery, SavedSegment, SegmentPage, Trends,
+  Catalog, Conditions, CustomerView, DeadLetter, FiringList, Funnel, FunnelQuery, PipelineReport, SavedSegment, SegmentPage, Trends,
+  TriggerConversions, TriggerRule,
 } from './types';
 
 /** An answer other than 2xx: the status and the problem+json "detail" (or "title") when there is one. */
 export class ApiError extends Error {
-  constructor(readonly status: number, message: string) {
+  /** The API's list of validation errors, each starting with the field it is about (empty when none). */
+  constructor(readonly status: number, message: string, readonly errors: string[] = []) {
     super(message);
     this.name = 'ApiError';
   }
@@ -45,7 +47,10 @@ export class ApiClient {
       if ((e as Error).name === 'AbortError') throw e;
       throw new ApiError(0, 'The engine could not be reached. Is it running?');
     }
-    if (!response.ok) throw new ApiError(response.status, await problemText(response));
+    if (!response.ok) {
+      const problem = await problemOf(response);
+      throw new ApiError(response.status, problem.text, problem.errors);
+    }
     return response;
   }
 
@@ -96,18 +101,53 @@ export class ApiClient {
   customer(id: string, signal?: AbortSignal): Promise<CustomerView> {
     return this.json('GET', `/api/customers/${encodeURIComponent(id)}?timeline=200`, undefined, signal);
   }
+
+  // Triggers: the admin key's.
+  async triggers(signal?: AbortSignal): Promise<TriggerRule[]> {
+    return (await this.json<{ triggers: TriggerRule[] }>('GET', '/api/triggers', undefined, signal)).triggers;
+  }
+
+  /** Creates a rule (no id yet) or replaces the one with that id; the API's validation errors come back as ApiError.errors. */
+  saveTrigger(rule: TriggerRule, isNew: boolean): Promise<TriggerRule> {
+    return isNew ? this.json('POST', '/api/triggers', rule) : this.json('PUT', `/api/triggers/${encodeURIComponent(rule.id)}`, rule);
+  }
+
+  async deleteTrigger(id: string): Promise<void> {
+    await this.request('DELETE', `/api/triggers/${encodeURIComponent(id)}`);
+  }
+
+  firings(id: string, limit: number, signal?: AbortSignal): Promise<FiringList> {
+    return this.json('GET', `/api/triggers/${encodeURIComponent(id)}/firings${query({ limit })}`, undefined, signal);
+  }
+
+  conversions(id: string, q: { from?: string; to?: string; window?: string }, signal?: AbortSignal): Promise<TriggerConversions> {
+    return this.json('GET', `/api/triggers/${encodeURIComponent(id)}/conversions${query({ from: q.from, to: q.to, window: q.window })}`, undefined, signal);
+  }
+
+  async deadLetters(rule: string, signal?: AbortSignal): Promise<DeadLetter[]> {
+    return (await this.json<{ deadLetters: DeadLetter[] }>('GET', `/api/triggers/dead-letters${query({ rule })}`, undefined, signal)).deadLetters;
+  }
+
+  async replay(firingId: string): Promise<void> {
+    await this.request('POST', `/api/triggers/dead-letters/${encodeURIComponent(firingId)}/replay`);
+  }
+
+  pipeline(signal?: AbortSignal): Promise<PipelineReport> {
+    return this.json('GET', '/api/pipeline', undefined, signal);
+  }
 }
 
-async function problemText(response: Response): Promise<string> {
+async function problemOf(response: Response): Promise<{ text: string; errors: string[] }> {
   const fallback = `${response.status} ${response.statusText || 'error'}`.trim();
   try {
     const text = await response.text();
-    if (!text) return fallback;
-    const problem = JSON.parse(text) as { detail?: string; title?: string; errors?: Record<string, string[]> };
-    const errors = problem.errors ? Object.values(problem.errors).flat().join('; ') : '';
-    return problem.detail || errors || problem.title || fallback;
+    if (!text) return { text: fallback, errors: [] };
+    const problem = JSON.parse(text) as { detail?: string; title?: string; errors?: Record<string, string[]> | string[] };
+    // The engine's own validation lists its errors; ASP.NET's lists them by field.
+    const errors = Array.isArray(problem.errors) ? problem.errors.map(String) : problem.errors ? Object.values(problem.errors).flat() : [];
+    return { text: problem.detail || errors.join('; ') || problem.title || fallback, errors };
   } catch {
-    return fallback;
+    return { text: fallback, errors: [] };
   }
 }
 

@@ -68,6 +68,8 @@ const ICONS: Record<string, string> = {
   web: '<circle cx="12" cy="12" r="9"/><path d="M3 12h18M12 3a14 14 0 0 1 0 18M12 3a14 14 0 0 0 0 18"/>',
   email: '<rect x="3" y="5" width="18" height="14" rx="2"/><path d="m3 7 9 6 9-6"/>',
   mobile: '<rect x="7" y="2" width="10" height="20" rx="2"/><path d="M11 18h2"/>',
+  triggers: '<path d="M13 2 3 14h9l-1 8 10-12h-9z"/>',
+  health: '<path d="M22 12h-4l-3 9L9 3l-3 9H2"/>',
   dot: '<circle cx="12" cy="12" r="4"/>',
   logo: '<path d="M4 5h16l-6 7v5l-4 2v-7z" fill="currentColor" stroke="none"/>',
 };

@@ -1,4 +1,4 @@
-// The Ecrm console: sign in with an API key, then funnels, trends, segments and customers.
+// The Ecrm console: sign in with an API key, then funnels, trends, segments, customers, triggers and pipeline health.
 import { ApiClient, ApiError, checkKey } from './api';
 import { Scope } from './charts';
 import { clear, h, icon, toast } from './dom';
@@ -7,9 +7,11 @@ import type { Catalog, SavedSegment } from './types';
 import type { Ctx } from './views/context';
 import { renderCustomer } from './views/customer';
 import { renderFunnel } from './views/funnel';
+import { renderHealth } from './views/health';
 import { renderOverview } from './views/overview';
 import { renderSegments, resetBuilder } from './views/segments';
 import { renderTrends } from './views/trends';
+import { renderTriggers } from './views/triggers';
 
 const KEY = 'ecrm.console.key';
 const NAV: { page: Page; label: string; icon: string }[] = [
@@ -18,9 +20,12 @@ const NAV: { page: Page; label: string; icon: string }[] = [
   { page: 'trends', label: 'Trends', icon: 'trends' },
   { page: 'segments', label: 'Segments', icon: 'segments' },
   { page: 'customers', label: 'Customers', icon: 'customers' },
+  { page: 'triggers', label: 'Triggers', icon: 'triggers' },
+  { page: 'health', label: 'Health', icon: 'health' },
 ];
 const VIEWS: Record<Page, (ctx: Ctx) => Promise<void>> = {
   overview: renderOverview, funnel: renderFunnel, trends: renderTrends, segments: renderSegments, customers: renderCustomer,
+  triggers: renderTriggers, health: renderHealth,
 };
 
 const root = document.getElementById('app')!;

@@ -1,15 +1,15 @@
 // The console's location lives in the URL hash, so every view is a link a marketer can bookmark or share.
 
-export type Page = 'overview' | 'funnel' | 'trends' | 'segments' | 'customers';
+export type Page = 'overview' | 'funnel' | 'trends' | 'segments' | 'customers' | 'triggers' | 'health';
 
 export interface Route {
   page: Page;
-  /** The topic (funnel, trends) or customer id (customers); '' when none is chosen yet. */
+  /** The topic (funnel, trends), customer id (customers) or trigger id (triggers); '' when none is chosen yet. */
   id: string;
   params: Record<string, string>;
 }
 
-const PAGES: Page[] = ['overview', 'funnel', 'trends', 'segments', 'customers'];
+const PAGES: Page[] = ['overview', 'funnel', 'trends', 'segments', 'customers', 'triggers', 'health'];
 
 export function parseRoute(hash: string): Route {
   const raw = hash.replace(/^#/, '').replace(/^\//, '');
@@ -18,7 +18,7 @@ export function parseRoute(hash: string): Route {
   const page = (PAGES as string[]).includes(first) ? (first as Page) : 'overview';
   let id = '';
   try {
-    id = page === 'overview' ? '' : decodeURIComponent(rest.join('/'));
+    id = page === 'overview' || page === 'health' ? '' : decodeURIComponent(rest.join('/'));
   } catch {
     id = rest.join('/');
   }

@@ -149,3 +149,61 @@ export interface CustomerView {
   timeline: TimelineEntry[] | null;
   timelineByTopic: { topic: string; topicName: string; interactions: TimelineEntry[] }[] | null;
 }
+
+/** A trigger rule as /api/triggers keeps it (the action's secret comes back as "***"). */
+export interface TriggerRule {
+  id: string;
+  name?: string | null;
+  enabled: boolean;
+  when: { topic?: string | null; fromStage?: number | null; toStage?: number | null; channel?: string | null };
+  unless?: { toStage?: number | null; within?: string | null } | null;
+  segment?: string | null;
+  traits?: { name: string; op: string; value: unknown }[] | null;
+  limit?: { perCustomerTopicDays?: number | null; perMinute?: number | null; quietHours?: string | null } | null;
+  action: { type: string; url?: string | null; secret?: string | null; topic?: string | null; targetUrl?: string | null; campaign?: string | null; linkStage?: number | null; template?: string | null; fields?: Record<string, string> | null };
+}
+
+export interface Firing {
+  firingId: string;
+  customer: string;
+  topic: string;
+  episode: number;
+  fromStage: number;
+  toStage: number;
+  channel: string;
+  status: string;
+  attempts: number;
+  error: string;
+  transitionAt: string;
+  firedAt: string;
+  updatedAt: string;
+}
+
+export interface FiringList { firings: Firing[]; total: number; byStatus: Record<string, number> }
+
+export interface DeadLetter { firingId: string; rule: string; customer: string; topic: string; episode: number; attempts: number; error: string; deadAt: string }
+
+export interface ConversionDay { date: string; fired: number; converted: number }
+
+export interface TriggerConversions { trigger: string; from: string; to: string; window: string; fired: number; converted: number; rate: number | null; days: ConversionDay[] }
+
+export interface PartitionLag { role: string; group: string; topic: string; partition: number; committed: number | null; end: number; lag: number }
+
+export interface ServiceHealth {
+  status: string;
+  error: string | null;
+  totals: Record<string, number>;
+  perSecond: Record<string, number | null>;
+  levels: Record<string, number>;
+}
+
+export interface PipelinePoint { at: string; lag: number; perSecond: Record<string, number | null>; spoolBytes: number | null }
+
+export interface PipelineReport {
+  at: string;
+  sampleSeconds: number | null;
+  lag: PartitionLag[];
+  lagError: string | null;
+  services: Record<'engine' | 'collector' | 'recommender', ServiceHealth>;
+  history: PipelinePoint[];
+}

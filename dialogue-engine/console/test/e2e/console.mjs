@@ -2,6 +2,7 @@
 // tests/Ecrm.IntegrationTests/ConsoleTests.cs with demo data, or test/e2e/mock-server.mjs).
 //
 //   node console.mjs '{"engine":"http://127.0.0.1:8081","apiKey":"..","topic":"tv-oled-55","customerId":"..","artifacts":"/path/dir"}'
+//   (with "adminKey", "trigger" and "deadTrigger" it also walks the Triggers and Health views)
 //
 // It walks the console as a marketer does and prints `RESULT {json}` with what it saw drawn on screen:
 // the login, the overview's small funnels, the funnel chart's SVG bars and labels, the segment count
@@ -173,11 +174,83 @@ try {
     await page.setViewportSize({ width: 1440, height: 960 });
   });
 
+  await step('triggers-need-admin', async () => {
+    await page.click('.nav a[data-page="triggers"]');
+    await page.waitForSelector('#triggers-need-admin', { timeout: 15000 });
+    result.triggersNeedAdmin = true;
+  });
+
   await step('logout', async () => {
     await page.click('#logout');
     await page.waitForSelector('#login');
     result.loggedOut = await page.evaluate(() => sessionStorage.getItem('ecrm.console.key') === null);
   });
+
+  if (cfg.adminKey) {
+    await step('admin-login', async () => {
+      await page.fill('#api-key', cfg.adminKey);
+      await page.click('#login-submit');
+      await page.waitForSelector('.shell', { timeout: 10000 });
+    });
+
+    await step('triggers', async () => {
+      await page.goto(`${cfg.engine}/console#/triggers/${encodeURIComponent(cfg.trigger)}?window=1d`);
+      await page.waitForSelector('[data-chart="trigger-conversions"][data-rendered="true"]', { timeout: 30000 });
+      await page.waitForSelector('[data-chart="trigger-firings"][data-rendered="true"]', { timeout: 30000 });
+      const kpi = (id) => page.$eval(`[data-kpi="${id}"] .kpi-value`, (el) => el.textContent);
+      result.triggers = {
+        rules: await page.$$eval('[data-testid="trigger-table"] tr[data-trigger]', (rows) => rows.map((r) => r.dataset.trigger)),
+        firings: await kpi('firings'), converted: await kpi('converted'), rate: await kpi('rate'),
+        conversion: await drawn('[data-chart="trigger-conversions"]'),
+        firingsChart: await drawn('[data-chart="trigger-firings"]'),
+        recent: await page.$$eval('#trigger-recent tr[data-firing]', (rows) => rows.length),
+      };
+      await page.waitForTimeout(500);
+      await shot('triggers');
+
+      // A bad rule: the API's validation errors are listed, each naming its field.
+      await page.click('#new-trigger');
+      await page.fill('#trigger-json', JSON.stringify({ id: 'console-made', when: { topic: cfg.topic, toStage: 9 }, action: { type: 'webhook', url: 'ftp://example.com/x' } }));
+      await page.click('#trigger-save');
+      await page.waitForSelector('#trigger-errors li', { timeout: 15000 });
+      result.triggers.errors = await page.$$eval('#trigger-errors li', (lis) => lis.map((li) => li.textContent));
+      // Then a good one: saved, listed, and shown.
+      await page.fill('#trigger-json', JSON.stringify({ id: 'console-made', name: 'Made in the console', when: { topic: cfg.topic, toStage: 4 }, action: { type: 'webhook', url: `${cfg.engine}/nowhere`, secret: 'a-secret-made-in-the-console-0123' } }));
+      await page.click('#trigger-save');
+      await page.waitForSelector('[data-testid="trigger-table"] tr[data-trigger="console-made"]', { timeout: 15000 });
+      // Disabled from the list.
+      await page.click('tr[data-trigger="console-made"] [data-action="toggle"]');
+      await page.waitForFunction(() => document.querySelector('tr[data-trigger="console-made"] .pill')?.textContent === 'Disabled', null, { timeout: 15000 });
+      result.triggers.created = true;
+
+      // The dead letters of the failing rule, one replayed.
+      await page.goto(`${cfg.engine}/console#/triggers/${encodeURIComponent(cfg.deadTrigger)}`);
+      await page.waitForSelector('[data-testid="dead-letters"] tr[data-dead]', { timeout: 30000 });
+      result.triggers.deadLetters = await page.$$eval('[data-testid="dead-letters"] tr[data-dead]', (rows) => rows.map((r) => r.dataset.dead));
+      await page.waitForTimeout(300);
+      await shot('triggers-dead-letters');
+      const replayed = result.triggers.deadLetters[0];
+      await page.click(`tr[data-dead="${replayed}"] [data-action="replay"]`);
+      await page.waitForSelector(`tr[data-dead="${replayed}"]`, { state: 'detached', timeout: 15000 });
+      result.triggers.replayed = replayed;
+    });
+
+    await step('health', async () => {
+      await page.click('.nav a[data-page="health"]');
+      await page.waitForSelector('[data-chart="health-lag"][data-rendered="true"]', { timeout: 30000 });
+      // The second poll brings rates.
+      await page.waitForFunction(() => Number(document.querySelector('#content')?.dataset.healthSamples) >= 2, null, { timeout: 30000 });
+      await page.waitForSelector('[data-chart="health-rates"][data-rendered="true"]', { timeout: 30000 });
+      result.health = {
+        services: await page.$$eval('[data-service]', (els) => Object.fromEntries(els.map((e) => [e.dataset.service, e.dataset.status]))),
+        lag: await drawn('[data-chart="health-lag"]'),
+        lagKpi: await page.$eval('[data-kpi="lag"] .kpi-value', (el) => el.textContent),
+        rates: await drawn('[data-chart="health-rates"]'),
+      };
+      await page.waitForTimeout(500);
+      await shot('health');
+    });
+  }
   result.everyApiCallHadKey = apiCalls.filter((c) => c.path !== '/api/catalog' || c.auth).every((c) => c.auth);
   result.apiCalls = apiCalls.length;
   console.log(`RESULT ${JSON.stringify(result)}`);
