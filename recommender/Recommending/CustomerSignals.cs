@@ -8,7 +8,9 @@ namespace Ecrm.Recommender.Recommending;
 public sealed record CustomerSignals(string Customer, IReadOnlyList<DialogueState> Dialogues, bool Suppressed, IReadOnlyDictionary<string, int> Served)
 {
     /// <summary>The boosted segments (of <see cref="RecommenderOptions.SegmentBoosts"/>) the customer belongs to.</summary>
-    public IReadOnlySet<string> Segments { get; init; } = new HashSet<string>();
+    public IReadOnlySet<string> Segments { get; init; } = NoSegments;
+
+    private static readonly IReadOnlySet<string> NoSegments = new HashSet<string>();
 }
 
 /// <summary>
@@ -87,6 +89,12 @@ public sealed class CustomerSignalReader(IConnectionMultiplexer redis, IOptions<
                 dialogues.Add(DialogueReader.Parse((string)result[i]!, Fields((RedisResult[])result[i + 1]!)));
             }
 
+            var signals = new CustomerSignals(customer, dialogues, Suppressed: false, Served((RedisResult[])result[2]!));
+            if (boosted.Length == 0)
+            {
+                return signals;
+            }
+
             var segments = new HashSet<string>(StringComparer.Ordinal);
             for (var i = 0; i < boosted.Length; i++)
             {
@@ -96,7 +104,7 @@ public sealed class CustomerSignalReader(IConnectionMultiplexer redis, IOptions<
                 }
             }
 
-            return new CustomerSignals(customer, dialogues, Suppressed: false, Served((RedisResult[])result[2]!)) { Segments = segments };
+            return signals with { Segments = segments };
         }
     }
 
