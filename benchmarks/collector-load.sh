@@ -17,6 +17,8 @@ OUT="$ECRM_ROOT/benchmarks/results"
 DATA="$ECRM_ROOT/.data/bench"
 COLLECTOR_URL="http://127.0.0.1:18080"
 EMPTY_URL="http://127.0.0.1:18081"
+# SECTION_ONLY=1 rewrites the section from the last run's saved figures (after a change to its wording).
+if [ -z "${SECTION_ONLY:-}" ]; then
 rm -rf "$DATA"; mkdir -p "$DATA" "$OUT"
 ecrm_install bc
 dotnet build Ecrm.sln -c Release --nologo -v quiet -clp:ErrorsOnly
@@ -76,6 +78,10 @@ SPOOLED_MB=$(du -sm "$DATA/spool" | cut -f1)
 FULL_STATUS=$(curl -s -o /dev/null -w '%{http_code}' -u "$KEY:" -H 'Content-Type: application/json' \
   -d '{"batch":[{"type":"track","event":"x","userId":"u"}]}' "$COLLECTOR_URL/v1/batch")
 PEAK_MB=$(awk '/^VmHWM/{printf "%.0f", $2 / 1024}' "/proc/$COLLECTOR_PID/status")
+printf 'LINES=%s\nKCAT_RATE=%s\nSPOOLED_MB=%s\nFULL_STATUS=%s\nPEAK_MB=%s\nLOAD=%s\nRUN_DATE=%s\n' "$LINES" "$KCAT_RATE" "$SPOOLED_MB" "$FULL_STATUS" "$PEAK_MB" "$(cut -d' ' -f1 /proc/loadavg)" "$(date -u +%F)" > "$OUT/collector-run.env"
+
+fi
+source "$OUT/collector-run.env"
 
 # BENCHMARKS.md: this script's section, from the figures of this run.
 value() { sed -n "s/.*\"$2\":\([0-9.]*\).*/\1/p" "$OUT/collector-$1.json"; }
@@ -84,9 +90,9 @@ ratio() { awk -v a="$1" -v b="$2" 'BEGIN{printf "%.1f %%", 100 * a / b}'; }
 SECTION="$DATA/collector-section.md"
 {
   echo "<!-- collector:begin (written by benchmarks/collector-load.sh; do not edit by hand) -->"
-  echo "## Collector: acknowledged events into Kafka, and memory under overload ($(date -u +%F))"
+  echo "## Collector: acknowledged events into Kafka, and memory under overload ($RUN_DATE)"
   echo
-  echo "Command: \`benchmarks/collector-load.sh $SECONDS_PER_RUN $SINGLE_SENDERS\`. Machine: $(nproc) vCPU $(lscpu | sed -n 's/^Model name: *//p'), $(free -g | awk '/^Mem:/{print $2}') GiB, shared (load average $(cut -d' ' -f1 /proc/loadavg) at the end of the run), .NET $(dotnet --list-runtimes | sed -n 's/^Microsoft.NETCore.App \([0-9.]*\).*/\1/p' | tail -1)."
+  echo "Command: \`benchmarks/collector-load.sh $SECONDS_PER_RUN $SINGLE_SENDERS\`. Machine: $(nproc) vCPU $(lscpu | sed -n 's/^Model name: *//p'), $(free -g | awk '/^Mem:/{print $2}') GiB, shared (load average $LOAD at the end of the run), .NET $(dotnet --list-runtimes | sed -n 's/^Microsoft.NETCore.App \([0-9.]*\).*/\1/p' | tail -1)."
   echo "It builds, starts the embedded Kafka (librdkafka's mock cluster, 3 brokers) and a collector (Release), and runs \`Ecrm.LoadDriver load\` for $SECONDS_PER_RUN s a phase: closed loop, each sender posting its next request when the last was answered, latency from send to answer. The load driver, the collector and the mock cluster share the two cores."
   echo "References in the same run: kcat producing the same payloads into the same cluster, and the same driver with the same single-event requests against an empty Kestrel endpoint (\`Ecrm.LoadDriver serve-empty\`)."
   echo
@@ -100,14 +106,14 @@ SECTION="$DATA/collector-section.md"
   echo "\"Acknowledged\" means the collector answered 200, which it does only once the brokers acknowledged every event with \`acks=all\` (or, with Kafka away, once the spool fsync'd them). Each event is parsed, validated, stamped, enriched (IP anonymisation, user agent reduction) and re-serialised."
   echo "Targets from the collector issue: 50,000 events/s batched: $(awk -v a="$(value batch eventsPerSecond)" 'BEGIN{print (a >= 50000 ? "met" : "not met")}'); 10,000 single-event requests/s: $(awk -v a="$(value single requestsPerSecond)" 'BEGIN{print (a >= 10000 ? "met" : "not met")}'). RudderStack documents about 1,700 events/s on 2 cores."
   echo
-  echo "**Memory under overload.** The collector's memory is bounded by design: at most \`Collector:MaxConcurrentRequests\` (1,024) ingestion requests are worked on at once (more get 503 with \`Retry-After\` at once, before their body is read), each body at most \`Collector:MaxBatchBytes\` (500 KB); the producer holds at most \`Collector:KafkaQueueMaxKbytes\` (128 MB) and \`KafkaQueueMaxMessages\` (300,000) unacknowledged, and what does not fit goes to the spool like a message Kafka refused; the spool is on disk and capped by \`Collector:SpoolMaxBytes\`."
+  echo "**Memory under overload.** The limits that bound the collector's memory: at most \`Collector:MaxConcurrentRequests\` (1,024) ingestion requests are worked on at once (more get 503 with \`Retry-After\` before their body is read), each body at most \`Collector:MaxBatchBytes\` (500 KB); the producer holds at most \`Collector:KafkaQueueMaxKbytes\` (128 MB) and \`KafkaQueueMaxMessages\` (300,000) unacknowledged (what does not fit goes to the spool like a message Kafka refused); the spool is on disk, capped by \`Collector:SpoolMaxBytes\`. The table shows what these limits allow on this machine: with 1,024 batches of 100 in flight the resident set is far above the steady runs', so the bound holds but is loose for two cores (a lower \`MaxConcurrentRequests\`, or a limit on in-flight bytes, would tighten it)."
   echo
   echo "| overload phase, $SECONDS_PER_RUN s | acknowledged events/s | 200s/s | refused (503) requests | ack p50 | ack p99 | collector RSS, max |"
   echo "|---|---|---|---|---|---|---|"
   echo "| batches of 100 from $OVERLOAD_SENDERS senders, Kafka up | $(value overload eventsPerSecond) | $(value overload requestsPerSecond) | $(value overload failedRequests) | $(value overload ackLatencyMsP50) ms | $(value overload ackLatencyMsP99) ms | **$(rss overload) MB** |"
   echo "| batches of 100 from 64 senders, Kafka stopped, spool capped at $((SPOOL_MAX_BYTES / 1024 / 1024)) MB | $(value kafka-down eventsPerSecond) | $(value kafka-down requestsPerSecond) | $(value kafka-down failedRequests) | $(value kafka-down ackLatencyMsP50) ms | $(value kafka-down ackLatencyMsP99) ms | **$(rss kafka-down) MB** |"
   echo
-  echo "After the Kafka-down phase the spool held $SPOOLED_MB MB on disk and one more batch got HTTP $FULL_STATUS. The collector's peak resident memory over the whole run (VmHWM): **$PEAK_MB MB**."
+  echo "After the Kafka-down phase the spool held $SPOOLED_MB MB on disk and one more batch got HTTP $FULL_STATUS (503 means the spool was full). The collector's peak resident memory over the whole run (VmHWM): **$PEAK_MB MB**. With Kafka stopped, a request waits for librdkafka to give up on its messages (\`Collector:AckTimeoutSeconds\`, 5 s, is the message timeout) before they are spooled, and the ack latency of that phase shows how long that really took."
   echo "Results (JSON and a per-second CSV per phase) land in \`.data/bench/\`, the summaries in \`benchmarks/results/\`."
   echo "<!-- collector:end -->"
 } > "$SECTION"
