@@ -28,6 +28,7 @@ public static class CollectorExtensions
         builder.Services.AddHostedService(services => services.GetRequiredService<DurableEventLog>());
         builder.Services.AddOptions<EmailOptions>().BindConfiguration(EmailOptions.Section).ValidateDataAnnotations().ValidateOnStart();
         builder.Services.AddSingleton<EmailTokens>();
+        builder.Services.AddSingleton<LostClicks>();
         builder.Services.AddSingleton<EventProducer>();
         builder.Services.AddHostedService(services => services.GetRequiredService<EventProducer>());
         builder.Services.AddProblemDetails();

@@ -19,6 +19,7 @@ public static class RecommenderExtensions
         builder.AddClickHouse(readiness: false);
         builder.Services.AddOptions<RecommenderOptions>().BindConfiguration(RecommenderOptions.Section).ValidateDataAnnotations().ValidateOnStart();
         builder.Services.AddProblemDetails();
+        builder.Services.ConfigureHttpJsonOptions(options => options.SerializerOptions.TypeInfoResolverChain.Insert(0, RecommenderJsonContext.Default));
         builder.Services.AddSingleton(TimeProvider.System);
         builder.Services.AddSingleton<VersionedDocuments>();
         builder.Services.AddSingleton<DialogueReader>();

@@ -15,7 +15,7 @@ public sealed record MintedLink(string ClickUrl, string OpenPixelUrl, DateTimeOf
 /// <c>GET /e/c/{token}</c> records a click and redirects to the signed target. <c>POST /v1/email/links</c>
 /// (admin key) mints both for a campaign, a customer and a target.
 /// </summary>
-public static partial class EmailApi
+public static class EmailApi
 {
     public const string SourceName = "email";
 
@@ -52,7 +52,7 @@ public static partial class EmailApi
         return TypedResults.Bytes(TransparentGif, "image/gif");
     }
 
-    private static async Task<IResult> ClickAsync(string token, HttpContext http, EmailTokens tokens, IngestionPipeline pipeline, ILoggerFactory loggers, CancellationToken cancellationToken)
+    private static async Task<IResult> ClickAsync(string token, HttpContext http, EmailTokens tokens, IngestionPipeline pipeline, LostClicks lostClicks, CancellationToken cancellationToken)
     {
         // No redirect, ever, unless the target came out of a token this collector signed.
         if (tokens.Verify(token, EmailTokenPayload.Click, out var reason) is not { Target: { } target } payload || !IsWebUrl(target))
@@ -67,8 +67,8 @@ public static partial class EmailApi
         }
         catch (EventLogUnavailableException e)
         {
-            // The customer still reaches the page; the click is logged so it can be recovered by hand.
-            LogClickNotRecorded(loggers.CreateLogger(typeof(EmailApi)), e.Message, JsonSerializer.Serialize(click, EcrmJsonContext.Default.EventEnvelope));
+            // The recipient still reaches the page; the loss is counted and logged (see LostClicks).
+            lostClicks.Record(click, payload.Campaign, e.Message);
         }
 
         http.Response.Headers.CacheControl = "no-store";
@@ -144,7 +144,4 @@ public static partial class EmailApi
 
     private static bool IsWebUrl(string url) =>
         Uri.TryCreate(url, UriKind.Absolute, out var uri) && uri.Scheme is "https" or "http" && !string.IsNullOrEmpty(uri.Host);
-
-    [LoggerMessage(Level = LogLevel.Error, Message = "Email click not recorded ({Reason}); the event was: {Event}")]
-    private static partial void LogClickNotRecorded(ILogger logger, string reason, string @event);
 }

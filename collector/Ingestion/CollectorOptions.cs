@@ -82,6 +82,25 @@ public sealed record CollectorOptions
     [Range(1, 100_000)]
     public int MaxConcurrentRequests { get; init; } = 1024;
 
+    /// <summary>
+    /// How long the producer waits to fill a batch (librdkafka's linger.ms). Every request waits for its
+    /// acknowledgement, so this is added to each single-event request's latency; concurrent requests
+    /// still share produce requests.
+    /// </summary>
+    [Range(0, 1000)]
+    public double KafkaLingerMs { get; init; } = 2;
+
+    /// <summary>
+    /// The most the producer holds unacknowledged (librdkafka's queue.buffering.max.kbytes and
+    /// .max.messages): with <see cref="MaxConcurrentRequests"/> this bounds the collector's memory.
+    /// A message that does not fit counts as not taken and goes to the spool, like one Kafka refused.
+    /// </summary>
+    [Range(1024, 4 * 1024 * 1024)]
+    public int KafkaQueueMaxKbytes { get; init; } = 128 * 1024;
+
+    [Range(1000, 10_000_000)]
+    public int KafkaQueueMaxMessages { get; init; } = 300_000;
+
     /// <summary>The sources: who may send, from which origins, how fast.</summary>
     public SourceOptions[] Sources { get; init; } = [];
 }

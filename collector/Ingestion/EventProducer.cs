@@ -30,7 +30,11 @@ public sealed partial class EventProducer : IHostedService, IDisposable
             BootstrapServers = kafka.Value.BootstrapServers,
             Acks = Acks.All,
             EnableIdempotence = true,
-            LingerMs = 2,
+            LingerMs = collector.Value.KafkaLingerMs,
+            QueueBufferingMaxKbytes = collector.Value.KafkaQueueMaxKbytes,
+            QueueBufferingMaxMessages = collector.Value.KafkaQueueMaxMessages,
+            // Requests wait for their acknowledgement: a produce request must not sit in Nagle's buffer.
+            SocketNagleDisable = true,
             MessageTimeoutMs = collector.Value.AckTimeoutSeconds * 1000,
         })
         .SetErrorHandler((_, error) => LogKafkaError(error.Reason, error.IsFatal))

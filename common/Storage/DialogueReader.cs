@@ -76,7 +76,8 @@ public sealed class DialogueReader(IConnectionMultiplexer redis)
         return id;
     }
 
-    private static DialogueState Parse(string topic, HashEntry[] fields)
+    /// <summary>A dialogue from its hash's fields (as HGETALL returns them, here or inside a script).</summary>
+    public static DialogueState Parse(string topic, HashEntry[] fields)
     {
         var values = fields.ToDictionary(f => (string)f.Name!, f => f.Value, StringComparer.Ordinal);
         var stage = (int)values.GetValueOrDefault(DialogueFields.Stage, 0);

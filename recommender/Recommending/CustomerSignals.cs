@@ -4,11 +4,13 @@ using StackExchange.Redis;
 
 namespace Ecrm.Recommender.Recommending;
 
-/// <summary>What the rules need to know about one customer, read from Redis in one round of concurrent reads.</summary>
+/// <summary>What the rules need to know about one customer, read from Redis in one round trip.</summary>
 public sealed record CustomerSignals(string Customer, IReadOnlyList<DialogueState> Dialogues, bool Suppressed, IReadOnlyDictionary<string, int> Served)
 {
     /// <summary>The boosted segments (of <see cref="RecommenderOptions.SegmentBoosts"/>) the customer belongs to.</summary>
-    public IReadOnlySet<string> Segments { get; init; } = new HashSet<string>();
+    public IReadOnlySet<string> Segments { get; init; } = NoSegments;
+
+    private static readonly IReadOnlySet<string> NoSegments = new HashSet<string>();
 }
 
 /// <summary>
@@ -24,34 +26,113 @@ public sealed record CustomerSignals(string Customer, IReadOnlyList<DialogueStat
 /// scrolled past as shown.</item>
 /// </list>
 /// </summary>
-public sealed class CustomerSignalReader(IConnectionMultiplexer redis, DialogueReader dialogues, IOptions<RecommenderOptions> options, TimeProvider time)
+public sealed class CustomerSignalReader(IConnectionMultiplexer redis, IOptions<RecommenderOptions> options, TimeProvider time)
 {
-    private static readonly RedisValue[] SuppressionTraits = ["suppressed", "optedOut"];
+    /// <summary>How many of the customer's most recent dialogues are read.</summary>
+    private const int DialogueLimit = 50;
 
+    /// <summary>Alias hops followed, as <see cref="DialogueReader.ResolveAsync"/> does.</summary>
+    private const int MaxOwnerHops = 4;
+
+    private static readonly IReadOnlyDictionary<string, int> NothingServed = new Dictionary<string, int>(StringComparer.Ordinal);
+
+    /// <summary>
+    /// One pipelined batch: the script reading the customer's own keys (owner, traits, served counts,
+    /// dialogues), and the segment memberships, which live in other slots. An id merged into another
+    /// customer costs one more batch per alias hop.
+    /// </summary>
     public async Task<CustomerSignals> ReadAsync(string id)
     {
-        var customer = await dialogues.ResolveAsync(id);
+        var settings = options.Value;
+        var readServed = settings.FrequencyCap.MaxImpressions > 0;
+        var period = readServed ? Period(settings.FrequencyCap).Number : 0;
+        var boosted = settings.SegmentBoosts.Length == 0 ? [] : settings.SegmentBoosts.Select(b => b.Segment).Distinct(StringComparer.Ordinal).ToArray();
         var database = redis.GetDatabase();
-        var flags = database.HashGetAsync(RedisKeys.Traits(customer), SuppressionTraits);
-        var live = dialogues.ReadResolvedAsync(customer, limit: 50);
-        var cap = options.Value.FrequencyCap;
-        var served = cap.MaxImpressions > 0 ? database.HashGetAllAsync(RedisKeys.Served(customer, Period(cap).Number)) : Task.FromResult<HashEntry[]>([]);
-        var segments = options.Value.SegmentBoosts.Select(b => b.Segment).Distinct(StringComparer.Ordinal)
-            .Select(segment => (Segment: segment, Member: database.SetContainsAsync(RedisKeys.SegmentMembers(segment), customer))).ToList();
-        await Task.WhenAll([flags, live, served, .. segments.Select(s => s.Member)]);
-        if (flags.Result.Any(f => f == "true"))
+        var customer = id;
+        for (var hop = 0; ; hop++)
         {
-            return new CustomerSignals(customer, [], Suppressed: true, new Dictionary<string, int>());
+            var batch = database.CreateBatch();
+            var state = SignalScripts.ReadCustomer.EvaluateAsync(batch, new
+            {
+                followOwner = hop < MaxOwnerHops ? "1" : "0",
+                owner = RedisKeys.Owner(customer),
+                traits = RedisKeys.Traits(customer),
+                readServed = readServed ? "1" : "0",
+                served = RedisKeys.Served(customer, period),
+                topics = RedisKeys.CustomerTopics(customer),
+                limit = DialogueLimit,
+                dialoguePrefix = RedisKeys.DialoguePrefix(customer),
+            });
+            var members = new Task<bool>[boosted.Length];
+            for (var i = 0; i < boosted.Length; i++)
+            {
+                members[i] = batch.SetContainsAsync(RedisKeys.SegmentMembers(boosted[i]), customer);
+            }
+
+            batch.Execute();
+            var result = (RedisResult[])(await state)!;
+            var owner = (string?)result[0];
+            if (!string.IsNullOrEmpty(owner))
+            {
+                customer = owner;
+                continue;
+            }
+
+            if ((int)result[1] == 1)
+            {
+                return new CustomerSignals(customer, [], Suppressed: true, NothingServed);
+            }
+
+            var dialogues = new List<DialogueState>((result.Length - 3) / 2);
+            for (var i = 3; i + 1 < result.Length; i += 2)
+            {
+                dialogues.Add(DialogueReader.Parse((string)result[i]!, Fields((RedisResult[])result[i + 1]!)));
+            }
+
+            var signals = new CustomerSignals(customer, dialogues, Suppressed: false, Served((RedisResult[])result[2]!));
+            if (boosted.Length == 0)
+            {
+                return signals;
+            }
+
+            var segments = new HashSet<string>(StringComparer.Ordinal);
+            for (var i = 0; i < boosted.Length; i++)
+            {
+                if (await members[i])
+                {
+                    segments.Add(boosted[i]);
+                }
+            }
+
+            return signals with { Segments = segments };
+        }
+    }
+
+    private static HashEntry[] Fields(RedisResult[] pairs)
+    {
+        var fields = new HashEntry[pairs.Length / 2];
+        for (var i = 0; i < fields.Length; i++)
+        {
+            fields[i] = new HashEntry((RedisValue)pairs[2 * i], (RedisValue)pairs[(2 * i) + 1]);
         }
 
-        return new CustomerSignals(
-            customer,
-            live.Result,
-            Suppressed: false,
-            served.Result.ToDictionary(e => (string)e.Name!, e => (int)e.Value, StringComparer.Ordinal))
+        return fields;
+    }
+
+    private static IReadOnlyDictionary<string, int> Served(RedisResult[] pairs)
+    {
+        if (pairs.Length == 0)
         {
-            Segments = segments.Where(s => s.Member.Result).Select(s => s.Segment).ToHashSet(StringComparer.Ordinal),
-        };
+            return NothingServed;
+        }
+
+        var served = new Dictionary<string, int>(pairs.Length / 2, StringComparer.Ordinal);
+        for (var i = 0; i + 1 < pairs.Length; i += 2)
+        {
+            served[(string)pairs[i]!] = (int)pairs[i + 1];
+        }
+
+        return served;
     }
 
     /// <summary>Counts the items as served to the customer in the current period; fire and forget, off the response's path.</summary>

@@ -5,7 +5,9 @@ using System.Text.Json;
 using Ecrm.Collector.Email;
 using Ecrm.Common.Events;
 using Ecrm.Testing;
+using Microsoft.AspNetCore.Hosting;
 using Microsoft.AspNetCore.Mvc.Testing;
+using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
 using Xunit;
 using static Ecrm.Collector.Tests.TrackingApiTests;
@@ -62,6 +64,29 @@ public sealed class EmailApiTests : IClassFixture<KafkaFixture>, IDisposable
         Assert.Equal("Email Link Clicked", item.Event);
         Assert.Equal(Target, item.Properties!.Value.GetProperty("linkUrl").GetString());
         Assert.Null(item.Context!.Ecrm);
+    }
+
+    [Fact]
+    public async Task ClickThatNeitherKafkaNorTheSpoolTakesStillRedirectsAndIsCountedAndLoggedAsLost()
+    {
+        using var cluster = new DevKafka.MockKafkaCluster(brokerCount: 1);
+        cluster.CreateTopic("lost-clicks", 1, 1);
+        var logs = new CollectingLoggerProvider();
+        using var factory = TrackingApiTests.Collector(cluster.BootstrapServers, "lost-clicks", 1, ("Collector:SpoolMaxBytes", "200"))
+            .WithWebHostBuilder(builder => builder.ConfigureLogging(logging => logging.AddProvider(logs)));
+        cluster.SetBrokerDown(1, down: true);
+        var token = new EmailTokens(Options.Create(new EmailOptions { SigningKeys = ["email-signing-key-for-tests-0123456789"] }), TimeProvider.System)
+            .Sign(new EmailTokenPayload(EmailTokenPayload.Click, "oled-launch", "user-46", null, null, Target, DateTimeOffset.UtcNow.AddDays(1).ToUnixTimeSeconds()));
+
+        var response = await factory.CreateClient(new WebApplicationFactoryClientOptions { AllowAutoRedirect = false }).GetAsync($"/e/c/{token}");
+
+        Assert.Equal(HttpStatusCode.Redirect, response.StatusCode);
+        Assert.Equal(Target, response.Headers.Location!.ToString());
+        var metrics = await factory.CreateClient().GetStringAsync("/metrics");
+        Assert.Contains("ecrm_collector_email_clicks_lost_total 1\n", metrics, StringComparison.Ordinal);
+        var lost = Assert.Single(logs.Messages, m => m.Contains("Email click lost", StringComparison.Ordinal));
+        Assert.Contains("campaign oled-launch, customer user-46", lost, StringComparison.Ordinal);
+        Assert.Contains("\"event\":\"Email Link Clicked\"", lost, StringComparison.Ordinal);
     }
 
     [Fact]
@@ -169,5 +194,30 @@ public sealed class EmailApiTests : IClassFixture<KafkaFixture>, IDisposable
     {
         var text = base64Url.Replace('-', '+').Replace('_', '/');
         return text + new string('=', (4 - text.Length % 4) % 4);
+    }
+}
+
+/// <summary>Keeps every log message of a test host, to check what an operator would see.</summary>
+internal sealed class CollectingLoggerProvider : ILoggerProvider
+{
+    private readonly System.Collections.Concurrent.ConcurrentQueue<string> _messages = new();
+
+    public IReadOnlyCollection<string> Messages => _messages;
+
+    public ILogger CreateLogger(string categoryName) => new Logger(_messages);
+
+    public void Dispose()
+    {
+    }
+
+    private sealed class Logger(System.Collections.Concurrent.ConcurrentQueue<string> messages) : ILogger
+    {
+        public IDisposable? BeginScope<TState>(TState state)
+            where TState : notnull => null;
+
+        public bool IsEnabled(LogLevel logLevel) => true;
+
+        public void Log<TState>(LogLevel logLevel, EventId eventId, TState state, Exception? exception, Func<TState, Exception?, string> formatter) =>
+            messages.Enqueue(formatter(state, exception));
     }
 }

@@ -29,6 +29,27 @@ public sealed class BlendedRecommenderTests(RedisFixture redis) : IClassFixture<
     }
 
     [Fact]
+    public async Task MergedIdIsServedItsOwnersDialoguesAndTheOwnersSuppression()
+    {
+        await using var host = await StartAsync();
+        var anonymous = "anon-" + _customer;
+        var alias = "alias-" + _customer;
+        await host.SetDialogueAsync(_customer, "tv", stage: 2);
+        await host.SetDialogueAsync(anonymous, "fridge", stage: 1);
+        var database = host.Redis.GetDatabase();
+        // Two hops, as the identity linker leaves them: alias -> anonymous id -> customer.
+        await database.StringSetAsync(RedisKeys.Owner(alias), anonymous);
+        await database.StringSetAsync(RedisKeys.Owner(anonymous), _customer);
+
+        var viaAlias = await host.Recommender.RecommendAsync(alias, 10, new HashSet<string>());
+        await database.HashSetAsync(RedisKeys.Traits(_customer), "suppressed", "true");
+        var suppressed = await host.Recommender.RecommendAsync(alias, 10, new HashSet<string>());
+
+        Assert.Equal(["tv-compare", "tv-offer"], viaAlias.Items.Select(i => i.Id));
+        Assert.DoesNotContain(suppressed.Items, i => i.Id is "tv-compare" or "tv-offer");
+    }
+
+    [Fact]
     public async Task MostRecentDialogueComesFirstAndConvertedTopicsGetNothing()
     {
         await using var host = await StartAsync();

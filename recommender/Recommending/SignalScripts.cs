@@ -1,0 +1,37 @@
+using StackExchange.Redis;
+
+namespace Ecrm.Recommender.Recommending;
+
+/// <summary>
+/// The recommender's Redis script. Every key it reads carries the customer's hash tag (the dialogue keys
+/// are built from their prefix inside the script), so it runs in one Redis Cluster slot.
+/// </summary>
+internal static class SignalScripts
+{
+    /// <summary>
+    /// A customer's live state in one round trip. Returns <c>{owner}</c> when the id belongs to another
+    /// customer (the caller asks again for that one); <c>{'', 1}</c> when the customer is suppressed
+    /// (nothing else is read); otherwise <c>{'', 0, served field/value pairs, topic, dialogue field/value
+    /// pairs, topic, ...}</c>, the topics most recently active first.
+    /// </summary>
+    public static readonly LuaScript ReadCustomer = LuaScript.Prepare(
+        """
+        if @followOwner == '1' then
+          local owner = redis.call('GET', @owner)
+          if owner then return {owner} end
+        end
+        local flags = redis.call('HMGET', @traits, 'suppressed', 'optedOut')
+        if flags[1] == 'true' or flags[2] == 'true' then return {'', 1} end
+        local out = {'', 0, {}}
+        if @readServed == '1' then out[3] = redis.call('HGETALL', @served) end
+        local topics = redis.call('ZREVRANGE', @topics, 0, tonumber(@limit) - 1)
+        for _, topic in ipairs(topics) do
+          local fields = redis.call('HGETALL', @dialoguePrefix .. topic)
+          if #fields > 0 then
+            out[#out + 1] = topic
+            out[#out + 1] = fields
+          end
+        end
+        return out
+        """);
+}
