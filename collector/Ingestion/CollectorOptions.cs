@@ -78,9 +78,13 @@ public sealed record CollectorOptions
     /// <summary>The cookie's domain, e.g. ".shop.example" to share it with the site; empty means the collector's host.</summary>
     public string IdentityCookieDomain { get; init; } = "";
 
-    /// <summary>At most this many ingestion requests are worked on at once; more get 503 with Retry-After, so memory stays bounded.</summary>
+    /// <summary>
+    /// At most this many ingestion requests are worked on at once; more get 503 with Retry-After, so
+    /// memory stays bounded: each may hold a batch of up to <see cref="MaxBatchBytes"/> and its parsed
+    /// events (1,024 in flight reached 1.8 GB on 2 cores, BENCHMARKS.md). 256 keeps 2 cores busy.
+    /// </summary>
     [Range(1, 100_000)]
-    public int MaxConcurrentRequests { get; init; } = 1024;
+    public int MaxConcurrentRequests { get; init; } = 256;
 
     /// <summary>
     /// How long the producer waits to fill a batch (librdkafka's linger.ms). Every request waits for its

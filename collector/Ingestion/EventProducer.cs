@@ -36,6 +36,9 @@ public sealed partial class EventProducer : IHostedService, IDisposable
             // Requests wait for their acknowledgement: a produce request must not sit in Nagle's buffer.
             SocketNagleDisable = true,
             MessageTimeoutMs = collector.Value.AckTimeoutSeconds * 1000,
+            // A message already sent times out only when its produce request does (30 s by default), so
+            // against a hung broker a request would wait that long instead of spooling after the ack timeout.
+            RequestTimeoutMs = collector.Value.AckTimeoutSeconds * 1000,
         })
         .SetErrorHandler((_, error) => LogKafkaError(error.Reason, error.IsFatal))
         .Build();

@@ -3,6 +3,7 @@ using System.Text.Json.Serialization;
 using Ecrm.Common.Hosting;
 using Ecrm.Common.Storage;
 using Ecrm.DialogueEngine.Archive;
+using Ecrm.DialogueEngine.Triggers;
 using Microsoft.AspNetCore.Http.HttpResults;
 using StackExchange.Redis;
 
@@ -29,8 +30,9 @@ public static class ErasureStatus
 /// <summary>
 /// <c>DELETE /api/customers/{id}</c> (admin key) erases a customer everywhere: every id linked to
 /// them, their dialogues, histories, profile, identity links and dedupe markers in Redis (the
-/// recommender's per-customer keys share the customer's prefix), and their rows in every archive
-/// table (<c>ALTER TABLE … DELETE</c>, on every server of a cluster). It answers 202 with a job; <c>GET /api/erasures/{job}</c> tells
+/// recommender's per-customer keys share the customer's prefix), their pending trigger waits,
+/// deliveries and dead letters, and their rows in every archive table, trigger firings included
+/// (<c>ALTER TABLE … DELETE</c>, on every server of a cluster). It answers 202 with a job; <c>GET /api/erasures/{job}</c> tells
 /// its status. Jobs live in Redis, so a restarted engine picks up what it had not finished.
 /// </summary>
 public static class CustomerErasureApi
@@ -70,6 +72,7 @@ public sealed partial class ErasureWorker(
     IConnectionMultiplexer redis,
     DialogueReader dialogues,
     ClickHouseClient clickHouse,
+    TriggerErasure triggers,
     TimeProvider time,
     ILogger<ErasureWorker> logger) : BackgroundService
 {
@@ -142,10 +145,13 @@ public sealed partial class ErasureWorker(
             deleted += await DeleteKeysAsync(RedisKeys.CustomerPrefix(id));
         }
 
+        // Before the archive: a firing record still in the triggers' outbox would otherwise be archived after the delete.
+        deleted += await triggers.ForgetAsync(identities);
         quoted = string.Join(", ", identities.Select(ClickHouseSql.Quote));
         await clickHouse.DeleteWhereAsync(ArchiveSchema.Events, $"customer_key IN ({quoted}) OR anonymous_id IN ({quoted}) OR user_id IN ({quoted})", cancellationToken);
         await clickHouse.DeleteWhereAsync(ArchiveSchema.Transitions, $"customer_key IN ({quoted})", cancellationToken);
         await clickHouse.DeleteWhereAsync(ArchiveSchema.IdentityLinks, $"linked_id IN ({quoted}) OR customer_key IN ({quoted})", cancellationToken);
+        await clickHouse.DeleteWhereAsync(ArchiveSchema.TriggerFirings, $"customer_key IN ({quoted})", cancellationToken);
         await WaitForMutationsAsync(cancellationToken);
         return job with { Identities = [.. identities], RedisKeysDeleted = deleted };
     }

@@ -10,6 +10,7 @@ public static class TriggerExtensions
             // A redirect could lead a signed payload somewhere the rule never named.
             .ConfigurePrimaryHttpMessageHandler(() => new SocketsHttpHandler { AllowAutoRedirect = false, PooledConnectionLifetime = TimeSpan.FromMinutes(5) });
         builder.Services.AddSingleton<TriggerStore>();
+        builder.Services.AddSingleton<TriggerErasure>();
         builder.Services.AddSingleton<TriggerJobs>();
         builder.Services.AddSingleton<TriggerKafkaProducer>();
         builder.Services.AddSingleton<TriggerActions>();

@@ -55,5 +55,38 @@ public static class TriggerKeys
 
     public static string WaitId(string firingKey) => "w:" + firingKey;
 
+    /// <summary>What every key of one shard starts with (its hash tag), for scans.</summary>
+    public static string ShardPrefix(int shard) => $"{{ecrm:trg:{shard}}}:";
+
+    /// <summary>The customer of a job id (<see cref="WaitId"/>, <see cref="DeliveryId"/>): what follows the firing key's third '|'.</summary>
+    public static string CustomerOfJob(string jobId) => After(jobId, separators: 3) ?? "";
+
+    /// <summary>
+    /// The customer a shard key belongs to (<see cref="Fired"/>, <see cref="Limit"/>), or null for the
+    /// shard's own keys. Customer ids may hold '|', so the count of separators decides, not the last one.
+    /// </summary>
+    public static string? CustomerOfShardKey(string key)
+    {
+        var name = key.AsSpan(key.IndexOf('}') + 2);
+        return name.StartsWith("fired:") ? After(key, separators: 3)
+            : name.StartsWith("limit:") ? After(key, separators: 2)
+            : null;
+    }
+
+    private static string? After(string value, int separators)
+    {
+        var index = -1;
+        for (var i = 0; i < separators; i++)
+        {
+            index = value.IndexOf('|', index + 1);
+            if (index < 0)
+            {
+                return null;
+            }
+        }
+
+        return value[(index + 1)..];
+    }
+
     public static string DeliveryId(string firingKey) => "d:" + firingKey;
 }

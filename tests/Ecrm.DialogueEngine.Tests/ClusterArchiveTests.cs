@@ -8,6 +8,7 @@ using Ecrm.DialogueEngine.Catalog;
 using Ecrm.DialogueEngine.Customers;
 using Ecrm.DialogueEngine.Funnels;
 using Ecrm.DialogueEngine.Segments;
+using Ecrm.DialogueEngine.Triggers;
 using Ecrm.Testing;
 using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.Logging.Abstractions;
@@ -109,7 +110,7 @@ public sealed class ClusterArchiveTests(ClickHouseClusterFixture cluster, RedisF
         var database = connection.GetDatabase();
         await database.HashSetAsync(RedisKeys.Erasures, job.Id, JsonSerializer.Serialize(job, ErasureJsonContext.Default.ErasureJob));
         await database.ListLeftPushAsync(RedisKeys.ErasureQueue, job.Id);
-        using var worker = new ErasureWorker(connection, new DialogueReader(connection), archive.Client, TimeProvider.System, NullLogger<ErasureWorker>.Instance);
+        using var worker = new ErasureWorker(connection, new DialogueReader(connection), archive.Client, new TriggerErasure(connection), TimeProvider.System, NullLogger<ErasureWorker>.Instance);
         // Started off xunit's synchronization context, as a host runs it: its blocking Redis SCAN must not wait on a test thread.
         await Task.Run(() => worker.StartAsync(CancellationToken.None));
         ErasureJob? finished = null;

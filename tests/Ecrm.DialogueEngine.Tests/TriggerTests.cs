@@ -306,6 +306,55 @@ public sealed class TriggerTests : IClassFixture<KafkaFixture>, IAsyncLifetime
             (await _engine.Api.GetFromJsonAsync<FiringList>($"api/triggers/{_rule}/firings"))!.Firings is [{ Status: FiringStatus.Delivered }]);
     }
 
+    [Fact]
+    public async Task ErasureForgetsTheCustomersWaitsDeadLettersAndArchivedFirings()
+    {
+        const string Gone = "c-gone";
+        // A customer id may hold '|', the firing keys' separator: this one must survive the erasure of "c-gone".
+        const string Kept = "x|c-gone";
+        _engine.Start();
+        await ReadyAsync();
+        _receiver.Status = 500;
+        await _engine.CreateRuleAsync(Webhook("""{"topic":"*","toStage":2}"""));
+        var waitRule = Webhook("""{"topic":"*","toStage":3}""", unless: """{"toStage":4,"within":"PT1H"}""").Replace(_rule, "w" + _rule, StringComparison.Ordinal);
+        await _engine.CreateRuleAsync(waitRule);
+        foreach (var customer in new[] { Gone, Kept })
+        {
+            await _engine.PublishAsync(customer, Topic, 1, 2);
+            await _engine.PublishAsync(customer, Topic, 2, 3);
+        }
+
+        await TriggerEngineHost.EventuallyAsync("both customers have a dead letter and a pending wait", async () =>
+            (await _engine.Api.GetFromJsonAsync<DeadLetterList>("api/triggers/dead-letters"))!.DeadLetters.Count == 2 && await Pending() == 2);
+        await TriggerEngineHost.EventuallyAsync("the firings are archived", async () =>
+            await FiringRowsAsync(Gone) > 0 && await FiringRowsAsync(Kept) > 0);
+
+        using var erase = await _engine.Api.DeleteAsync($"api/customers/{Gone}");
+        Assert.Equal(HttpStatusCode.Accepted, erase.StatusCode);
+        var job = (await erase.Content.ReadFromJsonAsync<JsonElement>()).GetProperty("id").GetString();
+        await TriggerEngineHost.EventuallyAsync("the erasure is done", async () =>
+            (await _engine.Api.GetFromJsonAsync<JsonElement>($"api/erasures/{job}")).GetProperty("status").GetString() == "done");
+
+        Assert.Equal([Kept], (await _engine.Api.GetFromJsonAsync<DeadLetterList>("api/triggers/dead-letters"))!.DeadLetters.Select(d => d.Customer));
+        Assert.Equal(1, await Pending());
+        var db = _connection.GetDatabase();
+        var jobCustomers = new List<string>();
+        var keyCustomers = new List<string>();
+        for (var shard = 0; shard < TriggerKeys.Shards; shard++)
+        {
+            jobCustomers.AddRange((await db.HashKeysAsync(TriggerKeys.Jobs(shard))).Select(id => TriggerKeys.CustomerOfJob(id!)));
+            keyCustomers.AddRange(_connection.KeysOnEveryPrimary(RedisKeyScan.PrefixPattern(TriggerKeys.ShardPrefix(shard)))
+                .Select(key => TriggerKeys.CustomerOfShardKey(key!)).OfType<string>());
+        }
+
+        Assert.DoesNotContain(Gone, jobCustomers);
+        Assert.Contains(Kept, jobCustomers);
+        Assert.DoesNotContain(Gone, keyCustomers);
+        Assert.Contains(Kept, keyCustomers);
+        Assert.Equal(0, await FiringRowsAsync(Gone));
+        Assert.True(await FiringRowsAsync(Kept) > 0, "the other customer's firings stay");
+    }
+
     [Theory]
     [InlineData("""{"id":"x","when":{"topic":"no-such-topic","toStage":2},"action":{"type":"webhook","url":"https://h.example/x","secret":"0123456789abcdef"}}""", "when.topic")]
     [InlineData("""{"id":"x","when":{"toStage":9},"action":{"type":"webhook","url":"https://h.example/x","secret":"0123456789abcdef"}}""", "when.toStage")]
@@ -376,6 +425,10 @@ public sealed class TriggerTests : IClassFixture<KafkaFixture>, IAsyncLifetime
         + (limit is null ? "" : ",\"limit\":" + limit)
         + (traits is null ? "" : ",\"traits\":" + traits)
         + ",\"action\":{\"type\":\"webhook\",\"url\":\"" + _receiver.Url() + "\",\"secret\":\"" + Secret + "\"}}";
+
+    private async Task<long> FiringRowsAsync(string customer) =>
+        long.Parse(await _clickHouse.QueryAsync(
+            $"SELECT count() FROM {_engine.Database}.{ArchiveSchema.TriggerFirings} WHERE customer_key = {ClickHouseSql.Quote(customer)} FORMAT TSV"), CultureInfo.InvariantCulture);
 
     private async Task<long> Pending()
     {
