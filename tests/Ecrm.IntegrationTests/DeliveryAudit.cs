@@ -20,10 +20,10 @@ public sealed record DeliveryRow(string Fault, int Acknowledged, int Found, int 
 {
     public int Lost => Acknowledged - Found;
 
-    public const string Header = "fault                                              | acknowledged | found  | lost | duplicates | time to recover | Kafka copies";
+    public const string Header = "fault                                                        | acknowledged | found  | lost | duplicates | time to recover | Kafka copies";
 
     public override string ToString() =>
-        $"{Fault,-50} | {Acknowledged,12} | {Found,6} | {Lost,4} | {Duplicates,10} | {Recovery.TotalSeconds,13:F1} s | {KafkaCopies,12}";
+        $"{Fault,-60} | {Acknowledged,12} | {Found,6} | {Lost,4} | {Duplicates,10} | {Recovery.TotalSeconds,13:F1} s | {KafkaCopies,12}";
 }
 
 /// <summary>Looks up a <see cref="JourneyTraffic"/> run's acknowledged events in Kafka, Redis and ClickHouse.</summary>
@@ -37,27 +37,52 @@ public sealed class DeliveryAudit(EcrmServices stack, string bootstrapServers, C
     public async Task<TimeSpan> WaitUntilDeliveredAsync(JourneyTraffic traffic, TimeSpan timeout)
     {
         var started = DateTime.UtcNow;
+        int unarchived = -1, unfolded = -1;
         await Poll.UntilAsync($"{traffic.Run}: every acknowledged event folded and archived", async () =>
         {
             var archived = await ArchivedAsync(traffic.Run);
-            if (traffic.Journeys.Any(j => j.MessageIds.Any(id => !archived.Rows.ContainsKey(id))))
-            {
-                return false;
-            }
-
+            unarchived = traffic.Journeys.Sum(j => j.MessageIds.Count(id => !archived.Rows.ContainsKey(id)));
             try
             {
                 var folded = await Task.WhenAll(traffic.Journeys.Select(async j => (await RedisAsync(j)).Found >= Acknowledged(j)));
-                return folded.All(f => f);
+                unfolded = folded.Count(f => !f);
             }
             catch (Exception e) when (e is RedisException or TimeoutException)
             {
                 // Redis is still loading its append-only file after a restart.
                 return false;
             }
-        }, timeout, () => $"engine log:\n{stack.Logs("dialogue-engine")}");
+
+            return unarchived == 0 && unfolded == 0;
+        }, timeout, () => $"""
+            {unarchived} acknowledged Segment events not archived, {unfolded} of {traffic.Journeys.Count} journeys not folded in full
+            collector metrics:
+            {Metrics(stack.CollectorUrl)}
+            engine metrics:
+            {Metrics(stack.EngineUrl)}
+            collector log:
+            {Tail(stack.Logs("collector"))}
+            engine log:
+            {Tail(stack.Logs("dialogue-engine"))}
+            """);
         return DateTime.UtcNow - started;
     }
+
+    private static string Metrics(Uri service)
+    {
+        try
+        {
+            using var http = new HttpClient { BaseAddress = service, Timeout = TimeSpan.FromSeconds(5) };
+            return string.Join('\n', http.GetStringAsync("metrics").GetAwaiter().GetResult().Split('\n')
+                .Where(line => line.StartsWith("ecrm_", StringComparison.Ordinal)));
+        }
+        catch (Exception e) when (e is HttpRequestException or TaskCanceledException)
+        {
+            return $"(no answer: {e.Message})";
+        }
+    }
+
+    private static string Tail(string log) => log.Length <= 6000 ? log : log[^6000..];
 
     /// <summary>Every message of the stack's events topic, read once from the start: copies per message id, and per (customer, email event).</summary>
     public Task<KafkaContents> ReadKafkaAsync() => Task.Run(() =>

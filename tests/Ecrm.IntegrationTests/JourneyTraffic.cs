@@ -78,12 +78,15 @@ public sealed class JourneyTraffic(Uri collector, string run)
 
     private static async Task SendAsync(Journey journey, HttpClient segment, HttpClient admin, HttpClient reader)
     {
-        var now = DateTimeOffset.UtcNow;
+        // A second apart, as a visitor's steps are: with equal times, which channel reached a stage
+        // first would depend on the order two ids' partitions were consumed in.
+        var at = DateTimeOffset.UtcNow.AddSeconds(-5);
         string Event(string type, string channel, string fields)
         {
             var messageId = Guid.NewGuid().ToString();
             journey.MessageIds.Add(messageId);
-            return $$"""{"type":"{{type}}","channel":"{{channel}}","messageId":"{{messageId}}","originalTimestamp":"{{now:O}}",{{fields}}}""";
+            at = at.AddSeconds(1);
+            return $$"""{"type":"{{type}}","channel":"{{channel}}","messageId":"{{messageId}}","originalTimestamp":"{{at:O}}",{{fields}}}""";
         }
 
         string[] events =
