@@ -61,9 +61,9 @@ public sealed class DeliveryAudit(EcrmServices stack, string bootstrapServers, C
             engine metrics:
             {Metrics(stack.EngineUrl)}
             collector log:
-            {Tail(stack.Logs("collector"))}
+            {Tail("collector")}
             engine log:
-            {Tail(stack.Logs("dialogue-engine"))}
+            {Tail("dialogue-engine")}
             """);
         return DateTime.UtcNow - started;
     }
@@ -82,7 +82,14 @@ public sealed class DeliveryAudit(EcrmServices stack, string bootstrapServers, C
         }
     }
 
-    private static string Tail(string log) => log.Length <= 6000 ? log : log[^6000..];
+    /// <summary>The end of a service's log; the whole of it goes to tests/artifacts for a closer look.</summary>
+    private string Tail(string service)
+    {
+        var log = stack.Logs(service);
+        var artifacts = Directory.CreateDirectory(RepoPaths.Combine("tests", "artifacts")).FullName;
+        File.WriteAllText(Path.Combine(artifacts, $"fault-suite-{service}.log"), log);
+        return log.Length <= 6000 ? log : log[^6000..];
+    }
 
     /// <summary>Every message of the stack's events topic, read once from the start: copies per message id, and per (customer, email event).</summary>
     public Task<KafkaContents> ReadKafkaAsync() => Task.Run(() =>
