@@ -26,6 +26,13 @@ public sealed record KafkaOptions
     /// <summary>Where the engine publishes every stage change, for the recommender and trigger consumers.</summary>
     [Required, RegularExpression("^[A-Za-z0-9._-]{1,249}$")]
     public string TransitionsTopic { get; init; } = "ecrm.dialogue.transitions";
+
+    /// <summary>
+    /// How long a consumer group member may go silent before the group gives its partitions to the
+    /// others: the takeover time after an engine crashes. Kafka brokers accept 6 s and up by default.
+    /// </summary>
+    [Range(1000, 300_000)]
+    public int SessionTimeoutMs { get; init; } = 45_000;
 }
 
 public sealed record RedisOptions

@@ -81,6 +81,8 @@ public abstract partial class BatchConsumer(
             // A stage must be usable within milliseconds: fetch what is there instead of waiting up to
             // librdkafka's default 500 ms for more bytes to arrive.
             FetchWaitMaxMs = 5,
+            SessionTimeoutMs = kafka.Value.SessionTimeoutMs,
+            HeartbeatIntervalMs = Math.Min(3000, kafka.Value.SessionTimeoutMs / 3),
         };
         Configure(config);
         using var consumer = new ConsumerBuilder<string, byte[]>(config)
@@ -92,6 +94,9 @@ public abstract partial class BatchConsumer(
                 lifetime.StopApplication();
             }
         })
+        // A partition handed to another member is its lag to report now, not this member's.
+        .SetPartitionsRevokedHandler((_, partitions) => ForgetLag(partitions))
+        .SetPartitionsLostHandler((_, partitions) => ForgetLag(partitions))
         .Build();
 
         consumer.Subscribe(Topics);
@@ -188,6 +193,14 @@ public abstract partial class BatchConsumer(
             {
                 _lag[last.TopicPartition] = Math.Max(0, high.Value - (last.Offset.Value + 1));
             }
+        }
+    }
+
+    private void ForgetLag(List<TopicPartitionOffset> partitions)
+    {
+        foreach (var partition in partitions)
+        {
+            _lag.TryRemove(partition.TopicPartition, out _);
         }
     }
 

@@ -91,7 +91,19 @@ public sealed partial class ErasureWorker(
 
         while (!stoppingToken.IsCancellationRequested)
         {
-            var next = await database.ListRightPopAsync(RedisKeys.ErasureQueue);
+            RedisValue next;
+            try
+            {
+                next = await database.ListRightPopAsync(RedisKeys.ErasureQueue);
+            }
+            catch (Exception e) when (e is RedisException or TimeoutException)
+            {
+                // Redis restarting must not stop the engine (a BackgroundService that throws stops the host).
+                LogQueueUnavailable(e);
+                await Task.Delay(TimeSpan.FromSeconds(1), stoppingToken);
+                continue;
+            }
+
             if (next.IsNull)
             {
                 await Task.Delay(TimeSpan.FromMilliseconds(500), stoppingToken);
@@ -194,6 +206,9 @@ public sealed partial class ErasureWorker(
 
     [LoggerMessage(Level = LogLevel.Error, Message = "Erasure {JobId} failed")]
     private partial void LogFailed(Exception exception, string jobId);
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "The erasure queue could not be read; retrying")]
+    private partial void LogQueueUnavailable(Exception exception);
 }
 
 [JsonSourceGenerationOptions(PropertyNamingPolicy = JsonKnownNamingPolicy.CamelCase)]

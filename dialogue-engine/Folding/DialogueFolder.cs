@@ -31,14 +31,16 @@ public sealed class DialogueFolder(IConnectionMultiplexer redis, IOptions<Engine
     // ARGV[5] last stage, ARGV[6] dormancy (ms), ARGV[7] score half-life (ms), ARGV[8] the grace after
     // a conversion (ms), then (topic, stage) pairs in the order of the dialogue keys.
     // Returns "R<owner>" when the id now belongs to another customer: the caller folds there instead.
+    // The marker comes first: an event folded before its id was merged is in the customer's dialogue
+    // already (the merge carried it over), so its re-delivery must not fold again there.
     // The marker is "F<catalog version>" then one "topic\tfrom\tto\tepisode" line per transition, or
     // "A" once they are published.
     private const string FoldScript =
         """
-        local owner = redis.call('GET', KEYS[3])
-        if owner then return 'R' .. owner end
         local marker = redis.call('GET', KEYS[1])
         if marker then return marker end
+        local owner = redis.call('GET', KEYS[3])
+        if owner then return 'R' .. owner end
         local ts = tonumber(ARGV[1])
         local channel = ARGV[2]
         local lastStage = tonumber(ARGV[5])

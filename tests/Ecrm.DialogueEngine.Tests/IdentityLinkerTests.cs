@@ -56,6 +56,21 @@ public sealed class IdentityLinkerTests(RedisFixture redis) : IClassFixture<Redi
     }
 
     [Fact]
+    public async Task EventFoldedBeforeTheMergeAndRedeliveredAfterItCountsOnce()
+    {
+        var page = Page("/tv/oled-55");
+        await FoldAsync(_anonymous, page, Start);
+        await _linker.LinkAsync(_anonymous, _user, _matcher.Catalog);
+
+        // The same message again, as after a crashed engine's partition moved to another instance.
+        var matches = new List<TopicStage>();
+        _matcher.Match(page, matches);
+        await _folder.FoldAsync(page, matches, _matcher);
+
+        Assert.Equal(1, Assert.Single(await _reader.ReadAsync(_user)).InteractionsByChannel["web"]);
+    }
+
+    [Fact]
     public async Task RepeatedLinkAddsNothing()
     {
         await FoldAsync(_anonymous, Page("/tv/oled-55"), Start);

@@ -29,8 +29,19 @@ public interface IRedisBackend
 public sealed class RedisFixture : IRedisBackend, IAsyncLifetime
 {
     private readonly string _directory = Directory.CreateTempSubdirectory("ecrm-redis-").FullName;
+    private readonly bool _appendOnly;
     private ServerProcess? _server;
     private int _nextDatabase;
+
+    public RedisFixture()
+        : this(appendOnly: false)
+    {
+    }
+
+    private RedisFixture(bool appendOnly) => _appendOnly = appendOnly;
+
+    /// <summary>A server persisting as the shipped configuration does (AOF, appendfsync everysec), so it survives <see cref="RestartAsync"/>.</summary>
+    public static RedisFixture WithAppendOnlyFile() => new(appendOnly: true);
 
     public int Port { get; } = ServerProcess.FreePort();
 
@@ -46,14 +57,37 @@ public sealed class RedisFixture : IRedisBackend, IAsyncLifetime
 
     public async Task InitializeAsync()
     {
-        _server = ServerProcess.Start("redis-server", ["--port", Port.ToString(), "--bind", "127.0.0.1", "--dir", _directory, "--save", "", "--appendonly", "no"]);
+        await StartServerAsync();
+        Connection = RedisConnection.Connect(Configuration);
+    }
+
+    /// <summary>
+    /// An operator's restart: SHUTDOWN (which writes and fsyncs the append-only file), then the same
+    /// server on the same port and directory, loading what it persisted.
+    /// </summary>
+    public async Task RestartAsync()
+    {
+        using (var shutdown = ServerProcess.Start("redis-cli", ["-p", Port.ToString(), "shutdown"]))
+        {
+            await shutdown.WaitForExitAsync(TimeSpan.FromSeconds(30));
+        }
+
+        await _server!.WaitForExitAsync(TimeSpan.FromSeconds(30));
+        _server.Dispose();
+        await StartServerAsync();
+    }
+
+    private async Task StartServerAsync()
+    {
+        _server = ServerProcess.Start("redis-server", [
+            "--port", Port.ToString(), "--bind", "127.0.0.1", "--dir", _directory, "--save", "",
+            .. (_appendOnly ? new[] { "--appendonly", "yes", "--appendfsync", "everysec" } : ["--appendonly", "no"])]);
         await _server.WaitUntilAsync("redis-server", async () =>
         {
             using var client = new TcpClient();
             await client.ConnectAsync("127.0.0.1", Port);
             return true;
         }, TimeSpan.FromSeconds(20));
-        Connection = RedisConnection.Connect(Configuration);
     }
 
     public Task DisposeAsync()

@@ -15,6 +15,7 @@ public sealed class EcrmServices : IAsyncDisposable
 
     private readonly Dictionary<string, string> _environment;
     private readonly Dictionary<string, ServerProcess> _services = [];
+    private readonly Dictionary<string, Uri> _urls = [];
 
     public EcrmServices(KafkaFixture kafka, IRedisBackend redis, ClickHouseFixture clickHouse)
     {
@@ -24,11 +25,12 @@ public sealed class EcrmServices : IAsyncDisposable
         kafka.Cluster.CreateTopic(Topic + ".transitions", 3, 3);
         RedisConfiguration = redis.IsolatedConfiguration();
         ClickHouseDatabase = $"it_{id}";
+        ConsumerGroup = $"engine-{id}";
         _environment = new Dictionary<string, string>
         {
             ["Kafka__BootstrapServers"] = kafka.BootstrapServers,
             ["Kafka__EventsTopic"] = Topic,
-            ["Kafka__ConsumerGroup"] = $"engine-{id}",
+            ["Kafka__ConsumerGroup"] = ConsumerGroup,
             ["Kafka__TransitionsTopic"] = Topic + ".transitions",
             ["Kafka__ArchiveConsumerGroup"] = $"archive-{id}",
             ["Triggers__ConsumerGroup"] = $"triggers-{id}",
@@ -55,6 +57,9 @@ public sealed class EcrmServices : IAsyncDisposable
 
     public string ClickHouseDatabase { get; }
 
+    /// <summary>The folding consumer group every engine instance of this stack joins.</summary>
+    public string ConsumerGroup { get; }
+
     public Uri CollectorUrl { get; private set; } = null!;
 
     public Uri EngineUrl { get; private set; } = null!;
@@ -68,19 +73,36 @@ public sealed class EcrmServices : IAsyncDisposable
         ["recommender"] = ("recommender", "Ecrm.Recommender"),
     };
 
+    private static (string Folder, string Assembly) ProgramOf(string service) =>
+        Services[service.StartsWith("dialogue-engine", StringComparison.Ordinal) ? "dialogue-engine" : service];
+
     /// <summary>Overrides a setting (environment variable form, e.g. Collector__AckTimeoutSeconds) before start.</summary>
     public void Set(string name, string value) => _environment[name] = value;
 
     public async Task StartAsync()
     {
         // Ports chosen up front: the engine is told where the collector's and recommender's metrics are.
-        var recommenderUrl = new Uri($"http://127.0.0.1:{ServerProcess.FreePort()}/");
-        CollectorUrl = await StartServiceAsync("collector", "collector", "Ecrm.Collector");
+        var recommenderUrl = _urls["recommender"] = new Uri($"http://127.0.0.1:{ServerProcess.FreePort()}/");
+        CollectorUrl = await StartServiceAsync("collector");
         _environment.TryAdd("Pipeline__CollectorMetricsUrl", new Uri(CollectorUrl, "metrics").ToString());
         _environment.TryAdd("Pipeline__RecommenderMetricsUrl", new Uri(recommenderUrl, "metrics").ToString());
-        EngineUrl = await StartServiceAsync("dialogue-engine", "dialogue-engine", "Ecrm.DialogueEngine");
-        RecommenderUrl = await StartServiceAsync("recommender", "recommender", "Ecrm.Recommender", recommenderUrl);
+        EngineUrl = await StartServiceAsync("dialogue-engine");
+        RecommenderUrl = await StartServiceAsync("recommender");
     }
+
+    /// <summary>
+    /// One more dialogue engine in the same consumer groups, on a port of its own: the instances split
+    /// the partitions. Returns its service name (for <see cref="Kill"/>, <see cref="Logs"/>, <see cref="Url"/>).
+    /// </summary>
+    public async Task<string> StartExtraEngineAsync()
+    {
+        var name = $"dialogue-engine-{_services.Keys.Count(k => k.StartsWith("dialogue-engine", StringComparison.Ordinal)) + 1}";
+        await StartServiceAsync(name);
+        return name;
+    }
+
+    /// <summary>Where a started service listens.</summary>
+    public Uri Url(string service) => _urls[service];
 
     /// <summary>Publishes the demo topic catalog (engine) and content catalog (recommender), as run.sh does.</summary>
     public async Task PublishDemoCatalogsAsync()
@@ -117,22 +139,22 @@ public sealed class EcrmServices : IAsyncDisposable
     /// <summary>Starts a killed service again with the same settings (and the same spool folder).</summary>
     public async Task RestartAsync(string service)
     {
-        var url = service switch
-        {
-            "collector" => CollectorUrl,
-            "dialogue-engine" => EngineUrl,
-            _ => RecommenderUrl,
-        };
         _services[service].Dispose();
-        var (folder, assembly) = Services[service];
-        await StartServiceAsync(service, folder, assembly, url);
+        await StartServiceAsync(service);
     }
 
-    /// <summary>Runs a command of the repository (a built dll) with the stack's settings, to its end.</summary>
-    public async Task<(int ExitCode, string Output)> RunCommandAsync(string folder, string assembly, IEnumerable<string> arguments, TimeSpan timeout)
+    /// <summary>Runs a command of the repository (a built dll) with the stack's settings (and any <paramref name="overrides"/>), to its end.</summary>
+    public async Task<(int ExitCode, string Output)> RunCommandAsync(
+        string folder, string assembly, IEnumerable<string> arguments, TimeSpan timeout, IReadOnlyDictionary<string, string>? overrides = null)
     {
         var dll = RepoPaths.Combine(folder, "bin", RepoPaths.Configuration, "net10.0", assembly + ".dll");
-        using var process = ServerProcess.Start("dotnet", [dll, .. arguments], _environment);
+        var environment = new Dictionary<string, string>(_environment);
+        foreach (var (name, value) in overrides ?? new Dictionary<string, string>())
+        {
+            environment[name] = value;
+        }
+
+        using var process = ServerProcess.Start("dotnet", [dll, .. arguments], environment);
         var exitCode = await process.WaitForExitAsync(timeout);
         return (exitCode, process.Output);
     }
@@ -149,15 +171,21 @@ public sealed class EcrmServices : IAsyncDisposable
         return ValueTask.CompletedTask;
     }
 
-    private async Task<Uri> StartServiceAsync(string name, string folder, string assembly, Uri? url = null)
+    /// <summary>Starts a service, on the port it had before when it is a restart.</summary>
+    private async Task<Uri> StartServiceAsync(string name)
     {
+        var (folder, assembly) = ProgramOf(name);
         var dll = RepoPaths.Combine(folder, "bin", RepoPaths.Configuration, "net10.0", assembly + ".dll");
         if (!File.Exists(dll))
         {
             throw new FileNotFoundException($"{dll} is not built; build the solution first", dll);
         }
 
-        url ??= new Uri($"http://127.0.0.1:{ServerProcess.FreePort()}/");
+        if (!_urls.TryGetValue(name, out var url))
+        {
+            url = _urls[name] = new Uri($"http://127.0.0.1:{ServerProcess.FreePort()}/");
+        }
+
         var environment = new Dictionary<string, string>(_environment) { ["Urls"] = url.ToString().TrimEnd('/') };
         var process = ServerProcess.Start("dotnet", [dll, "--contentRoot", RepoPaths.Combine(folder)], environment);
         _services[name] = process;
