@@ -33,6 +33,14 @@ public sealed record KafkaOptions
     /// </summary>
     [Range(1000, 300_000)]
     public int SessionTimeoutMs { get; init; } = 45_000;
+
+    /// <summary>
+    /// How long the engine's Kafka clients wait on a request before dropping the connection
+    /// (librdkafka's socket.timeout.ms, 60 s by default). A broker that comes back after an outage
+    /// can leave a connection open but silent; the fault suite saw consumers stall a full minute on one.
+    /// </summary>
+    [Range(1000, 300_000)]
+    public int SocketTimeoutMs { get; init; } = 10_000;
 }
 
 public sealed record RedisOptions

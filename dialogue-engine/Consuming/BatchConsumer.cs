@@ -83,6 +83,7 @@ public abstract partial class BatchConsumer(
             FetchWaitMaxMs = 5,
             SessionTimeoutMs = kafka.Value.SessionTimeoutMs,
             HeartbeatIntervalMs = Math.Min(3000, kafka.Value.SessionTimeoutMs / 3),
+            SocketTimeoutMs = kafka.Value.SocketTimeoutMs,
         };
         Configure(config);
         using var consumer = new ConsumerBuilder<string, byte[]>(config)

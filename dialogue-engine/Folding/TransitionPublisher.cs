@@ -25,6 +25,9 @@ public sealed class TransitionPublisher : IDisposable
             EnableIdempotence = true,
             LingerMs = 5,
             MessageTimeoutMs = 30_000,
+            SocketTimeoutMs = options.Value.SocketTimeoutMs,
+            // A produce request on a silent connection fails after this and the batch is retried.
+            RequestTimeoutMs = options.Value.SocketTimeoutMs,
         }).Build();
     }
 

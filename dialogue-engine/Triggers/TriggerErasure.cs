@@ -22,7 +22,8 @@ public sealed class TriggerErasure(IConnectionMultiplexer redis)
         {
             removed += await ForgetJobsAsync(database, shard, forgotten);
             removed += await ForgetOutboxAsync(database, shard, forgotten);
-            foreach (var key in redis.KeysOnEveryPrimary(RedisKeyScan.PrefixPattern(TriggerKeys.ShardPrefix(shard))))
+            var shardKeys = await ScanAsync(() => redis.KeysOnEveryPrimary(RedisKeyScan.PrefixPattern(TriggerKeys.ShardPrefix(shard))));
+            foreach (var key in shardKeys)
             {
                 if (TriggerKeys.CustomerOfShardKey(key!) is { } customer && forgotten.Contains(customer))
                 {
@@ -46,23 +47,30 @@ public sealed class TriggerErasure(IConnectionMultiplexer redis)
     private static async Task<long> ForgetJobsAsync(IDatabase database, int shard, HashSet<string> forgotten)
     {
         long removed = 0;
-        foreach (var entry in database.HashScan(TriggerKeys.Jobs(shard), pageSize: 1000))
+        var jobIds = await ScanAsync(() => database.HashScan(TriggerKeys.Jobs(shard), pageSize: 1000).Select(entry => entry.Name));
+        foreach (var jobId in jobIds)
         {
-            if (!forgotten.Contains(TriggerKeys.CustomerOfJob(entry.Name!)))
+            if (!forgotten.Contains(TriggerKeys.CustomerOfJob(jobId!)))
             {
                 continue;
             }
 
             // The body and its place in the due set go together, or a worker could claim a body-less id.
             var both = database.CreateTransaction();
-            var deleted = both.HashDeleteAsync(TriggerKeys.Jobs(shard), entry.Name);
-            _ = both.SortedSetRemoveAsync(TriggerKeys.Due(shard), entry.Name);
+            var deleted = both.HashDeleteAsync(TriggerKeys.Jobs(shard), jobId);
+            _ = both.SortedSetRemoveAsync(TriggerKeys.Due(shard), jobId);
             await both.ExecuteAsync();
             removed += await deleted ? 1 : 0;
         }
 
         return removed;
     }
+
+    /// <summary>
+    /// Runs a blocking SCAN (this client has no async one) on the thread pool: after an await on Redis this
+    /// code may be running on the client's reader, and blocking it there would wait on itself until the timeout.
+    /// </summary>
+    private static Task<List<T>> ScanAsync<T>(Func<IEnumerable<T>> scan) => Task.Run(() => scan().ToList());
 
     private static async Task<long> ForgetOutboxAsync(IDatabase database, int shard, HashSet<string> forgotten)
     {
