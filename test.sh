@@ -22,7 +22,12 @@ ecrm_log "building the marketer console"
 
 status=0
 ecrm_log ".NET tests"
-dotnet test Ecrm.sln -c Release --no-build --nologo -v quiet --logger "console;verbosity=normal" || status=1
+# The fault suite times recoveries from outages, so it runs alone after the rest: beside the other
+# suites' servers on a 2-core machine its recoveries stretched past their limits.
+fault_suite="Ecrm.IntegrationTests.FaultSuiteTests"
+dotnet test Ecrm.sln -c Release --no-build --nologo -v quiet --logger "console;verbosity=normal" --filter "FullyQualifiedName!~$fault_suite" || status=1
+ecrm_log "fault suite"
+dotnet test tests/Ecrm.IntegrationTests -c Release --no-build --nologo -v quiet --logger "console;verbosity=normal" --filter "FullyQualifiedName~$fault_suite" || status=1
 
 ecrm_log "sdk-js tests"
 (cd sdk-js && npm test) || status=1

@@ -54,6 +54,47 @@ public static class RedisKeyScan
         }
     }
 
+    /// <summary>
+    /// <see cref="KeysOnEveryPrimary"/> for async code, a page at a time. This client's SCAN blocks, and
+    /// after an await on Redis the code may be running on the client's own reader: a SCAN blocking there
+    /// waits on itself until the timeout. So each page is pulled on the thread pool.
+    /// </summary>
+    public static async IAsyncEnumerable<IReadOnlyList<RedisKey>> KeyPagesOnEveryPrimaryAsync(this IConnectionMultiplexer redis, string pattern, int pageSize = 1000)
+    {
+        using var keys = redis.KeysOnEveryPrimary(pattern, pageSize).GetEnumerator();
+        while (true)
+        {
+            var page = await Task.Run(() =>
+            {
+                var next = new List<RedisKey>(pageSize);
+                while (next.Count < pageSize && keys.MoveNext())
+                {
+                    next.Add(keys.Current);
+                }
+
+                return next;
+            });
+            if (page.Count == 0)
+            {
+                yield break;
+            }
+
+            yield return page;
+        }
+    }
+
+    /// <summary>Every matching key on every primary, for async code (see <see cref="KeyPagesOnEveryPrimaryAsync"/>).</summary>
+    public static async Task<List<RedisKey>> KeysOnEveryPrimaryAsync(this IConnectionMultiplexer redis, string pattern)
+    {
+        var all = new List<RedisKey>();
+        await foreach (var page in redis.KeyPagesOnEveryPrimaryAsync(pattern))
+        {
+            all.AddRange(page);
+        }
+
+        return all;
+    }
+
     /// <summary>A SCAN pattern matching exactly the keys that start with <paramref name="prefix"/> (its glob characters escaped).</summary>
     public static string PrefixPattern(string prefix)
     {

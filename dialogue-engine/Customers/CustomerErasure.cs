@@ -176,9 +176,12 @@ public sealed partial class ErasureWorker(
     {
         long deleted = 0;
         var database = redis.GetDatabase();
-        foreach (var key in redis.KeysOnEveryPrimary(RedisKeyScan.PrefixPattern(prefix)))
+        await foreach (var page in redis.KeyPagesOnEveryPrimaryAsync(RedisKeyScan.PrefixPattern(prefix)))
         {
-            deleted += await database.KeyDeleteAsync(key) ? 1 : 0;
+            foreach (var key in page)
+            {
+                deleted += await database.KeyDeleteAsync(key) ? 1 : 0;
+            }
         }
 
         return deleted;

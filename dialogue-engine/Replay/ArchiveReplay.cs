@@ -78,25 +78,19 @@ public sealed class ArchiveReplay(IConnectionMultiplexer redis, ClickHouseClient
     {
         long removed = 0;
         var database = redis.GetDatabase();
-        var keys = new List<RedisKey>(1000);
-        foreach (var key in redis.KeysOnEveryPrimary(RedisKeys.AllCustomersPattern))
+        await foreach (var page in redis.KeyPagesOnEveryPrimaryAsync(RedisKeys.AllCustomersPattern))
         {
-            keys.Add(key);
-            if (keys.Count == 1000)
-            {
-                removed += await DeleteAsync(database, keys);
-            }
+            removed += await DeleteAsync(database, page);
         }
 
-        return removed + await DeleteAsync(database, keys);
+        return removed;
     }
 
-    private static async Task<long> DeleteAsync(IDatabase database, List<RedisKey> keys)
+    private static async Task<long> DeleteAsync(IDatabase database, IReadOnlyList<RedisKey> keys)
     {
         // One key per call: on a cluster the keys of a page sit in different slots.
         var deletes = keys.Select(k => database.KeyDeleteAsync(k)).ToArray();
         await Task.WhenAll(deletes);
-        keys.Clear();
         return deletes.Count(d => d.Result);
     }
 }

@@ -22,8 +22,7 @@ public sealed class TriggerErasure(IConnectionMultiplexer redis)
         {
             removed += await ForgetJobsAsync(database, shard, forgotten);
             removed += await ForgetOutboxAsync(database, shard, forgotten);
-            var shardKeys = await ScanAsync(() => redis.KeysOnEveryPrimary(RedisKeyScan.PrefixPattern(TriggerKeys.ShardPrefix(shard))));
-            foreach (var key in shardKeys)
+            foreach (var key in await redis.KeysOnEveryPrimaryAsync(RedisKeyScan.PrefixPattern(TriggerKeys.ShardPrefix(shard))))
             {
                 if (TriggerKeys.CustomerOfShardKey(key!) is { } customer && forgotten.Contains(customer))
                 {
@@ -47,7 +46,8 @@ public sealed class TriggerErasure(IConnectionMultiplexer redis)
     private static async Task<long> ForgetJobsAsync(IDatabase database, int shard, HashSet<string> forgotten)
     {
         long removed = 0;
-        var jobIds = await ScanAsync(() => database.HashScan(TriggerKeys.Jobs(shard), pageSize: 1000).Select(entry => entry.Name));
+        // HSCAN blocks too: pulled on the thread pool for the reason RedisKeyScan.KeyPagesOnEveryPrimaryAsync gives.
+        var jobIds = await Task.Run(() => database.HashScan(TriggerKeys.Jobs(shard), pageSize: 1000).Select(entry => entry.Name).ToList());
         foreach (var jobId in jobIds)
         {
             if (!forgotten.Contains(TriggerKeys.CustomerOfJob(jobId!)))
@@ -65,12 +65,6 @@ public sealed class TriggerErasure(IConnectionMultiplexer redis)
 
         return removed;
     }
-
-    /// <summary>
-    /// Runs a blocking SCAN (this client has no async one) on the thread pool: after an await on Redis this
-    /// code may be running on the client's reader, and blocking it there would wait on itself until the timeout.
-    /// </summary>
-    private static Task<List<T>> ScanAsync<T>(Func<IEnumerable<T>> scan) => Task.Run(() => scan().ToList());
 
     private static async Task<long> ForgetOutboxAsync(IDatabase database, int shard, HashSet<string> forgotten)
     {

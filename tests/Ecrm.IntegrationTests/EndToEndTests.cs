@@ -260,8 +260,8 @@ public abstract class EndToEndScenarios(KafkaFixture kafka, IRedisBackend redis,
             && await QueryAsync($"SELECT count() FROM {{db}}.events FINAL WHERE customer_key IN ({ClickHouseSql.Quote(_customer)}, {ClickHouseSql.Quote(user)}, {ClickHouseSql.Quote(bystander)}) FORMAT TSV") == "3\n");
 
         // Both ids hold keys (the visitor's owner pointer, the customer's dialogue) before the erasure.
-        Assert.NotEmpty(_redis.KeysOnEveryPrimary(RedisKeyScan.PrefixPattern(RedisKeys.CustomerPrefix(_customer))));
-        Assert.NotEmpty(_redis.KeysOnEveryPrimary(RedisKeyScan.PrefixPattern(RedisKeys.CustomerPrefix(user))));
+        Assert.NotEmpty(await _redis.KeysOnEveryPrimaryAsync(RedisKeyScan.PrefixPattern(RedisKeys.CustomerPrefix(_customer))));
+        Assert.NotEmpty(await _redis.KeysOnEveryPrimaryAsync(RedisKeyScan.PrefixPattern(RedisKeys.CustomerPrefix(user))));
         using var admin = EcrmServices.Client(_stack.EngineUrl, EcrmServices.AdminKey);
         var erase = await admin.DeleteAsync($"api/customers/{_customer}");
         Assert.Equal(HttpStatusCode.Accepted, erase.StatusCode);
@@ -277,7 +277,7 @@ public abstract class EndToEndScenarios(KafkaFixture kafka, IRedisBackend redis,
         Assert.Equal([_customer, user], status.GetProperty("identities").EnumerateArray().Select(i => i.GetString()).Order(StringComparer.Ordinal));
         foreach (var id in new[] { _customer, user })
         {
-            Assert.Empty(_redis.KeysOnEveryPrimary(RedisKeyScan.PrefixPattern(RedisKeys.CustomerPrefix(id))));
+            Assert.Empty(await _redis.KeysOnEveryPrimaryAsync(RedisKeyScan.PrefixPattern(RedisKeys.CustomerPrefix(id))));
             Assert.Equal("0\n", await QueryAsync($"SELECT count() FROM {{db}}.events WHERE customer_key = {ClickHouseSql.Quote(id)} OR anonymous_id = {ClickHouseSql.Quote(id)} OR user_id = {ClickHouseSql.Quote(id)} FORMAT TSV"));
             Assert.Equal("0\n", await QueryAsync($"SELECT count() FROM {{db}}.transitions WHERE customer_key = {ClickHouseSql.Quote(id)} FORMAT TSV"));
             Assert.Equal("0\n", await QueryAsync($"SELECT count() FROM {{db}}.identity_links WHERE linked_id = {ClickHouseSql.Quote(id)} OR customer_key = {ClickHouseSql.Quote(id)} FORMAT TSV"));

@@ -36,7 +36,7 @@ public abstract partial class ReplayScenarios(KafkaFixture kafka, IRedisBackend 
         // replay --clear empties every customer key of the database, and the snapshots compare them all:
         // the test owns the keyspace. On the cluster's one database earlier stacks' customers are still
         // there (and logical databases are reused after 16 stacks), so it starts from none.
-        await Task.WhenAll(_redis.KeysOnEveryPrimary(RedisKeys.AllCustomersPattern).ToList().Select(key => _redis.GetDatabase().KeyDeleteAsync(key)));
+        await Task.WhenAll((await _redis.KeysOnEveryPrimaryAsync(RedisKeys.AllCustomersPattern)).Select(key => _redis.GetDatabase().KeyDeleteAsync(key)));
         await _stack.PublishDemoCatalogsAsync();
     }
 
@@ -103,7 +103,7 @@ public abstract partial class ReplayScenarios(KafkaFixture kafka, IRedisBackend 
     private async Task<int> CountPublishedMarkersAsync()
     {
         var database = _redis.GetDatabase();
-        var markers = Keys(RedisKeys.AllCustomersPattern).Where(k => k.ToString().Contains(":msg:", StringComparison.Ordinal)).ToArray();
+        var markers = (await KeysAsync(RedisKeys.AllCustomersPattern)).Where(k => k.ToString().Contains(":msg:", StringComparison.Ordinal)).ToArray();
         var values = await Task.WhenAll(markers.Select(k => database.StringGetAsync(k)));
         return values.Count(v => v == "A");
     }
@@ -116,7 +116,7 @@ public abstract partial class ReplayScenarios(KafkaFixture kafka, IRedisBackend 
     {
         var database = _redis.GetDatabase();
         var snapshot = new Dictionary<string, string>(StringComparer.Ordinal);
-        foreach (var key in Keys(RedisKeys.AllCustomersPattern))
+        foreach (var key in await KeysAsync(RedisKeys.AllCustomersPattern))
         {
             var name = key.ToString();
             if (name.Contains(":msg:", StringComparison.Ordinal) || name.Contains(":merged:", StringComparison.Ordinal))
@@ -144,7 +144,7 @@ public abstract partial class ReplayScenarios(KafkaFixture kafka, IRedisBackend 
             .Select(f => $"{f.Name}={f.Value}")
             .Order(StringComparer.Ordinal));
 
-    private IEnumerable<RedisKey> Keys(string pattern) => _redis.KeysOnEveryPrimary(pattern);
+    private Task<List<RedisKey>> KeysAsync(string pattern) => _redis.KeysOnEveryPrimaryAsync(pattern);
 
     private Task EventuallyAsync(string what, Func<Task<bool>> condition) =>
         Poll.UntilAsync(what, condition, TimeSpan.FromSeconds(60), () => $"engine log:\n{_stack.Logs("dialogue-engine")}");
