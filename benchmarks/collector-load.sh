@@ -8,6 +8,7 @@
 # Usage: benchmarks/collector-load.sh [seconds=20] [single-event senders=64]
 set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/../dev/stack.sh"
+source "$ECRM_ROOT/benchmarks/lib.sh"
 cd "$ECRM_ROOT"
 SECONDS_PER_RUN="${1:-20}"
 SINGLE_SENDERS="${2:-64}"
@@ -92,7 +93,7 @@ SECTION="$DATA/collector-section.md"
   echo "<!-- collector:begin (written by benchmarks/collector-load.sh; do not edit by hand) -->"
   echo "## Collector: acknowledged events into Kafka, and memory under overload ($RUN_DATE)"
   echo
-  echo "Command: \`benchmarks/collector-load.sh $SECONDS_PER_RUN $SINGLE_SENDERS\`. Machine: $(nproc) vCPU $(lscpu | sed -n 's/^Model name: *//p'), $(free -g | awk '/^Mem:/{print $2}') GiB, shared (load average $LOAD at the end of the run), .NET $(dotnet --list-runtimes | sed -n 's/^Microsoft.NETCore.App \([0-9.]*\).*/\1/p' | tail -1)."
+  echo "Command: \`benchmarks/collector-load.sh $SECONDS_PER_RUN $SINGLE_SENDERS\`. Machine: $(ecrm_bench_machine), shared (load average $LOAD at the end of the run)."
   echo "It builds, starts the embedded Kafka (librdkafka's mock cluster, 3 brokers) and a collector (Release), and runs \`Ecrm.LoadDriver load\` for $SECONDS_PER_RUN s a phase: closed loop, each sender posting its next request when the last was answered, latency from send to answer. The load driver, the collector and the mock cluster share the two cores."
   echo "References in the same run: kcat producing the same payloads into the same cluster, and the same driver with the same single-event requests against an empty Kestrel endpoint (\`Ecrm.LoadDriver serve-empty\`)."
   echo
@@ -117,10 +118,4 @@ SECTION="$DATA/collector-section.md"
   echo "Results (JSON and a per-second CSV per phase) land in \`.data/bench/\`, the summaries in \`benchmarks/results/\`."
   echo "<!-- collector:end -->"
 } > "$SECTION"
-if grep -q '<!-- collector:begin' BENCHMARKS.md; then
-  awk -v section="$SECTION" '/<!-- collector:begin/{while((getline line < section) > 0) print line; skip=1; next} /<!-- collector:end -->/{skip=0; next} !skip' BENCHMARKS.md > BENCHMARKS.md.new
-  mv BENCHMARKS.md.new BENCHMARKS.md
-else
-  { echo; cat "$SECTION"; } >> BENCHMARKS.md
-fi
-ecrm_log "BENCHMARKS.md: collector section rewritten"
+ecrm_bench_section collector "$SECTION"

@@ -7,6 +7,7 @@
 # Usage: benchmarks/recommender-load.sh [seconds=20] [rate=2000] [customers=20000]
 set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/../dev/stack.sh"
+source "$ECRM_ROOT/benchmarks/lib.sh"
 cd "$ECRM_ROOT"
 SECONDS_PER_RUN="${1:-20}"
 RATE="${2:-2000}"
@@ -104,7 +105,7 @@ SECTION="$DATA/recommender-section.md"
   echo "<!-- recommender:begin (written by benchmarks/recommender-load.sh; do not edit by hand) -->"
   echo "## Recommender: latency at $RATE requests/s, and training from the archive ($(date -u +%F))"
   echo
-  echo "Command: \`benchmarks/recommender-load.sh $SECONDS_PER_RUN $RATE $CUSTOMERS\`. Machine: $(nproc) vCPU $(lscpu | sed -n 's/^Model name: *//p'), $(free -g | awk '/^Mem:/{print $2}') GiB, shared (load average $(cut -d' ' -f1 /proc/loadavg) at the end of the run), .NET $(dotnet --list-runtimes | sed -n 's/^Microsoft.NETCore.App \([0-9.]*\).*/\1/p' | tail -1), Redis $(redis-server --version | sed -n 's/.*v=\([0-9.]*\).*/\1/p')."
+  echo "Command: \`benchmarks/recommender-load.sh $SECONDS_PER_RUN $RATE $CUSTOMERS\`. Machine: $(ecrm_bench_machine), shared (load average $(cut -d' ' -f1 /proc/loadavg) at the end of the run), Redis $(redis-server --version | sed -n 's/.*v=\([0-9.]*\).*/\1/p')."
   echo "The script starts a private Redis (AOF, as shipped) and ClickHouse, folds $CUSTOMERS generated customers' traffic into Redis with the engine's own fold ($(wc -l < "$DATA/paths.txt") customer ids with dialogues, visitors included), trains an EASE model from an archive, and starts the recommender (Release) with the demo content catalog and the frequency cap on (so every response also writes its served counts)."
   echo "\`Ecrm.LoadDriver rate\` drives it open loop: request i is due at i / $RATE s (a pacing thread sleeps with nanosleep until then), and its latency counts from when it was due, so queueing is not hidden; 64 connections, each request a different customer (\`GET /v1/recommendations/{customer}?n=10&slot=bench\`), 1 s of warm-up not counted."
   echo "The references run the same driver at the same rate in the same run: against an empty Kestrel endpoint (\`Ecrm.LoadDriver serve-empty\`: the driver, HTTP and the shared cores, no work), and against the recommender's own \`/health/live\`. Driver, recommender and Redis share the two cores."
@@ -138,10 +139,4 @@ SECTION="$DATA/recommender-section.md"
   echo "The scheduled job (\`Recommender:TrainingIntervalMinutes\`) runs the same code inside the service; its CPU-bound part runs off the request threads, but on this 2-core machine an EASE training competes with serving while it runs."
   echo "<!-- recommender:end -->"
 } > "$SECTION"
-if grep -q '<!-- recommender:begin' BENCHMARKS.md; then
-  awk -v section="$SECTION" '/<!-- recommender:begin/{while((getline line < section) > 0) print line; skip=1; next} /<!-- recommender:end -->/{skip=0; next} !skip' BENCHMARKS.md > BENCHMARKS.md.new
-  mv BENCHMARKS.md.new BENCHMARKS.md
-else
-  { echo; cat "$SECTION"; } >> BENCHMARKS.md
-fi
-ecrm_log "BENCHMARKS.md: recommender section rewritten"
+ecrm_bench_section recommender "$SECTION"
