@@ -39,7 +39,8 @@ public sealed partial class EventProducer : IHostedService, IDisposable
             // A message already sent times out only when its produce request does (30 s by default), so
             // against a hung broker a request would wait that long instead of spooling after the ack timeout.
             RequestTimeoutMs = collector.Value.AckTimeoutSeconds * 1000,
-        })
+        }.WithDebugContexts(kafka.Value))
+        .SetLogHandler(KafkaClientLogs.To(logger))
         .SetErrorHandler((_, error) => LogKafkaError(error.Reason, error.IsFatal))
         .Build();
     }

@@ -22,6 +22,7 @@ public abstract partial class BatchConsumer(
     public const string MeterName = "Ecrm.DialogueEngine";
 
     private readonly ConcurrentDictionary<TopicPartition, long> _lag = new();
+    private readonly Counter<long> _rebuilds = meters.Create(MeterName).CreateCounter<long>("ecrm.consumer.replaced", description: "consumers replaced after staying out of their group's steady state too long");
     private readonly Counter<long> _failures = meters.Create(MeterName).CreateCounter<long>("ecrm.consumer.batch_failures", description: "batches that failed and were retried (a store or broker away)");
 
     private static readonly TimeSpan MaxRetryDelay = TimeSpan.FromSeconds(5);
@@ -69,43 +70,22 @@ public abstract partial class BatchConsumer(
             return;
         }
 
-        var config = new ConsumerConfig
-        {
-            BootstrapServers = kafka.Value.BootstrapServers,
-            GroupId = GroupId,
-            AutoOffsetReset = AutoOffsetReset.Earliest,
-            EnableAutoCommit = true,
-            EnableAutoOffsetStore = false,
-            // Room for a batch to be retried through a store outage without leaving the group.
-            MaxPollIntervalMs = 600_000,
-            // A stage must be usable within milliseconds: fetch what is there instead of waiting up to
-            // librdkafka's default 500 ms for more bytes to arrive.
-            FetchWaitMaxMs = 5,
-            SessionTimeoutMs = kafka.Value.SessionTimeoutMs,
-            HeartbeatIntervalMs = Math.Min(3000, kafka.Value.SessionTimeoutMs / 3),
-            SocketTimeoutMs = kafka.Value.SocketTimeoutMs,
-        };
-        Configure(config);
-        using var consumer = new ConsumerBuilder<string, byte[]>(config)
-        .SetErrorHandler((_, error) =>
-        {
-            LogKafkaError(GroupId, error.Reason, error.IsFatal);
-            if (error.IsFatal)
-            {
-                lifetime.StopApplication();
-            }
-        })
-        // A partition handed to another member is its lag to report now, not this member's.
-        .SetPartitionsRevokedHandler((_, partitions) => ForgetLag(partitions))
-        .SetPartitionsLostHandler((_, partitions) => ForgetLag(partitions))
-        .Build();
-
-        consumer.Subscribe(Topics);
         var batch = new List<ConsumeResult<string, byte[]>>(MaxBatchMessages);
+        var membership = NewMembershipWatch();
+        var consumer = CreateConsumer(membership);
         try
         {
             while (!stoppingToken.IsCancellationRequested)
             {
+                if (membership.IsStuck)
+                {
+                    _rebuilds.Add(1, new KeyValuePair<string, object?>("group", GroupId));
+                    LogReplacingStuckConsumer(GroupId, membership.JoinState, membership.Unsteady.TotalSeconds);
+                    CloseWithin(consumer, TimeSpan.FromSeconds(10));
+                    membership = NewMembershipWatch();
+                    consumer = CreateConsumer(membership);
+                }
+
                 FillBatch(consumer, batch, stoppingToken);
                 if (batch.Count == 0)
                 {
@@ -128,6 +108,75 @@ public abstract partial class BatchConsumer(
         finally
         {
             consumer.Close();
+            consumer.Dispose();
+        }
+    }
+
+    private GroupMembershipWatch NewMembershipWatch() => new(time, TimeSpan.FromSeconds(kafka.Value.StuckMemberSeconds));
+
+    private IConsumer<string, byte[]> CreateConsumer(GroupMembershipWatch membership)
+    {
+        var config = new ConsumerConfig
+        {
+            BootstrapServers = kafka.Value.BootstrapServers,
+            GroupId = GroupId,
+            AutoOffsetReset = AutoOffsetReset.Earliest,
+            EnableAutoCommit = true,
+            EnableAutoOffsetStore = false,
+            // Room for a batch to be retried through a store outage without leaving the group.
+            MaxPollIntervalMs = 600_000,
+            // A stage must be usable within milliseconds: fetch what is there instead of waiting up to
+            // librdkafka's default 500 ms for more bytes to arrive.
+            FetchWaitMaxMs = 5,
+            SessionTimeoutMs = kafka.Value.SessionTimeoutMs,
+            HeartbeatIntervalMs = Math.Min(3000, kafka.Value.SessionTimeoutMs / 3),
+            SocketTimeoutMs = kafka.Value.SocketTimeoutMs,
+            // Read on the polling thread by the membership watch.
+            StatisticsIntervalMs = 5000,
+        };
+        Configure(config);
+        var consumer = new ConsumerBuilder<string, byte[]>(config.WithDebugContexts(kafka.Value))
+        .SetLogHandler(KafkaClientLogs.To(logger))
+        .SetErrorHandler((_, error) =>
+        {
+            LogKafkaError(GroupId, error.Reason, error.IsFatal);
+            if (error.IsFatal)
+            {
+                lifetime.StopApplication();
+            }
+        })
+        .SetStatisticsHandler((_, statistics) => membership.Observe(statistics))
+        // A partition handed to another member is its lag to report now, not this member's.
+        .SetPartitionsRevokedHandler((_, partitions) => ForgetLag(partitions))
+        .SetPartitionsLostHandler((_, partitions) => ForgetLag(partitions))
+        .Build();
+        consumer.Subscribe(Topics);
+        return consumer;
+    }
+
+    /// <summary>
+    /// Leaves the group and frees the consumer, unless that hangs (a stuck member may never finish
+    /// leaving): then it is abandoned, and the group drops it when its session times out. Offsets
+    /// stored but not committed are re-delivered to the next owner, which makes them harmless.
+    /// </summary>
+    private void CloseWithin(IConsumer<string, byte[]> consumer, TimeSpan limit)
+    {
+        _lag.Clear();
+        var closing = Task.Run(() =>
+        {
+            consumer.Close();
+            consumer.Dispose();
+        });
+        try
+        {
+            if (!closing.Wait(limit))
+            {
+                LogConsumerAbandoned(GroupId, limit.TotalSeconds);
+            }
+        }
+        catch (AggregateException e) when (e.InnerException is KafkaException kafkaError)
+        {
+            LogKafkaError(GroupId, kafkaError.Error.Reason, kafkaError.Error.IsFatal);
         }
     }
 
@@ -230,6 +279,12 @@ public abstract partial class BatchConsumer(
 
     [LoggerMessage(Level = LogLevel.Warning, Message = "{Group}: {Step} of {Count} messages failed on attempt {Attempt}; retrying in {DelayMs} ms")]
     private partial void LogStepFailed(Exception exception, string group, string step, int count, int attempt, double delayMs);
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "{Group}: the consumer has not been a steady group member for {Seconds:F0} s (join state {JoinState}); replacing it with a fresh consumer")]
+    private partial void LogReplacingStuckConsumer(string group, string? joinState, double seconds);
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "{Group}: the replaced consumer did not close within {Seconds} s; abandoned, the group drops it when its session times out")]
+    private partial void LogConsumerAbandoned(string group, double seconds);
 
     [LoggerMessage(Level = LogLevel.Information, Message = "{Group}: offset for {Partition} not stored: {Reason}")]
     private partial void LogStoreOffsetFailed(string group, TopicPartition partition, string reason);

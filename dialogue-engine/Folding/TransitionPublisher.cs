@@ -15,7 +15,7 @@ public sealed class TransitionPublisher : IDisposable
     private readonly IProducer<string, byte[]> _producer;
     private readonly string _topic;
 
-    public TransitionPublisher(IOptions<KafkaOptions> options)
+    public TransitionPublisher(IOptions<KafkaOptions> options, ILogger<TransitionPublisher> logger)
     {
         _topic = options.Value.TransitionsTopic;
         _producer = new ProducerBuilder<string, byte[]>(new ProducerConfig
@@ -28,7 +28,9 @@ public sealed class TransitionPublisher : IDisposable
             SocketTimeoutMs = options.Value.SocketTimeoutMs,
             // A produce request on a silent connection fails after this and the batch is retried.
             RequestTimeoutMs = options.Value.SocketTimeoutMs,
-        }).Build();
+        }.WithDebugContexts(options.Value))
+        .SetLogHandler(KafkaClientLogs.To(logger))
+        .Build();
     }
 
     /// <summary>Completes when Kafka acknowledged every change; throws otherwise, and the batch is retried.</summary>

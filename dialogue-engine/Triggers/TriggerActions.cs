@@ -173,7 +173,7 @@ public sealed class TriggerActions(
 }
 
 /// <summary>One Kafka producer for the kafka action, created on first use and flushed on shutdown.</summary>
-public sealed class TriggerKafkaProducer(IOptions<KafkaOptions> options) : IDisposable
+public sealed class TriggerKafkaProducer(IOptions<KafkaOptions> options, ILogger<TriggerKafkaProducer> logger) : IDisposable
 {
     private readonly Lazy<IProducer<string, byte[]>> _producer = new(() => new ProducerBuilder<string, byte[]>(new ProducerConfig
     {
@@ -182,7 +182,9 @@ public sealed class TriggerKafkaProducer(IOptions<KafkaOptions> options) : IDisp
         EnableIdempotence = true,
         LingerMs = 2,
         MessageTimeoutMs = 30_000,
-    }).Build());
+    }.WithDebugContexts(options.Value))
+    .SetLogHandler(KafkaClientLogs.To(logger))
+    .Build());
 
     public async Task ProduceAsync(string topic, string key, byte[] value, CancellationToken cancellationToken)
     {

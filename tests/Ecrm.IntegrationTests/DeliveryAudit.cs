@@ -85,10 +85,17 @@ public sealed class DeliveryAudit(EcrmServices stack, string bootstrapServers, C
     /// <summary>The end of a service's log; the whole of it goes to tests/artifacts for a closer look.</summary>
     private string Tail(string service)
     {
+        var log = SaveLog(service);
+        return log.Length <= 6000 ? log : log[^6000..];
+    }
+
+    /// <summary>Keeps the service's log (its last 100-200 KB) in tests/artifacts, for a look after the run, passed or failed.</summary>
+    public string SaveLog(string service)
+    {
         var log = stack.Logs(service);
         var artifacts = Directory.CreateDirectory(RepoPaths.Combine("tests", "artifacts")).FullName;
         File.WriteAllText(Path.Combine(artifacts, $"fault-suite-{service}.log"), log);
-        return log.Length <= 6000 ? log : log[^6000..];
+        return log;
     }
 
     /// <summary>Every message of the stack's events topic, read once from the start: copies per message id, and per (customer, email event).</summary>

@@ -53,6 +53,8 @@ public sealed class FaultSuiteTests(ITestOutputHelper output) : IAsyncLifetime
         _live?.Dispose();
         if (_stack is not null)
         {
+            _audit?.SaveLog("collector");
+            _audit?.SaveLog("dialogue-engine");
             await _stack.DisposeAsync();
         }
 
