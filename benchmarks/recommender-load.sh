@@ -111,7 +111,7 @@ wrk_row() { echo "| $2 | $(awk '/Requests\/sec/{printf "%\047d", $2}' "$1") | $(
 summed() { awk -v p="$2" '$1 ~ p { s += $2 } END { printf "%.6f", s }' "$1"; }
 grew() { awk -v a="$(summed "$OUT/$1.after.metrics" "$2")" -v b="$(summed "$OUT/$1.before.metrics" "$2")" 'BEGIN { printf "%.6f", a - b }'; }
 # script_field RUN before|after calls|usec: the signal script's EVALSHA count or Redis's own microseconds on it (INFO commandstats).
-script_field() { sed -n "s/^cmdstat_evalsha:.*$3=\([0-9]*\).*/\1/p" "$OUT/$1.$2.redis"; }
+script_field() { tr ':,' '\n\n' < "$OUT/$1.$2.redis" | sed -n "/^cmdstat_evalsha$/,/^failed_calls/s/^$3=\([0-9]*\)$/\1/p"; }
 runtime_row() {
   local requests=$((RATE * (SECONDS_PER_RUN + 1)))
   awk -v what="$2" -v n="$requests" -v g0="$(grew "$1" 'gc_collections_total.*gen0')" -v g1="$(grew "$1" 'gc_collections_total.*gen1')" \
