@@ -11,7 +11,9 @@ namespace Ecrm.Common.Hosting;
 
 /// <summary>
 /// <c>GET /metrics</c> in the Prometheus text format, from System.Diagnostics.Metrics: every Ecrm
-/// meter (<c>Ecrm.*</c>) and ASP.NET Core's request durations. Counters are summed, histograms kept
+/// meter (<c>Ecrm.*</c>), ASP.NET Core's request durations and the runtime's own (<c>System.Runtime</c>:
+/// GC collections per generation and total pause time, allocated bytes, CPU time, thread pool queue
+/// length and lock contentions, what a latency tail is explained with). Counters are summed, histograms kept
 /// in fixed buckets, gauges observed at scrape time. It carries no customer data and, like the
 /// health endpoints, needs no key: expose it on the operators' network only.
 /// </summary>
@@ -27,7 +29,7 @@ public sealed class PrometheusMetrics : IDisposable
     {
         _listener.InstrumentPublished = (instrument, listener) =>
         {
-            if (instrument.Meter.Name.StartsWith("Ecrm", StringComparison.Ordinal) || instrument.Meter.Name == "Microsoft.AspNetCore.Hosting")
+            if (instrument.Meter.Name.StartsWith("Ecrm", StringComparison.Ordinal) || instrument.Meter.Name is "Microsoft.AspNetCore.Hosting" or "System.Runtime")
             {
                 listener.EnableMeasurementEvents(instrument);
             }
