@@ -13,7 +13,9 @@ public static partial class KafkaClientLogs
     /// <summary>A handler for <c>SetLogHandler</c> on any Kafka client builder.</summary>
     public static Action<IClient, LogMessage> To(ILogger logger) => (_, message) =>
     {
-        var level = ToLogLevel(message.Level);
+        // librdkafka logs a broker failure (FAIL, ERROR) and also hands it to the client's error
+        // handler, which every Ecrm client logs: the log line is kept for debugging only.
+        var level = message.Facility is "FAIL" or "ERROR" ? LogLevel.Debug : ToLogLevel(message.Level);
         if (logger.IsEnabled(level))
         {
             LogClientMessage(logger, level, message.Name, message.Facility, message.Message);
@@ -31,6 +33,9 @@ public static partial class KafkaClientLogs
         return config;
     }
 
+    /// <summary>A handler for <c>SetErrorHandler</c> for a client with nothing more to say about an error than librdkafka's reason.</summary>
+    public static Action<IClient, Error> ErrorsTo(ILogger logger) => (client, error) => LogClientError(logger, client.Name, error.IsFatal, error.Reason);
+
     public static LogLevel ToLogLevel(SyslogLevel level) => level switch
     {
         SyslogLevel.Emergency or SyslogLevel.Alert or SyslogLevel.Critical => LogLevel.Critical,
@@ -39,6 +44,9 @@ public static partial class KafkaClientLogs
         SyslogLevel.Notice or SyslogLevel.Info => LogLevel.Information,
         _ => LogLevel.Debug,
     };
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "Kafka client {Client} error (fatal: {IsFatal}): {Reason}")]
+    private static partial void LogClientError(ILogger logger, string client, bool isFatal, string reason);
 
     [LoggerMessage(Message = "librdkafka {Client} {Facility}: {Text}")]
     private static partial void LogClientMessage(ILogger logger, LogLevel level, string client, string facility, string text);

@@ -30,6 +30,7 @@ public sealed class TransitionPublisher : IDisposable
             RequestTimeoutMs = options.Value.SocketTimeoutMs,
         }.WithDebugContexts(options.Value))
         .SetLogHandler(KafkaClientLogs.To(logger))
+        .SetErrorHandler(KafkaClientLogs.ErrorsTo(logger))
         .Build();
     }
 

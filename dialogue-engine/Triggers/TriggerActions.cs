@@ -184,6 +184,7 @@ public sealed class TriggerKafkaProducer(IOptions<KafkaOptions> options, ILogger
         MessageTimeoutMs = 30_000,
     }.WithDebugContexts(options.Value))
     .SetLogHandler(KafkaClientLogs.To(logger))
+    .SetErrorHandler(KafkaClientLogs.ErrorsTo(logger))
     .Build());
 
     public async Task ProduceAsync(string topic, string key, byte[] value, CancellationToken cancellationToken)
