@@ -96,7 +96,11 @@ internal sealed class BrowserScenario : IDisposable
 /// <summary>Reads an events topic to its end on every partition: what the collector acknowledged is all there.</summary>
 internal static class EventsTopic
 {
-    public static List<JsonElement> ReadAll(string bootstrapServers, string topic)
+    public static List<JsonElement> ReadAll(string bootstrapServers, string topic) =>
+        ReadValues(bootstrapServers, topic, TimeSpan.FromSeconds(20)).Select(value => JsonDocument.Parse(value).RootElement.Clone()).ToList();
+
+    /// <summary>Every message value of the topic, from the beginning of each partition to its end.</summary>
+    public static List<byte[]> ReadValues(string bootstrapServers, string topic, TimeSpan timeout)
     {
         using var admin = new AdminClientBuilder(new AdminClientConfig { BootstrapServers = bootstrapServers }).Build();
         var partitions = admin.GetMetadata(topic, TimeSpan.FromSeconds(10)).Topics.Single().Partitions
@@ -107,16 +111,18 @@ internal static class EventsTopic
             GroupId = $"check-{Guid.NewGuid():N}",
             EnableAutoCommit = false,
             EnablePartitionEof = true,
+            // The mock brokers hold a fetch for this long when there is nothing new.
+            FetchWaitMaxMs = 20,
         }).Build();
         consumer.Assign(partitions);
-        var events = new List<JsonElement>();
+        var values = new List<byte[]>();
         var ended = new HashSet<int>();
-        var deadline = DateTime.UtcNow.AddSeconds(20);
+        var deadline = DateTime.UtcNow + timeout;
         while (ended.Count < partitions.Count)
         {
             if (DateTime.UtcNow > deadline)
             {
-                throw new TimeoutException($"{topic}: only partitions {string.Join(',', ended)} of {partitions.Count} reached their end");
+                throw new TimeoutException($"{topic}: only partitions {string.Join(',', ended)} of {partitions.Count} reached their end within {timeout.TotalSeconds:F0} s ({values.Count} messages read)");
             }
 
             if (consumer.Consume(TimeSpan.FromMilliseconds(200)) is not { } result)
@@ -130,11 +136,11 @@ internal static class EventsTopic
                 continue;
             }
 
-            events.Add(JsonDocument.Parse(result.Message.Value).RootElement.Clone());
+            values.Add(result.Message.Value);
         }
 
         consumer.Close();
-        return events;
+        return values;
     }
 
     /// <summary>Reads the topic again and again until an event matches, or fails with what was there.</summary>

@@ -2,7 +2,6 @@ using System.Globalization;
 using System.Net.Http.Json;
 using System.Text;
 using System.Text.Json;
-using Confluent.Kafka;
 using Ecrm.Common.Events;
 using Ecrm.Common.Storage;
 using Ecrm.Testing;
@@ -101,38 +100,10 @@ public sealed class DeliveryAudit(EcrmServices stack, string bootstrapServers, C
     /// <summary>Every message of the stack's events topic, read once from the start: copies per message id, and per (customer, email event).</summary>
     public Task<KafkaContents> ReadKafkaAsync() => Task.Run(() =>
     {
-        using var consumer = new ConsumerBuilder<string, byte[]>(new ConsumerConfig
-        {
-            BootstrapServers = bootstrapServers,
-            GroupId = $"audit-{Guid.NewGuid():N}",
-            AutoOffsetReset = AutoOffsetReset.Earliest,
-            EnablePartitionEof = true,
-            FetchWaitMaxMs = 20,
-        }).Build();
-        consumer.Subscribe(stack.Topic);
         var contents = new KafkaContents();
-        var atEnd = new HashSet<int>();
-        var deadline = DateTime.UtcNow.AddSeconds(90);
-        while (consumer.Assignment.Count == 0 || atEnd.Count < consumer.Assignment.Count)
+        foreach (var value in EventsTopic.ReadValues(bootstrapServers, stack.Topic, TimeSpan.FromSeconds(90)))
         {
-            if (DateTime.UtcNow > deadline)
-            {
-                throw new TimeoutException($"the events topic was not read to its end within 90 s ({contents.Messages.Count} ids so far)");
-            }
-
-            if (consumer.Consume(TimeSpan.FromMilliseconds(200)) is not { } result)
-            {
-                continue;
-            }
-
-            if (result.IsPartitionEOF)
-            {
-                atEnd.Add(result.Partition.Value);
-                continue;
-            }
-
-            atEnd.Remove(result.Partition.Value);
-            var envelope = JsonSerializer.Deserialize(result.Message.Value, EcrmJsonContext.Default.EventEnvelope)!;
+            var envelope = JsonSerializer.Deserialize(value, EcrmJsonContext.Default.EventEnvelope)!;
             contents.Messages[envelope.MessageId!] = contents.Messages.GetValueOrDefault(envelope.MessageId!) + 1;
             if (envelope.Channel == Channel.Email)
             {
@@ -142,7 +113,6 @@ public sealed class DeliveryAudit(EcrmServices stack, string bootstrapServers, C
             }
         }
 
-        consumer.Close();
         return contents;
     });
 
