@@ -22,7 +22,7 @@ public abstract partial class BatchConsumer(
     public const string MeterName = "Ecrm.DialogueEngine";
 
     private readonly ConcurrentDictionary<TopicPartition, long> _lag = new();
-    private readonly Counter<long> _rebuilds = meters.Create(MeterName).CreateCounter<long>("ecrm.consumer.replaced", description: "consumers replaced after staying out of their group's steady state too long");
+    private readonly Counter<long> _replacements = meters.Create(MeterName).CreateCounter<long>("ecrm.consumer.replaced", description: "consumers replaced after staying out of their group's steady state too long");
     private readonly Counter<long> _failures = meters.Create(MeterName).CreateCounter<long>("ecrm.consumer.batch_failures", description: "batches that failed and were retried (a store or broker away)");
 
     private static readonly TimeSpan MaxRetryDelay = TimeSpan.FromSeconds(5);
@@ -79,7 +79,7 @@ public abstract partial class BatchConsumer(
             {
                 if (membership.IsStuck)
                 {
-                    _rebuilds.Add(1, new KeyValuePair<string, object?>("group", GroupId));
+                    _replacements.Add(1, new KeyValuePair<string, object?>("group", GroupId));
                     LogReplacingStuckConsumer(GroupId, membership.JoinState, membership.Unsteady.TotalSeconds);
                     CloseWithin(consumer, TimeSpan.FromSeconds(10));
                     membership = NewMembershipWatch();
