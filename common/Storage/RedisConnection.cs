@@ -5,11 +5,24 @@ namespace Ecrm.Common.Storage;
 /// <summary>The one way Ecrm connects to Redis (services, tests and benchmarks alike).</summary>
 public static class RedisConnection
 {
+    /// <summary>
+    /// The synchronous (and response) timeout when the configuration sets none: StackExchange.Redis 2.x's
+    /// default. 1.x waits 1 s, which a SCAN page missed on a loaded 2-core machine while three services
+    /// started beside it (the replay tests' set-up failed with "Timeout performing SCAN" in CI).
+    /// </summary>
+    public const int DefaultSyncTimeoutMs = 5000;
+
     public static ConnectionMultiplexer Connect(string configuration)
     {
         var options = ConfigurationOptions.Parse(configuration);
         // Start even when Redis is down; readiness reports it and the client reconnects by itself.
         options.AbortOnConnectFail = false;
+        // An unset timeout is left out of the options' string form; an operator's own value is kept.
+        if (!options.ToString().Contains("syncTimeout=", StringComparison.OrdinalIgnoreCase))
+        {
+            options.SyncTimeout = DefaultSyncTimeoutMs;
+        }
+
         var connection = ConnectionMultiplexer.Connect(options);
         // StackExchange.Redis 1.x otherwise completes every async call on one shared queue, inline: a
         // caller that blocks after an await (the Kafka consume loop) would stall every other Redis caller.

@@ -4,7 +4,7 @@ using Xunit;
 
 namespace Ecrm.IntegrationTests;
 
-/// <summary>How the one Redis connection helper treats a Redis Cluster's configuration.</summary>
+/// <summary>How the one Redis connection helper treats its configuration, on one server and on a Redis Cluster.</summary>
 [Collection(BackendsCollection.Name)]
 public sealed class RedisClusterConnectionTests(RedisClusterFixture cluster, RedisFixture oneServer)
 {
@@ -17,6 +17,16 @@ public sealed class RedisClusterConnectionTests(RedisClusterFixture cluster, Red
         Assert.Contains("database 0 only", error.Message, StringComparison.Ordinal);
         using var singleServer = RedisConnection.Connect(oneServer.Configuration + ",defaultDatabase=3");
         Assert.Equal(3, singleServer.GetDatabase().Database);
+    }
+
+    [Fact]
+    public void TheSynchronousTimeoutIsFiveSecondsUnlessTheConfigurationSetsOne()
+    {
+        using var unset = RedisConnection.Connect(oneServer.Configuration);
+        using var configured = RedisConnection.Connect(oneServer.Configuration + ",syncTimeout=1500");
+
+        Assert.Equal(RedisConnection.DefaultSyncTimeoutMs, unset.TimeoutMilliseconds);
+        Assert.Equal(1500, configured.TimeoutMilliseconds);
     }
 
     [Fact]
