@@ -64,7 +64,7 @@ public sealed class BlendedRecommender(
                     live.RemoveAt(index);
                 }
 
-                live.Insert(0, new DialogueState(topic, deepest, status, now, now, [], new Dictionary<string, long>(), 0));
+                live.Insert(0, new LiveDialogue(topic, deepest, status));
             }
 
             AddStageNext(candidates, live, variant.Blend.StageNext);
@@ -149,7 +149,7 @@ public sealed class BlendedRecommender(
     }
 
     /// <summary>Next-stage content of each open dialogue, scored 1 / (1 + rank) by recency.</summary>
-    private static void AddStageNext(Candidates candidates, List<DialogueState> live, double weight)
+    private static void AddStageNext(Candidates candidates, List<LiveDialogue> live, double weight)
     {
         for (var rank = 0; rank < live.Count; rank++)
         {
@@ -168,7 +168,7 @@ public sealed class BlendedRecommender(
     }
 
     /// <summary>A segment's boosted topic: its next step for the customer, or its entry content when they have no dialogue there (converted ones are left alone).</summary>
-    private static void AddSegmentBoosts(Candidates candidates, SegmentBoostOptions[] boosts, IReadOnlySet<string>? segments, List<DialogueState> live)
+    private static void AddSegmentBoosts(Candidates candidates, SegmentBoostOptions[] boosts, IReadOnlySet<string>? segments, List<LiveDialogue> live)
     {
         if (segments is not { Count: > 0 })
         {

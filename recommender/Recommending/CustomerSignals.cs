@@ -4,8 +4,11 @@ using StackExchange.Redis;
 
 namespace Ecrm.Recommender.Recommending;
 
+/// <summary>Of a live dialogue, what the rules use: its topic, the stage reached and whether it converted.</summary>
+public sealed record LiveDialogue(string Topic, int Stage, string Status);
+
 /// <summary>What the rules need to know about one customer, read from Redis in one round trip.</summary>
-public sealed record CustomerSignals(string Customer, IReadOnlyList<DialogueState> Dialogues, bool Suppressed, IReadOnlyDictionary<string, int> Served)
+public sealed record CustomerSignals(string Customer, IReadOnlyList<LiveDialogue> Dialogues, bool Suppressed, IReadOnlyDictionary<string, int> Served)
 {
     /// <summary>The boosted segments (of <see cref="RecommenderOptions.SegmentBoosts"/>) the customer belongs to.</summary>
     public IReadOnlySet<string> Segments { get; init; } = NoSegments;
@@ -62,6 +65,8 @@ public sealed class CustomerSignalReader(IConnectionMultiplexer redis, IOptions<
                 topics = RedisKeys.CustomerTopics(customer),
                 limit = DialogueLimit,
                 dialoguePrefix = RedisKeys.DialoguePrefix(customer),
+                stageField = DialogueFields.Stage,
+                statusField = DialogueFields.Status,
             });
             var members = new Task<bool>[boosted.Length];
             for (var i = 0; i < boosted.Length; i++)
@@ -83,10 +88,11 @@ public sealed class CustomerSignalReader(IConnectionMultiplexer redis, IOptions<
                 return new CustomerSignals(customer, [], Suppressed: true, NothingServed);
             }
 
-            var dialogues = new List<DialogueState>((result.Length - 3) / 2);
+            var dialogues = new List<LiveDialogue>((result.Length - 3) / 2);
             for (var i = 3; i + 1 < result.Length; i += 2)
             {
-                dialogues.Add(DialogueReader.Parse((string)result[i]!, Fields((RedisResult[])result[i + 1]!)));
+                var stageAndStatus = (RedisResult[])result[i + 1]!;
+                dialogues.Add(new LiveDialogue((string)result[i]!, (int)stageAndStatus[0], (string?)stageAndStatus[1] ?? DialogueStatus.Open));
             }
 
             var signals = new CustomerSignals(customer, dialogues, Suppressed: false, Served((RedisResult[])result[2]!));
@@ -106,17 +112,6 @@ public sealed class CustomerSignalReader(IConnectionMultiplexer redis, IOptions<
 
             return signals with { Segments = segments };
         }
-    }
-
-    private static HashEntry[] Fields(RedisResult[] pairs)
-    {
-        var fields = new HashEntry[pairs.Length / 2];
-        for (var i = 0; i < fields.Length; i++)
-        {
-            fields[i] = new HashEntry((RedisValue)pairs[2 * i], (RedisValue)pairs[(2 * i) + 1]);
-        }
-
-        return fields;
     }
 
     private static IReadOnlyDictionary<string, int> Served(RedisResult[] pairs)

@@ -12,7 +12,9 @@ internal static class SignalScripts
     /// A customer's live state in one round trip. Returns <c>{owner}</c> when the id belongs to another
     /// customer (the caller asks again for that one); <c>{'', 1}</c> when the customer is suppressed
     /// (nothing else is read); otherwise <c>{'', 0, served field/value pairs, topic, dialogue field/value
-    /// pairs, topic, ...}</c>, the topics most recently active first.
+    /// pairs, topic, {stage, status}, topic, ...}</c>, the topics most recently active first. Of each
+    /// dialogue only the stage and status are read: the rules need no more, and a whole dialogue hash
+    /// (stage times, channels, counts) tripled the reply and what parsing it allocated.
     /// </summary>
     public static readonly LuaScript ReadCustomer = LuaScript.Prepare(
         """
@@ -26,8 +28,8 @@ internal static class SignalScripts
         if @readServed == '1' then out[3] = redis.call('HGETALL', @served) end
         local topics = redis.call('ZREVRANGE', @topics, 0, tonumber(@limit) - 1)
         for _, topic in ipairs(topics) do
-          local fields = redis.call('HGETALL', @dialoguePrefix .. topic)
-          if #fields > 0 then
+          local fields = redis.call('HMGET', @dialoguePrefix .. topic, @stageField, @statusField)
+          if fields[1] then
             out[#out + 1] = topic
             out[#out + 1] = fields
           end
