@@ -30,7 +30,7 @@ public sealed partial class ConsoleTests(KafkaFixture kafka, RedisFixture redis,
     private readonly WebhookReceiver _receiver = new();
     private readonly WebhookReceiver _failing = new() { Status = 500 };
 
-    public async Task InitializeAsync()
+    public Task InitializeAsync() => this.InitializeOrDisposeAsync(async () =>
     {
         if (!File.Exists(RepoPaths.Combine("dialogue-engine", "wwwroot", "console", "app.js")))
         {
@@ -74,7 +74,7 @@ public sealed partial class ConsoleTests(KafkaFixture kafka, RedisFixture redis,
             return view.GetProperty("dialogues").GetArrayLength() == 1 && view.GetProperty("timeline") is { ValueKind: JsonValueKind.Array } timeline && timeline.GetArrayLength() >= 3;
         });
         await StartTriggersAsync();
-    }
+    });
 
     public async Task DisposeAsync()
     {

@@ -34,7 +34,7 @@ public abstract class EndToEndScenarios(KafkaFixture kafka, IRedisBackend redis,
     private readonly string _customer = $"e2e-{Guid.NewGuid():N}";
     private ConnectionMultiplexer _redis = null!;
 
-    public async Task InitializeAsync()
+    public Task InitializeAsync() => this.InitializeOrDisposeAsync(async () =>
     {
         // Saved segments are recomputed every second, and the recommender boosts the spa for "vip".
         _stack.Set("Engine__SegmentRefreshSeconds", "1");
@@ -44,7 +44,7 @@ public abstract class EndToEndScenarios(KafkaFixture kafka, IRedisBackend redis,
         await _stack.StartAsync();
         _redis = RedisConnection.Connect(_stack.RedisConfiguration);
         await _stack.PublishDemoCatalogsAsync();
-    }
+    });
 
     public async Task DisposeAsync()
     {

@@ -35,7 +35,7 @@ public sealed class FaultSuiteTests(ITestOutputHelper output) : IAsyncLifetime
     private ConnectionMultiplexer _live = null!;
     private DeliveryAudit _audit = null!;
 
-    public async Task InitializeAsync()
+    public Task InitializeAsync() => this.InitializeOrDisposeAsync(async () =>
     {
         await Task.WhenAll(_redis.InitializeAsync(), _clickHouse.InitializeAsync());
         _stack = new EcrmServices(_kafka, _redis, _clickHouse);
@@ -46,7 +46,7 @@ public sealed class FaultSuiteTests(ITestOutputHelper output) : IAsyncLifetime
         await _stack.PublishDemoCatalogsAsync();
         _live = RedisConnection.Connect(_stack.RedisConfiguration + ",allowAdmin=true");
         _audit = new DeliveryAudit(_stack, _kafka.BootstrapServers, _clickHouse, _live);
-    }
+    });
 
     public async Task DisposeAsync()
     {

@@ -27,7 +27,7 @@ public abstract partial class ReplayScenarios(KafkaFixture kafka, IRedisBackend 
     private readonly EcrmServices _stack = new(kafka, redis, clickHouse);
     private ConnectionMultiplexer _redis = null!;
 
-    public async Task InitializeAsync()
+    public Task InitializeAsync() => this.InitializeOrDisposeAsync(async () =>
     {
         // The generated history spans 60 days, beyond the collector's default limit for queued events.
         _stack.Set("Collector__MaxEventAgeDays", "90");
@@ -38,7 +38,7 @@ public abstract partial class ReplayScenarios(KafkaFixture kafka, IRedisBackend 
         // there (and logical databases are reused after 16 stacks), so it starts from none.
         await Task.WhenAll((await _redis.KeysOnEveryPrimaryAsync(RedisKeys.AllCustomersPattern)).Select(key => _redis.GetDatabase().KeyDeleteAsync(key)));
         await _stack.PublishDemoCatalogsAsync();
-    }
+    });
 
     public async Task DisposeAsync()
     {

@@ -10,11 +10,11 @@ public sealed class SegmentCompatibilityTests(KafkaFixture kafka, RedisFixture r
 {
     private readonly EcrmServices _services = new(kafka, redis, clickHouse);
 
-    public async Task InitializeAsync()
+    public Task InitializeAsync() => this.InitializeOrDisposeAsync(async () =>
     {
         await _services.StartAsync();
         await _services.PublishDemoCatalogsAsync();
-    }
+    });
 
     public async Task DisposeAsync() => await _services.DisposeAsync();
 

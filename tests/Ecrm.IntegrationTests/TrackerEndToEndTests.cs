@@ -17,13 +17,13 @@ public sealed class TrackerEndToEndTests(KafkaFixture kafka, RedisFixture redis,
     private readonly EcrmServices _services = new(kafka, redis, clickHouse);
     private ConnectionMultiplexer _redis = null!;
 
-    public async Task InitializeAsync()
+    public Task InitializeAsync() => this.InitializeOrDisposeAsync(async () =>
     {
         _services.Set("Recommender__AllowedOrigins__0", "*");
         await _services.StartAsync();
         await _services.PublishDemoCatalogsAsync();
         _redis = RedisConnection.Connect(_services.RedisConfiguration);
-    }
+    });
 
     public async Task DisposeAsync()
     {

@@ -10,12 +10,12 @@ public sealed class TrackerServerIdTests(KafkaFixture kafka, RedisFixture redis,
 {
     private readonly EcrmServices _services = new(kafka, redis, clickHouse);
 
-    public async Task InitializeAsync()
+    public Task InitializeAsync() => this.InitializeOrDisposeAsync(async () =>
     {
         _services.Set("Collector__IdentityCookieName", "ecrm_sid");
         await _services.StartAsync();
         await _services.PublishDemoCatalogsAsync();
-    }
+    });
 
     public async Task DisposeAsync() => await _services.DisposeAsync();
 

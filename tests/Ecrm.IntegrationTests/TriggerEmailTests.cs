@@ -24,7 +24,7 @@ public sealed class TriggerEmailTests(KafkaFixture kafka, RedisFixture redis, Cl
     private readonly string _customer = $"trg-{Guid.NewGuid():N}";
     private ConnectionMultiplexer _redis = null!;
 
-    public async Task InitializeAsync()
+    public Task InitializeAsync() => this.InitializeOrDisposeAsync(async () =>
     {
         await _stack.StartAsync();
         // The engine needs the collector's address, known once the collector runs: start the engine again with it.
@@ -40,7 +40,7 @@ public sealed class TriggerEmailTests(KafkaFixture kafka, RedisFixture redis, Cl
         await _stack.RestartAsync("dialogue-engine");
         _redis = RedisConnection.Connect(_stack.RedisConfiguration);
         await _stack.PublishDemoCatalogsAsync();
-    }
+    });
 
     public async Task DisposeAsync()
     {

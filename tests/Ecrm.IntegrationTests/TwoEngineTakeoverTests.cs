@@ -19,13 +19,13 @@ public sealed partial class TwoEngineTakeoverTests(KafkaFixture kafka, RedisFixt
     private readonly EcrmServices _stack = new(kafka, redis, clickHouse);
     private ConnectionMultiplexer _redis = null!;
 
-    public async Task InitializeAsync()
+    public Task InitializeAsync() => this.InitializeOrDisposeAsync(async () =>
     {
         _stack.Set("Kafka__SessionTimeoutMs", "6000");
         await _stack.StartAsync();
         await _stack.PublishDemoCatalogsAsync();
         _redis = RedisConnection.Connect(_stack.RedisConfiguration);
-    }
+    });
 
     public async Task DisposeAsync()
     {

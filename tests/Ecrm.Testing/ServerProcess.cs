@@ -1,3 +1,4 @@
+using System.Collections.Concurrent;
 using System.Diagnostics;
 using System.Net;
 using System.Net.Sockets;
@@ -11,8 +12,31 @@ namespace Ecrm.Testing;
 /// </summary>
 public sealed class ServerProcess : IDisposable
 {
+    /// <summary>
+    /// Every server not yet disposed. When the test host exits they are killed: a fixture that is never
+    /// disposed (a run cancelled, a set-up that threw) must not leave services behind, as orphans
+    /// polling Kafka and loading the machine for whatever runs next.
+    /// </summary>
+    private static readonly ConcurrentDictionary<ServerProcess, byte> NotDisposed = new();
+
     private readonly Process _process;
     private readonly StringBuilder _output = new();
+
+    static ServerProcess() => AppDomain.CurrentDomain.ProcessExit += (_, _) =>
+    {
+        // Signals only, no waiting: the test platform ends the host soon after the run.
+        foreach (var server in NotDisposed.Keys)
+        {
+            try
+            {
+                server._process.Kill(entireProcessTree: true);
+            }
+            catch (Exception e) when (e is InvalidOperationException or System.ComponentModel.Win32Exception)
+            {
+                // Already gone.
+            }
+        }
+    };
 
     private ServerProcess(Process process) => _process = process;
 
@@ -51,6 +75,7 @@ public sealed class ServerProcess : IDisposable
 
         var process = Process.Start(start) ?? throw new InvalidOperationException($"could not start {resolved}");
         var server = new ServerProcess(process);
+        NotDisposed.TryAdd(server, 0);
         process.OutputDataReceived += (_, e) => server.Append(e.Data);
         process.ErrorDataReceived += (_, e) => server.Append(e.Data);
         process.BeginOutputReadLine();
@@ -118,6 +143,7 @@ public sealed class ServerProcess : IDisposable
 
     public void Dispose()
     {
+        NotDisposed.TryRemove(this, out _);
         Kill();
         _process.Dispose();
     }
