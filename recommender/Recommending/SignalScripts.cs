@@ -13,8 +13,9 @@ internal static class SignalScripts
     /// customer (the caller asks again for that one); <c>{'', 1}</c> when the customer is suppressed
     /// (nothing else is read); otherwise <c>{'', 0, served field/value pairs, topic, dialogue field/value
     /// pairs, topic, {stage, status}, topic, ...}</c>, the topics most recently active first. Of each
-    /// dialogue only the stage and status are read: the rules need no more, and a whole dialogue hash
-    /// (stage times, channels, counts) tripled the reply and what parsing it allocated.
+    /// dialogue only the stage and status are read: the rules need no more, and reading, sending and
+    /// parsing whole dialogue hashes (stage times, channels, counts) cost 5 KB of the 34.6 KB a request
+    /// allocated (<c>benchmarks/recommender-load.sh</c>, 2026-11-26).
     /// </summary>
     public static readonly LuaScript ReadCustomer = LuaScript.Prepare(
         """
