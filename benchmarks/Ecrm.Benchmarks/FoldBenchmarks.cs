@@ -1,13 +1,10 @@
-using System.Diagnostics;
-using System.Net;
-using System.Net.Sockets;
 using BenchmarkDotNet.Attributes;
 using Ecrm.Common.Catalog;
 using Ecrm.Common.Events;
-using Ecrm.Common.Storage;
 using Ecrm.DialogueEngine;
 using Ecrm.DialogueEngine.Catalog;
 using Ecrm.DialogueEngine.Folding;
+using Ecrm.Testing;
 using Microsoft.Extensions.Options;
 using StackExchange.Redis;
 
@@ -23,8 +20,7 @@ public class FoldBenchmarks
 {
     private const int Customers = 10_000;
     private readonly List<TopicStage> _matches = new(4);
-    private Process? _redisServer;
-    private string _directory = "";
+    private RedisFixture? _redisServer;
     private ConnectionMultiplexer _redis = null!;
     private DialogueFolder _folder = null!;
     private TopicMatcher _matcher = null!;
@@ -34,19 +30,11 @@ public class FoldBenchmarks
     [GlobalSetup]
     public void Setup()
     {
-        var port = FreePort();
-        _directory = Directory.CreateTempSubdirectory("ecrm-bdn-redis-").FullName;
-        _redisServer = Process.Start(new ProcessStartInfo("redis-server",
-            ["--port", port.ToString(System.Globalization.CultureInfo.InvariantCulture), "--bind", "127.0.0.1", "--dir", _directory,
-             "--save", "", "--appendonly", "yes", "--appendfsync", "everysec"])
-        {
-            RedirectStandardOutput = true,
-        }) ?? throw new InvalidOperationException("redis-server did not start (apt-get install redis-server)");
-        _redisServer.OutputDataReceived += (_, _) => { };
-        _redisServer.BeginOutputReadLine();
-        _redis = WaitForRedis(port);
+        _redisServer = RedisFixture.WithAppendOnlyFile();
+        _redisServer.InitializeAsync().GetAwaiter().GetResult();
+        _redis = _redisServer.Connection;
 
-        var catalog = TopicCatalog.Parse(File.ReadAllBytes(Path.Combine(RepoRoot(), "dev", "demo", "topic-catalog.json"))).Catalog!;
+        var catalog = TopicCatalog.Parse(File.ReadAllBytes(RepoPaths.Combine("dev", "demo", "topic-catalog.json"))).Catalog!;
         _matcher = new TopicMatcher(catalog.WithVersion(1));
         _folder = new DialogueFolder(_redis, Options.Create(new EngineOptions()));
         _event = new EventEnvelope
@@ -99,57 +87,7 @@ public class FoldBenchmarks
     }
 
     [GlobalCleanup]
-    public void Cleanup()
-    {
-        _redis?.Dispose();
-        if (_redisServer is { HasExited: false })
-        {
-            _redisServer.Kill();
-            _redisServer.WaitForExit(10_000);
-        }
-
-        _redisServer?.Dispose();
-        Directory.Delete(_directory, recursive: true);
-    }
+    public void Cleanup() => _redisServer?.DisposeAsync().GetAwaiter().GetResult();
 
     private static string CustomerOf(long n) => $"bench-{n % Customers}";
-
-    private static ConnectionMultiplexer WaitForRedis(int port)
-    {
-        var deadline = Stopwatch.StartNew();
-        while (true)
-        {
-            try
-            {
-                using var probe = new TcpClient();
-                probe.Connect(IPAddress.Loopback, port);
-                return RedisConnection.Connect($"127.0.0.1:{port}");
-            }
-            catch (SocketException) when (deadline.Elapsed < TimeSpan.FromSeconds(20))
-            {
-                Thread.Sleep(100);
-            }
-        }
-    }
-
-    private static int FreePort()
-    {
-        using var listener = new TcpListener(IPAddress.Loopback, 0);
-        listener.Start();
-        return ((IPEndPoint)listener.LocalEndpoint).Port;
-    }
-
-    /// <summary>BenchmarkDotNet runs from a generated folder under bin; the checkout is above it.</summary>
-    private static string RepoRoot()
-    {
-        for (var directory = new DirectoryInfo(AppContext.BaseDirectory); directory is not null; directory = directory.Parent)
-        {
-            if (File.Exists(Path.Combine(directory.FullName, "Ecrm.sln")))
-            {
-                return directory.FullName;
-            }
-        }
-
-        throw new InvalidOperationException($"no Ecrm.sln above {AppContext.BaseDirectory}");
-    }
 }

@@ -1,12 +1,12 @@
 using System.Collections.Concurrent;
 using System.Diagnostics;
 using System.Globalization;
-using System.Net;
 using System.Net.Http.Headers;
 using System.Text;
 using System.Text.Json;
 using Confluent.Kafka;
 using Ecrm.Common.Events;
+using Ecrm.Testing;
 
 namespace Ecrm.LoadDriver;
 
@@ -37,7 +37,8 @@ internal static class TriggerRun
         int Int(string name, int fallback) => values.TryGetValue(name, out var text) ? int.Parse(text, CultureInfo.InvariantCulture) : fallback;
         var (waits, transitions, rate) = (Int("waits", 10_000), Int("transitions", 2000), Int("rate", 50));
 
-        using var receiver = new Receiver();
+        using var receiver = new WebhookReceiver();
+        var arrivals = new Arrivals(receiver);
         using var api = new HttpClient { BaseAddress = new Uri(engine), Timeout = TimeSpan.FromSeconds(30) };
         api.DefaultRequestHeaders.Authorization = new AuthenticationHeaderValue("Bearer", adminKey);
         using var producer = new ProducerBuilder<string, byte[]>(new ProducerConfig { BootstrapServers = kafka, Acks = Acks.All, LingerMs = 0 }).Build();
@@ -45,7 +46,7 @@ internal static class TriggerRun
         var run = Guid.NewGuid().ToString("N")[..8];
 
         // 1. Pending waits: a rule that waits six hours for a purchase after the cart, and that many carts.
-        await CreateRuleAsync(api, $$"""{"id":"bench-wait-{{run}}","when":{"topic":"*","toStage":3},"unless":{"toStage":4,"within":"PT6H"},"action":{"type":"webhook","url":"{{receiver.Url}}","secret":"{{Secret}}"} }""");
+        await CreateRuleAsync(api, $$"""{"id":"bench-wait-{{run}}","when":{"topic":"*","toStage":3},"unless":{"toStage":4,"within":"PT6H"},"action":{"type":"webhook","url":"{{receiver.Url("")}}","secret":"{{Secret}}"} }""");
         var seeding = Stopwatch.StartNew();
         var seeds = Enumerable.Range(0, waits).Select(i => producer.ProduceAsync(topic, Message(Change($"wait-{run}-{i}", 2, 3)))).ToArray();
         await Task.WhenAll(seeds);
@@ -70,15 +71,15 @@ internal static class TriggerRun
         for (var i = 0; i < 500; i++)
         {
             var started = Stopwatch.GetTimestamp();
-            using var response = await plain.PostAsync(receiver.Url + "ref", new ByteArrayContent(body));
+            using var response = await plain.PostAsync(receiver.Url("ref"), new ByteArrayContent(body));
             reference.Add(Stopwatch.GetElapsedTime(started).TotalMilliseconds);
         }
 
         // 3. Transitions to webhook: an immediate rule, transitions at a steady rate, each timed from just before it is produced.
-        await CreateRuleAsync(api, $$"""{"id":"bench-now-{{run}}","when":{"topic":"*","toStage":2},"action":{"type":"webhook","url":"{{receiver.Url}}hook","secret":"{{Secret}}"} }""");
+        await CreateRuleAsync(api, $$"""{"id":"bench-now-{{run}}","when":{"topic":"*","toStage":2},"action":{"type":"webhook","url":"{{receiver.Url("hook")}}","secret":"{{Secret}}"} }""");
         var warm = $"warm-{run}";
         await producer.ProduceAsync(topic, Message(Change(warm, 1, 2)));
-        await receiver.WaitAsync(warm, TimeSpan.FromSeconds(60));
+        await arrivals.WaitAsync(warm, TimeSpan.FromSeconds(60));
 
         var sent = new ConcurrentDictionary<string, long>();
         var interval = TimeSpan.FromSeconds(1.0 / rate);
@@ -97,14 +98,14 @@ internal static class TriggerRun
         }
 
         var deadline = DateTime.UtcNow.AddSeconds(60);
-        while (sent.Keys.Count(receiver.Arrived.ContainsKey) < transitions && DateTime.UtcNow < deadline)
+        while (sent.Keys.Count(arrivals.At.ContainsKey) < transitions && DateTime.UtcNow < deadline)
         {
             await Task.Delay(100);
         }
 
-        var latencies = sent.Where(s => receiver.Arrived.ContainsKey(s.Key))
-            .Select(s => Stopwatch.GetElapsedTime(s.Value, receiver.Arrived[s.Key]).TotalMilliseconds).Order().ToArray();
-        var duplicates = receiver.Duplicates;
+        var latencies = sent.Where(s => arrivals.At.ContainsKey(s.Key))
+            .Select(s => Stopwatch.GetElapsedTime(s.Value, arrivals.At[s.Key]).TotalMilliseconds).Order().ToArray();
+        var duplicates = arrivals.Duplicates;
         Console.WriteLine($"transition -> webhook, {latencies.Length:N0}/{transitions:N0} delivered at {rate}/s with {await PendingAsync(api):N0} jobs pending:"
             + $" p50 {Percentile(latencies, 0.50):F1} ms, p90 {Percentile(latencies, 0.90):F1} ms, p99 {Percentile(latencies, 0.99):F1} ms, max {latencies.LastOrDefault():F1} ms; duplicates {duplicates}");
         var refSorted = reference.Order().ToArray();
@@ -163,31 +164,21 @@ internal static class TriggerRun
 
     private static double Percentile(double[] sorted, double p) => Percentiles.NearestRank(sorted, p);
 
-    /// <summary>A loopback HTTP receiver noting when each customer's webhook arrived.</summary>
-    private sealed class Receiver : IDisposable
+    /// <summary>When each customer's webhook arrived at the tests' loopback receiver, and how many arrived twice.</summary>
+    private sealed class Arrivals
     {
-        private readonly HttpListener _listener = new();
         private int _duplicates;
 
-        public Receiver()
-        {
-            var port = FreePort();
-            Url = $"http://127.0.0.1:{port}/";
-            _listener.Prefixes.Add(Url);
-            _listener.Start();
-            _ = Task.Run(LoopAsync);
-        }
+        public Arrivals(WebhookReceiver receiver) => receiver.OnReceived = Note;
 
-        public string Url { get; }
-
-        public ConcurrentDictionary<string, long> Arrived { get; } = new();
+        public ConcurrentDictionary<string, long> At { get; } = new();
 
         public int Duplicates => _duplicates;
 
         public async Task WaitAsync(string customer, TimeSpan timeout)
         {
             var deadline = DateTime.UtcNow + timeout;
-            while (!Arrived.ContainsKey(customer))
+            while (!At.ContainsKey(customer))
             {
                 if (DateTime.UtcNow > deadline)
                 {
@@ -198,47 +189,18 @@ internal static class TriggerRun
             }
         }
 
-        private async Task LoopAsync()
+        private void Note(WebhookReceiver.Received received)
         {
-            while (_listener.IsListening)
+            if (received.Path != "/hook" || received.Body.Length == 0)
             {
-                HttpListenerContext context;
-                try
-                {
-                    context = await _listener.GetContextAsync();
-                }
-                catch (Exception e) when (e is HttpListenerException or ObjectDisposedException or InvalidOperationException)
-                {
-                    return;
-                }
+                return;
+            }
 
-                _ = Task.Run(async () =>
-                {
-                    var at = Stopwatch.GetTimestamp();
-                    using var body = new MemoryStream();
-                    await context.Request.InputStream.CopyToAsync(body);
-                    if (context.Request.Url!.AbsolutePath == "/hook" && body.Length > 0)
-                    {
-                        var customer = JsonDocument.Parse(body.ToArray()).RootElement.GetProperty("customer").GetProperty("id").GetString()!;
-                        if (!Arrived.TryAdd(customer, at))
-                        {
-                            Interlocked.Increment(ref _duplicates);
-                        }
-                    }
-
-                    context.Response.StatusCode = 200;
-                    context.Response.Close();
-                });
+            var customer = JsonDocument.Parse(received.Body).RootElement.GetProperty("customer").GetProperty("id").GetString()!;
+            if (!At.TryAdd(customer, received.ReceivedAtTimestamp))
+            {
+                Interlocked.Increment(ref _duplicates);
             }
         }
-
-        private static int FreePort()
-        {
-            using var listener = new System.Net.Sockets.TcpListener(IPAddress.Loopback, 0);
-            listener.Start();
-            return ((IPEndPoint)listener.LocalEndpoint).Port;
-        }
-
-        public void Dispose() => _listener.Close();
     }
 }
