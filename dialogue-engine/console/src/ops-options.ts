@@ -116,27 +116,41 @@ export function lagOption(lag: PartitionLag[]): EChartsCoreOption {
   };
 }
 
-/** Rates over the sampled history: one line per "service.key", named by the label given. */
-export function ratesOption(history: PipelinePoint[], lines: [key: string, label: string][]): EChartsCoreOption {
+/**
+ * Rates over the sampled history: one line per "service.key", named by the label given. With
+ * `emptyText`, a history where every line is absent or zero says so in words instead of an empty frame
+ * (no error has a counter until it first happens, so the errors chart would otherwise draw nothing).
+ */
+export function ratesOption(history: PipelinePoint[], lines: [key: string, label: string][], emptyText?: string): EChartsCoreOption {
   const times = history.map((p) => p.at);
+  const series = lines.map(([key, label], i) => ({
+    name: label,
+    type: 'line',
+    showSymbol: false,
+    connectNulls: false,
+    lineStyle: { width: 2 },
+    itemStyle: { color: SERIES_COLORS[i % SERIES_COLORS.length] },
+    data: history.map((p) => (p.perSecond[key] == null ? null : round(p.perSecond[key]!))),
+  }));
+  const nothing = series.every((s) => s.data.every((v) => !v));
   return {
     animation: false,
     aria: { enabled: true },
     legend: LEGEND,
-    grid: { left: 48, right: 16, top: 36, bottom: 28 },
+    // More than three names wrap the legend onto a second row, which would sit on the plot.
+    grid: { left: 48, right: 16, top: lines.length > 3 ? 60 : 36, bottom: 28 },
     tooltip: { ...TOOLTIP, trigger: 'axis' },
+    title: emptyText && nothing ? { text: emptyText, left: 'center', top: 'middle', textStyle: { ...AXIS, fontSize: 14, fontWeight: 'normal' } } : undefined,
     xAxis: { type: 'category', boundaryGap: false, data: times, axisLabel: { ...AXIS, formatter: (t: string) => new Date(t).toISOString().slice(11, 19) }, axisTick: { show: false } },
-    yAxis: { type: 'value', splitLine: GRID_LINE, axisLabel: { ...AXIS, formatter: formatCompact } },
-    series: lines.map(([key, label], i) => ({
-      name: label,
-      type: 'line',
-      showSymbol: false,
-      connectNulls: false,
-      lineStyle: { width: 2 },
-      itemStyle: { color: SERIES_COLORS[i % SERIES_COLORS.length] },
-      data: history.map((p) => (p.perSecond[key] == null ? null : round(p.perSecond[key]!))),
-    })),
+    // Rates of a quiet pipeline are fractions: whole-number labels would read 0, 0, 0, 1, 1.
+    yAxis: { type: 'value', min: 0, minInterval: 0.1, splitLine: GRID_LINE, axisLabel: { ...AXIS, formatter: formatAxisRate } },
+    series,
   };
+}
+
+/** A rate on an axis: one decimal below 10 (0.2, 1.5), compact above (950, 1.2k). */
+export function formatAxisRate(perSecond: number): string {
+  return Math.abs(perSecond) < 10 ? `${round(perSecond)}` : formatCompact(perSecond);
 }
 
 export interface HealthFigures {

@@ -58,7 +58,7 @@ export async function renderHealth(ctx: Ctx): Promise<void> {
     if (r.lagError) lagCard.querySelector('.card-head span')!.textContent = r.lagError;
     draw(lagCard, '#health-lag-chart', 'health-lag', lagOption(r.lag));
     draw(ratesCard, '#health-rates-chart', 'health-rates', ratesOption(r.history, THROUGHPUT.filter(([k]) => r.history.some((p) => k in p.perSecond))));
-    draw(errorsCard, '#health-errors-chart', 'health-errors', ratesOption(r.history, ERRORS.filter(([k]) => r.history.some((p) => k in p.perSecond))));
+    draw(errorsCard, '#health-errors-chart', 'health-errors', ratesOption(r.history, ERRORS.filter(([k]) => r.history.some((p) => k in p.perSecond)), 'No errors since this page opened'));
     updated.textContent = `updated ${new Date(r.at).toLocaleTimeString()}`;
     ctx.main.dataset.healthSamples = String(r.history.length);
   };

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { ApiClient, ApiError } from '../../src/api';
-import { conversionOption, firingsByDay, formatBytes, formatRate, healthFigures, lagOption, partitionLabel, ratesOption } from '../../src/ops-options';
+import { conversionOption, firingsByDay, formatAxisRate, formatBytes, formatRate, healthFigures, lagOption, partitionLabel, ratesOption } from '../../src/ops-options';
 import type { PipelineReport, TriggerConversions } from '../../src/types';
 import { describeWhen, parseRule } from '../../src/views/triggers';
 
@@ -53,6 +53,25 @@ describe('pipeline health figures', () => {
     const option = ratesOption(report().history, [['engine.folded', 'Folded'], ['collector.requests', 'Requests']]) as { xAxis: { data: string[] }; series: { name: string; data: (number | null)[] }[] };
     expect(option.xAxis.data).toHaveLength(2);
     expect(option.series.map((s) => [s.name, s.data])).toEqual([['Folded', [null, 150]], ['Requests', [null, 40]]]);
+  });
+
+  it('says in words that a chart of errors has none, and draws the lines once one happens', () => {
+    const quiet = report().history.map((p) => ({ ...p, perSecond: {} }));
+    const none = ratesOption(quiet, [], 'No errors since this page opened') as { title?: { text: string } };
+    expect(none.title?.text).toBe('No errors since this page opened');
+    const zero = ratesOption(report().history.map((p) => ({ ...p, perSecond: { 'collector.serverErrors': 0 } })), [['collector.serverErrors', '5xx']], 'No errors') as { title?: { text: string } };
+    expect(zero.title?.text).toBe('No errors');
+    const some = ratesOption(report().history, [['collector.requests', 'Requests']], 'No errors') as { title?: unknown };
+    expect(some.title).toBeUndefined();
+  });
+
+  it('labels a quiet rate axis with distinct fractions, and leaves room for a legend of more than three lines', () => {
+    expect([0, 0.2, 0.4, 0.6, 0.8, 1].map(formatAxisRate)).toEqual(['0', '0.2', '0.4', '0.6', '0.8', '1']);
+    expect(formatAxisRate(12_500)).toBe('13k');
+    const lines: [string, string][] = [['a', 'A'], ['b', 'B'], ['c', 'C'], ['d', 'D']];
+    const option = ratesOption(report().history, lines) as { grid: { top: number }; yAxis: { minInterval: number } };
+    expect(option.grid.top).toBeGreaterThan((ratesOption(report().history, lines.slice(0, 3)) as { grid: { top: number } }).grid.top);
+    expect(option.yAxis.minInterval).toBe(0.1);
   });
 
   it('formats rates and bytes for people', () => {
