@@ -1,3 +1,4 @@
+using System.Diagnostics;
 using System.Diagnostics.Metrics;
 using Confluent.Kafka;
 using Ecrm.Common.Events;
@@ -29,6 +30,8 @@ public sealed class EventConsumer(
 {
     private readonly Counter<long> _folded = meters.Create(MeterName).CreateCounter<long>("ecrm.engine.events_folded");
     private readonly Counter<long> _stageChanges = meters.Create(MeterName).CreateCounter<long>("ecrm.engine.transitions");
+    private readonly Histogram<double> _stepSeconds = meters.Create(MeterName).CreateHistogram<double>("ecrm.engine.batch_step_duration", unit: "s",
+        description: "time each step of a folding batch took: fold (the scripts and identity merges), publish (until Kafka acknowledged the changes), mark (the published markers)");
 
     protected override string GroupId => Kafka.ConsumerGroup;
 
@@ -53,9 +56,15 @@ public sealed class EventConsumer(
             }
         }
 
+        var started = Stopwatch.GetTimestamp();
         var folded = await folder.FoldAsync(items, catalog.Matcher);
+        var foldEnded = Stopwatch.GetTimestamp();
         await publisher.PublishAsync(folded.Changes, stoppingToken);
+        var publishEnded = Stopwatch.GetTimestamp();
         await folder.MarkPublishedAsync(folded);
+        _stepSeconds.Record(Stopwatch.GetElapsedTime(started, foldEnded).TotalSeconds, new KeyValuePair<string, object?>("step", "fold"));
+        _stepSeconds.Record(Stopwatch.GetElapsedTime(foldEnded, publishEnded).TotalSeconds, new KeyValuePair<string, object?>("step", "publish"));
+        _stepSeconds.Record(Stopwatch.GetElapsedTime(publishEnded).TotalSeconds, new KeyValuePair<string, object?>("step", "mark"));
         _folded.Add(items.Count);
         _stageChanges.Add(folded.Changes.Count(c => c.Kind == DialogueChangeKinds.Stage));
     }

@@ -48,36 +48,58 @@ public sealed partial class BatchFolder(DialogueFolder folder, IdentityLinker id
     /// identify links the anonymous id to the user, alias links the earlier id to the new one; each
     /// link merges the earlier id's dialogues into the customer's. Merges that deepen a stage are
     /// transitions too. Linking is idempotent, so a re-delivered identify changes nothing.
+    /// Each link is several Redis round trips, so the batch's identity work runs in lanes
+    /// (<see cref="IdentityLanes"/>): items sharing an id stay in batch order in one lane, and lanes,
+    /// which touch disjoint keys, run side by side. One after another they took half of a batch's time.
     /// </summary>
     private async Task<List<DialogueChange>> LinkIdentitiesAsync(IReadOnlyList<EventEnvelope> items, TopicMatcher matcher)
     {
-        var changes = new List<DialogueChange>();
-        foreach (var item in items)
+        var changesOfItem = new List<DialogueChange>?[items.Count];
+        await Task.WhenAll(IdentityLanes.Of(items).Select(async lane =>
         {
-            var (from, to) = item.Type switch
+            foreach (var index in lane)
             {
-                EventType.Identify => (item.AnonymousId, item.UserId),
-                EventType.Alias => (item.PreviousId, item.UserId),
-                _ => (null, null),
-            };
-            if (item is { Type: EventType.Identify, Traits: { } traits } && item.CustomerKey is { } customer)
-            {
-                await identities.SaveTraitsAsync(customer, traits);
+                changesOfItem[index] = await LinkAsync(items[index], matcher);
             }
+        }));
 
-            if (string.IsNullOrEmpty(from) || string.IsNullOrEmpty(to) || from == to)
+        var changes = new List<DialogueChange>();
+        foreach (var itemChanges in changesOfItem)
+        {
+            if (itemChanges is not null)
             {
-                continue;
+                changes.AddRange(itemChanges);
             }
+        }
 
-            var (outcome, transitions) = await identities.LinkAsync(from, to, matcher.Catalog);
-            if (outcome == LinkOutcome.Refused)
-            {
-                LogLinkRefused(from, to);
-                continue;
-            }
+        return changes;
+    }
 
-            changes.Add(new DialogueChange
+    /// <summary>One item's identity work: its traits, then its link. Null when it links nothing.</summary>
+    private async Task<List<DialogueChange>?> LinkAsync(EventEnvelope item, TopicMatcher matcher)
+    {
+        if (item is { Type: EventType.Identify, Traits: { } traits } && item.CustomerKey is { } customer)
+        {
+            await identities.SaveTraitsAsync(customer, traits);
+        }
+
+        if (IdentityLanes.LinkOf(item) is not { } link)
+        {
+            return null;
+        }
+
+        var (from, to) = link;
+
+        var (outcome, transitions) = await identities.LinkAsync(from, to, matcher.Catalog);
+        if (outcome == LinkOutcome.Refused)
+        {
+            LogLinkRefused(from, to);
+            return null;
+        }
+
+        List<DialogueChange> changes =
+        [
+            new DialogueChange
             {
                 Kind = DialogueChangeKinds.Link,
                 Customer = to,
@@ -86,10 +108,9 @@ public sealed partial class BatchFolder(DialogueFolder folder, IdentityLinker id
                 Channel = ChannelNames.Of(item.Channel ?? Channel.Server),
                 Timestamp = item.EffectiveTimestamp,
                 CatalogVersion = matcher.Catalog.Version,
-            });
-            changes.AddRange(transitions.Select(t => ToChange(item, t)));
-        }
-
+            },
+        ];
+        changes.AddRange(transitions.Select(t => ToChange(item, t)));
         return changes;
     }
 
