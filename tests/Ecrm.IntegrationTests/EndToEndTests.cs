@@ -370,6 +370,7 @@ public abstract class EndToEndScenarios(KafkaFixture kafka, IRedisBackend redis,
                 && engineMetrics.Contains("ecrm_consumer_lag{group=\"archive-", StringComparison.Ordinal);
         });
         Assert.Matches(@"ecrm_consumer_lag\{group=""engine-[^""]+"",partition=""[0-9]+"",topic=""[^""]+""\} 0", engineMetrics);
+        Assert.Matches(@"ecrm_engine_batch_step_duration_seconds_count\{step=""publish""\} [1-9]", engineMetrics);
         var recommenderMetrics = await plain.GetStringAsync(new Uri(_stack.RecommenderUrl, "metrics"));
         Assert.Contains("http_server_request_duration_seconds_count{", recommenderMetrics, StringComparison.Ordinal);
     }
