@@ -92,8 +92,10 @@ ecrm_stop_pidfile "$DATA/kafka/kafka.pid"
 start_collector "$DATA/spool-down" "$DOWN_SPOOL_MAX_BYTES" Collector__AckTimeoutSeconds="$DOWN_ACK_TIMEOUT_SECONDS"
 load kafka-down "$COLLECTOR_URL" --batch 100 --concurrency 64
 SPOOLED_MB=$(du -sm "$DATA/spool-down" | cut -f1)
+# The probe is a batch of the phase's size: a one-event batch may still fit in the last bytes of a full spool.
+PROBE_EVENTS=$(head -100 "$DATA/single/events.ndjson" | paste -sd, -)
 FULL_STATUS=$(curl -s -o /dev/null -w '%{http_code}' -u "$KEY:" -H 'Content-Type: application/json' \
-  -d '{"batch":[{"type":"track","event":"x","userId":"u"}]}' "$COLLECTOR_URL/v1/batch")
+  -d "{\"batch\":[$PROBE_EVENTS]}" "$COLLECTOR_URL/v1/batch")
 PEAK_MB=$(( $(peak_mb) > PEAK_MB ? $(peak_mb) : PEAK_MB ))
 printf 'LINES=%s\nKCAT_RATE=%s\nSPOOLED_MB=%s\nFULL_STATUS=%s\nPEAK_MB=%s\nLOAD=%s\nRUN_DATE=%s\n' "$LINES" "$KCAT_RATE" "$SPOOLED_MB" "$FULL_STATUS" "$PEAK_MB" "$(cut -d' ' -f1 /proc/loadavg)" "$(date -u +%F)" > "$OUT/collector-run.env"
 
@@ -130,7 +132,7 @@ SECTION="$DATA/collector-section.md"
   echo "| batches of 100 from $OVERLOAD_SENDERS senders, Kafka up | $(value overload eventsPerSecond) | $(value overload requestsPerSecond) | $(value overload failedRequests) | $(value overload connectionErrors) | $(value overload ackLatencyMsP50) ms | $(value overload ackLatencyMsP99) ms | **$(rss overload) MB** |"
   echo "| batches of 100 from 64 senders, Kafka stopped, a collector with a ${DOWN_ACK_TIMEOUT_SECONDS} s ack timeout and its spool capped at $((DOWN_SPOOL_MAX_BYTES / 1024 / 1024)) MB | $(value kafka-down eventsPerSecond) | $(value kafka-down requestsPerSecond) | $(value kafka-down failedRequests) | $(value kafka-down connectionErrors) | $(value kafka-down ackLatencyMsP50) ms | $(value kafka-down ackLatencyMsP99) ms | **$(rss kafka-down) MB** |"
   echo
-  echo "After the Kafka-down phase the spool held $SPOOLED_MB MB on disk and one more batch got HTTP $FULL_STATUS (503 means the spool was full). The collectors' peak resident memory over the whole run (VmHWM): **$PEAK_MB MB**. With Kafka stopped, a request waits for librdkafka to give up on its messages (\`Collector:AckTimeoutSeconds\`, both librdkafka's message timeout and its request timeout) before they are spooled, and the ack latency of that phase shows how long that really took. That phase runs a second collector with a ${DOWN_ACK_TIMEOUT_SECONDS} s timeout and a $((DOWN_SPOOL_MAX_BYTES / 1024 / 1024)) MB spool, so that the spool fills within the phase; the shipped 30 s (collector/appsettings.json) spools later, at the price of fewer re-sent copies, and a larger spool fills later: the bounds are the same."
+  echo "After the Kafka-down phase the spool held $SPOOLED_MB MB on disk and one more batch of 100 events got HTTP $FULL_STATUS (503: the spool had no room for it). The collectors' peak resident memory over the whole run (VmHWM): **$PEAK_MB MB**. With Kafka stopped, a request waits for librdkafka to give up on its messages (\`Collector:AckTimeoutSeconds\`, both librdkafka's message timeout and its request timeout) before they are spooled, and the ack latency of that phase shows how long that really took. That phase runs a second collector with a ${DOWN_ACK_TIMEOUT_SECONDS} s timeout and a $((DOWN_SPOOL_MAX_BYTES / 1024 / 1024)) MB spool, so that the spool fills within the phase; the shipped 30 s (collector/appsettings.json) spools later, at the price of fewer re-sent copies, and a larger spool fills later: the bounds are the same."
   echo "Results (JSON and a per-second CSV per phase) land in \`.data/bench/\`, the summaries in \`benchmarks/results/\`."
   echo "<!-- collector:end -->"
 } > "$SECTION"

@@ -59,7 +59,7 @@ public sealed partial class BatchFolder(DialogueFolder folder, IdentityLinker id
         {
             foreach (var index in lane)
             {
-                changesOfItem[index] = await LinkAsync(items[index], matcher);
+                changesOfItem[index] = await IdentityWorkAsync(items[index], matcher);
             }
         }));
 
@@ -76,7 +76,7 @@ public sealed partial class BatchFolder(DialogueFolder folder, IdentityLinker id
     }
 
     /// <summary>One item's identity work: its traits, then its link. Null when it links nothing.</summary>
-    private async Task<List<DialogueChange>?> LinkAsync(EventEnvelope item, TopicMatcher matcher)
+    private async Task<List<DialogueChange>?> IdentityWorkAsync(EventEnvelope item, TopicMatcher matcher)
     {
         if (item is { Type: EventType.Identify, Traits: { } traits } && item.CustomerKey is { } customer)
         {
