@@ -36,7 +36,7 @@ public static partial class KafkaClientLogs
     /// <summary>A handler for <c>SetErrorHandler</c> for a client with nothing more to say about an error than librdkafka's reason.</summary>
     public static Action<IClient, Error> ErrorsTo(ILogger logger) => (client, error) => LogClientError(logger, client.Name, error.IsFatal, error.Reason);
 
-    public static LogLevel ToLogLevel(SyslogLevel level) => level switch
+    private static LogLevel ToLogLevel(SyslogLevel level) => level switch
     {
         SyslogLevel.Emergency or SyslogLevel.Alert or SyslogLevel.Critical => LogLevel.Critical,
         SyslogLevel.Error => LogLevel.Error,

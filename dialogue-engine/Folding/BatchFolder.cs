@@ -78,9 +78,9 @@ public sealed partial class BatchFolder(DialogueFolder folder, IdentityLinker id
     /// <summary>One item's identity work: its traits, then its link. Null when it links nothing.</summary>
     private async Task<List<DialogueChange>?> IdentityWorkAsync(EventEnvelope item, TopicMatcher matcher)
     {
-        if (item is { Type: EventType.Identify, Traits: { } traits } && item.CustomerKey is { } customer)
+        if (IdentityLanes.TraitsOwnerOf(item) is { } customer)
         {
-            await identities.SaveTraitsAsync(customer, traits);
+            await identities.SaveTraitsAsync(customer, item.Traits!.Value);
         }
 
         if (IdentityLanes.LinkOf(item) is not { } link)

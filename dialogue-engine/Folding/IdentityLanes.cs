@@ -23,6 +23,10 @@ public static class IdentityLanes
         return string.IsNullOrEmpty(from) || string.IsNullOrEmpty(to) || from == to ? null : (from, to);
     }
 
+    /// <summary>The customer whose profile an identify's traits go to; null for an item without traits.</summary>
+    public static string? TraitsOwnerOf(EventEnvelope item) =>
+        item is { Type: EventType.Identify, Traits: not null } ? item.CustomerKey : null;
+
     /// <summary>The indexes of the items with identity work, grouped into lanes, each in batch order.</summary>
     public static List<List<int>> Of(IReadOnlyList<EventEnvelope> items)
     {
@@ -31,7 +35,7 @@ public static class IdentityLanes
         for (var i = 0; i < items.Count; i++)
         {
             var item = items[i];
-            var traitsOf = item is { Type: EventType.Identify, Traits: not null } ? item.CustomerKey : null;
+            var traitsOf = TraitsOwnerOf(item);
             var link = LinkOf(item);
             if (traitsOf is null && link is null)
             {
