@@ -4,7 +4,7 @@
 # Source it; every function is prefixed ecrm_.
 
 ECRM_ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
-ECRM_APT_PACKAGES=(redis-server redis-tools clickhouse-server clickhouse-client librdkafka1 librdkafka-dev kcat curl wrk)
+ECRM_APT_PACKAGES=(redis-server redis-tools clickhouse-server clickhouse-client kcat curl wrk)
 
 ecrm_log() { printf '\033[1;34m[ecrm]\033[0m %s\n' "$*" >&2; }
 
@@ -23,7 +23,6 @@ ecrm_install() {
     DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq "${missing[@]}" >/dev/null
   fi
   command -v dotnet >/dev/null || { ecrm_log "the .NET 10 SDK is required (dotnet not found)"; return 1; }
-  bash "$ECRM_ROOT/dev/build-standin.sh"
   ecrm_log "restoring .NET packages"
   dotnet restore "$ECRM_ROOT/Ecrm.sln" --nologo -v quiet >/dev/null
 }

@@ -119,7 +119,7 @@ internal static class FoldRun
     {
         var database = redis.GetDatabase();
         long dialogues = 0, markers = 0;
-        foreach (var key in redis.KeysOnEveryPrimary(RedisKeys.AllCustomersPattern, pageSize: 10_000))
+        await foreach (var key in redis.KeysOnEveryPrimaryAsync(RedisKeys.AllCustomersPattern, pageSize: 10_000))
         {
             var name = key.ToString();
             if (name.Contains(":dlg:", StringComparison.Ordinal))

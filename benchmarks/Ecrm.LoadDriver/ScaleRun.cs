@@ -6,6 +6,7 @@ using Confluent.Kafka;
 using Ecrm.Common.Catalog;
 using Ecrm.Common.Events;
 using Ecrm.Common.Hosting;
+using Ecrm.Common.Kafka;
 using Ecrm.LoadDriver.Traffic;
 
 namespace Ecrm.LoadDriver;
@@ -50,14 +51,9 @@ internal static class ScaleRun
         var run = Guid.NewGuid().ToString("N")[..6];
         var warm = Messages(catalog, warmup, $"warm{run}", seed: 7);
         var measured = Messages(catalog, events, $"s{run}", seed: 42);
-        using var producer = new ProducerBuilder<string, byte[]>(new ProducerConfig
-        {
-            BootstrapServers = kafka,
-            Acks = Acks.All,
-            EnableIdempotence = true,
-            LingerMs = 5,
-        }).Build();
-        using var admin = new AdminClientBuilder(new AdminClientConfig { BootstrapServers = kafka }).Build();
+        var cluster = new KafkaOptions { BootstrapServers = kafka };
+        using var producer = KafkaClientFactory.CreateDurableProducer(cluster, tune: config => config.LingerMs = 5);
+        using var admin = KafkaClientFactory.CreateAdminClient(cluster);
         var partitions = admin.GetMetadata(topic, TimeSpan.FromSeconds(10)).Topics[0].Partitions.Count;
         using var http = new HttpClient { Timeout = TimeSpan.FromSeconds(10) };
 

@@ -6,6 +6,8 @@ using System.Text;
 using System.Text.Json;
 using Confluent.Kafka;
 using Ecrm.Common.Events;
+using Ecrm.Common.Hosting;
+using Ecrm.Common.Kafka;
 using Ecrm.Testing;
 
 namespace Ecrm.LoadDriver;
@@ -41,7 +43,7 @@ internal static class TriggerRun
         var arrivals = new Arrivals(receiver);
         using var api = new HttpClient { BaseAddress = new Uri(engine), Timeout = TimeSpan.FromSeconds(30) };
         api.DefaultRequestHeaders.Authorization = new AuthenticationHeaderValue("Bearer", adminKey);
-        using var producer = new ProducerBuilder<string, byte[]>(new ProducerConfig { BootstrapServers = kafka, Acks = Acks.All, LingerMs = 0 }).Build();
+        using var producer = KafkaClientFactory.CreateDurableProducer(new KafkaOptions { BootstrapServers = kafka }, tune: config => config.LingerMs = 0);
         const string Secret = "benchmark-webhook-secret-0123456789";
         var run = Guid.NewGuid().ToString("N")[..8];
 

@@ -1,5 +1,6 @@
 using Confluent.Kafka;
 using Ecrm.Common.Hosting;
+using Ecrm.Common.Kafka;
 using Microsoft.Extensions.Options;
 
 namespace Ecrm.Collector.Ingestion;
@@ -25,24 +26,16 @@ public sealed partial class EventProducer : IHostedService, IDisposable
         _topic = kafka.Value.EventsTopic;
         _deadLetterTopic = collector.Value.DeadLetterTopic;
         _logger = logger;
-        _producer = new ProducerBuilder<string, byte[]>(new ProducerConfig
+        _producer = KafkaClientFactory.CreateDurableProducer(kafka.Value, logger, config =>
         {
-            BootstrapServers = kafka.Value.BootstrapServers,
-            Acks = Acks.All,
-            EnableIdempotence = true,
-            LingerMs = collector.Value.KafkaLingerMs,
-            QueueBufferingMaxKbytes = collector.Value.KafkaQueueMaxKbytes,
-            QueueBufferingMaxMessages = collector.Value.KafkaQueueMaxMessages,
-            // Requests wait for their acknowledgement: a produce request must not sit in Nagle's buffer.
-            SocketNagleDisable = true,
-            MessageTimeoutMs = collector.Value.AckTimeoutSeconds * 1000,
+            config.LingerMs = collector.Value.KafkaLingerMs;
+            config.QueueBufferingMaxKbytes = collector.Value.KafkaQueueMaxKbytes;
+            config.QueueBufferingMaxMessages = collector.Value.KafkaQueueMaxMessages;
+            config.MessageTimeoutMs = collector.Value.AckTimeoutSeconds * 1000;
             // A message already sent times out only when its produce request does (30 s by default), so
             // against a hung broker a request would wait that long instead of spooling after the ack timeout.
-            RequestTimeoutMs = collector.Value.AckTimeoutSeconds * 1000,
-        }.WithDebugContexts(kafka.Value))
-        .SetLogHandler(KafkaClientLogs.To(logger))
-        .SetErrorHandler((_, error) => LogKafkaError(error.Reason, error.IsFatal))
-        .Build();
+            config.RequestTimeoutMs = collector.Value.AckTimeoutSeconds * 1000;
+        }, (_, error) => LogKafkaError(error.Reason, error.IsFatal));
     }
 
     public string EventsTopic => _topic;

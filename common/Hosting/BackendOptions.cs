@@ -43,14 +43,6 @@ public sealed record KafkaOptions
     public int SocketTimeoutMs { get; init; } = 10_000;
 
     /// <summary>
-    /// How long an engine consumer may stay out of its group's steady state (mid-rebalance, or unable to
-    /// rejoin) before it is replaced by a fresh consumer. A normal rebalance takes seconds; librdkafka
-    /// 2.0.2 can leave a member stuck after a whole-cluster outage (see GroupMembershipWatch).
-    /// </summary>
-    [Range(10, 3600)]
-    public int StuckMemberSeconds { get; init; } = 60;
-
-    /// <summary>
     /// librdkafka debug contexts for the engine's and collector's Kafka clients (for example
     /// <c>cgrp,consumer,protocol</c>), written to the structured log at Debug level; empty in production.
     /// </summary>

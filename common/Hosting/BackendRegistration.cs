@@ -1,3 +1,4 @@
+using Ecrm.Common.Kafka;
 using Ecrm.Common.Storage;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Hosting;
@@ -20,6 +21,7 @@ public static class BackendRegistration
     public static IHostApplicationBuilder AddKafkaReadiness(this IHostApplicationBuilder builder)
     {
         builder.Services.AddOptions<KafkaOptions>().BindConfiguration(KafkaOptions.Section).ValidateDataAnnotations().ValidateOnStart();
+        builder.Services.AddHostedService<KafkaLibraryStartupLog>();
         builder.Services.AddSingleton<KafkaHealthCheck>();
         builder.Services.AddHealthChecks().AddCheck<KafkaHealthCheck>("kafka", tags: [Readiness.Tag]);
         return builder;

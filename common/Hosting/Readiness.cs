@@ -1,5 +1,6 @@
 using System.Text.Json;
 using Confluent.Kafka;
+using Ecrm.Common.Kafka;
 using Ecrm.Common.Storage;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Diagnostics.HealthChecks;
@@ -102,11 +103,8 @@ public sealed class KafkaHealthCheck : IHealthCheck, IDisposable
     public KafkaHealthCheck(IOptions<KafkaOptions> options)
     {
         _topic = options.Value.EventsTopic;
-        _admin = new AdminClientBuilder(new AdminClientConfig
-        {
-            BootstrapServers = options.Value.BootstrapServers,
-            SocketTimeoutMs = 3000,
-        }).SetLogHandler((_, _) => { }).Build();
+        // Its log stays quiet: the check's answer says what is wrong, and the services' own clients log the outage.
+        _admin = KafkaClientFactory.CreateAdminClient(options.Value, socketTimeoutMs: 3000);
     }
 
     public Task<HealthCheckResult> CheckHealthAsync(HealthCheckContext context, CancellationToken cancellationToken = default) =>

@@ -1,18 +1,23 @@
 using System.Runtime.InteropServices;
 using System.Text;
+using Ecrm.Common.Kafka;
 
 namespace Ecrm.DevKafka;
 
 /// <summary>
 /// librdkafka's in-process mock cluster, reached through its C API. Its brokers listen on random
-/// loopback ports; <see cref="BootstrapServers"/> is what other processes connect to.
+/// loopback ports; <see cref="BootstrapServers"/> is what other processes connect to. It runs on the
+/// librdkafka bundled in librdkafka.redist, the same library every Ecrm Kafka client is bound to.
 /// </summary>
 public sealed partial class MockKafkaCluster : IDisposable
 {
-    private const string Library = "librdkafka.so.1";
+    // Resolved by KafkaNativeLibrary to the bundled library, never to the operating system's.
+    private const string Library = "librdkafka";
     private readonly IntPtr _handle;
     private readonly IntPtr _cluster;
     private bool _disposed;
+
+    static MockKafkaCluster() => KafkaNativeLibrary.Install(typeof(MockKafkaCluster).Assembly);
 
     public MockKafkaCluster(int brokerCount)
     {

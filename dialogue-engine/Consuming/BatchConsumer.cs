@@ -2,6 +2,7 @@ using System.Collections.Concurrent;
 using System.Diagnostics.Metrics;
 using Confluent.Kafka;
 using Ecrm.Common.Hosting;
+using Ecrm.Common.Kafka;
 using Microsoft.Extensions.Options;
 
 namespace Ecrm.DialogueEngine.Consuming;
@@ -22,10 +23,13 @@ public abstract partial class BatchConsumer(
     public const string MeterName = "Ecrm.DialogueEngine";
 
     private readonly ConcurrentDictionary<TopicPartition, long> _lag = new();
-    private readonly Counter<long> _replacements = meters.Create(MeterName).CreateCounter<long>("ecrm.consumer.replaced", description: "consumers replaced after staying out of their group's steady state too long");
+    private readonly Counter<long> _consumeErrors = meters.Create(MeterName).CreateCounter<long>("ecrm.consumer.consume_errors", description: "non-fatal errors Consume reported (a topic missing, a broker refusing a fetch); the consumer carries on");
     private readonly Counter<long> _failures = meters.Create(MeterName).CreateCounter<long>("ecrm.consumer.batch_failures", description: "batches that failed and were retried (a store or broker away)");
 
     private static readonly TimeSpan MaxRetryDelay = TimeSpan.FromSeconds(5);
+
+    /// <summary>How long to wait after a consume error with nothing read, so a missing topic is not asked for in a tight loop.</summary>
+    private static readonly TimeSpan ConsumeErrorPause = TimeSpan.FromMilliseconds(500);
 
     protected KafkaOptions Kafka => kafka.Value;
 
@@ -71,21 +75,11 @@ public abstract partial class BatchConsumer(
         }
 
         var batch = new List<ConsumeResult<string, byte[]>>(MaxBatchMessages);
-        var membership = NewMembershipWatch();
-        var consumer = CreateConsumer(membership);
+        var consumer = CreateConsumer();
         try
         {
             while (!stoppingToken.IsCancellationRequested)
             {
-                if (membership.IsStuck)
-                {
-                    _replacements.Add(1, new KeyValuePair<string, object?>("group", GroupId));
-                    LogReplacingStuckConsumer(GroupId, membership.JoinState, membership.Unsteady.TotalSeconds);
-                    CloseWithin(consumer, TimeSpan.FromSeconds(10));
-                    membership = NewMembershipWatch();
-                    consumer = CreateConsumer(membership);
-                }
-
                 FillBatch(consumer, batch, stoppingToken);
                 if (batch.Count == 0)
                 {
@@ -112,31 +106,16 @@ public abstract partial class BatchConsumer(
         }
     }
 
-    private GroupMembershipWatch NewMembershipWatch() => new(time, TimeSpan.FromSeconds(kafka.Value.StuckMemberSeconds));
-
-    private IConsumer<string, byte[]> CreateConsumer(GroupMembershipWatch membership)
+    private IConsumer<string, byte[]> CreateConsumer()
     {
-        var config = new ConsumerConfig
-        {
-            BootstrapServers = kafka.Value.BootstrapServers,
-            GroupId = GroupId,
-            AutoOffsetReset = AutoOffsetReset.Earliest,
-            EnableAutoCommit = true,
-            EnableAutoOffsetStore = false,
-            // Room for a batch to be retried through a store outage without leaving the group.
-            MaxPollIntervalMs = 600_000,
-            // A stage must be usable within milliseconds: fetch what is there instead of waiting up to
-            // librdkafka's default 500 ms for more bytes to arrive.
-            FetchWaitMaxMs = 5,
-            SessionTimeoutMs = kafka.Value.SessionTimeoutMs,
-            HeartbeatIntervalMs = Math.Min(3000, kafka.Value.SessionTimeoutMs / 3),
-            SocketTimeoutMs = kafka.Value.SocketTimeoutMs,
-            // Read on the polling thread by the membership watch.
-            StatisticsIntervalMs = 5000,
-        };
+        var config = KafkaClientFactory.GroupMemberConfig(kafka.Value, GroupId);
+        // Room for a batch to be retried through a store outage without leaving the group.
+        config.MaxPollIntervalMs = 600_000;
+        // A stage must be usable within milliseconds: fetch what is there instead of waiting up to
+        // librdkafka's default 500 ms for more bytes to arrive.
+        config.FetchWaitMaxMs = 5;
         Configure(config);
-        var consumer = new ConsumerBuilder<string, byte[]>(config.WithDebugContexts(kafka.Value))
-        .SetLogHandler(KafkaClientLogs.To(logger))
+        var consumer = KafkaClientFactory.ConsumerBuilder<string, byte[]>(kafka.Value, config, logger)
         .SetErrorHandler((_, error) =>
         {
             LogKafkaError(GroupId, error.Reason, error.IsFatal);
@@ -145,7 +124,6 @@ public abstract partial class BatchConsumer(
                 lifetime.StopApplication();
             }
         })
-        .SetStatisticsHandler((_, statistics) => membership.Observe(statistics))
         // A partition handed to another member is its lag to report now, not this member's.
         .SetPartitionsRevokedHandler((_, partitions) => ForgetLag(partitions))
         .SetPartitionsLostHandler((_, partitions) => ForgetLag(partitions))
@@ -155,34 +133,31 @@ public abstract partial class BatchConsumer(
     }
 
     /// <summary>
-    /// Leaves the group and frees the consumer, unless that hangs (a stuck member may never finish
-    /// leaving): then it is abandoned, and the group drops it when its session times out. Offsets
-    /// stored but not committed are re-delivered to the next owner, which makes them harmless.
+    /// Fills the batch by count or time. A non-fatal error that Consume reports (a subscribed topic not
+    /// there yet, a fetch the broker refused: librdkafka retries those by itself) ends the batch early:
+    /// what was read before it is processed as usual, so nothing is skipped; with nothing read, the
+    /// loop pauses briefly and consumes again.
     /// </summary>
-    private void CloseWithin(IConsumer<string, byte[]> consumer, TimeSpan limit)
-    {
-        _lag.Clear();
-        var closing = Task.Run(() =>
-        {
-            consumer.Close();
-            consumer.Dispose();
-        });
-        try
-        {
-            if (!closing.Wait(limit))
-            {
-                LogConsumerAbandoned(GroupId, limit.TotalSeconds);
-            }
-        }
-        catch (AggregateException e) when (e.InnerException is KafkaException kafkaError)
-        {
-            LogKafkaError(GroupId, kafkaError.Error.Reason, kafkaError.Error.IsFatal);
-        }
-    }
-
     private void FillBatch(IConsumer<string, byte[]> consumer, List<ConsumeResult<string, byte[]>> batch, CancellationToken stoppingToken)
     {
         batch.Clear();
+        try
+        {
+            FillBatchUntilFullOrDue(consumer, batch, stoppingToken);
+        }
+        catch (ConsumeException e) when (!e.Error.IsFatal)
+        {
+            _consumeErrors.Add(1, new KeyValuePair<string, object?>("group", GroupId), new KeyValuePair<string, object?>("code", e.Error.Code.ToString()));
+            LogConsumeError(GroupId, e.Error.Code, e.Error.Reason, batch.Count);
+            if (batch.Count == 0)
+            {
+                stoppingToken.WaitHandle.WaitOne(ConsumeErrorPause);
+            }
+        }
+    }
+
+    private void FillBatchUntilFullOrDue(IConsumer<string, byte[]> consumer, List<ConsumeResult<string, byte[]>> batch, CancellationToken stoppingToken)
+    {
         var first = consumer.Consume(TimeSpan.FromMilliseconds(500));
         stoppingToken.ThrowIfCancellationRequested();
         if (first is null || first.IsPartitionEOF)
@@ -280,11 +255,8 @@ public abstract partial class BatchConsumer(
     [LoggerMessage(Level = LogLevel.Warning, Message = "{Group}: {Step} of {Count} messages failed on attempt {Attempt}; retrying in {DelayMs} ms")]
     private partial void LogStepFailed(Exception exception, string group, string step, int count, int attempt, double delayMs);
 
-    [LoggerMessage(Level = LogLevel.Warning, Message = "{Group}: the consumer has not been a steady group member for {Seconds:F0} s (join state {JoinState}); replacing it with a fresh consumer")]
-    private partial void LogReplacingStuckConsumer(string group, string? joinState, double seconds);
-
-    [LoggerMessage(Level = LogLevel.Warning, Message = "{Group}: the replaced consumer did not close within {Seconds} s; abandoned, the group drops it when its session times out")]
-    private partial void LogConsumerAbandoned(string group, double seconds);
+    [LoggerMessage(Level = LogLevel.Warning, Message = "{Group}: Consume reported {Code}: {Reason}; {Read} messages read before it are processed, and consuming goes on")]
+    private partial void LogConsumeError(string group, ErrorCode code, string reason, int read);
 
     [LoggerMessage(Level = LogLevel.Information, Message = "{Group}: offset for {Partition} not stored: {Reason}")]
     private partial void LogStoreOffsetFailed(string group, TopicPartition partition, string reason);

@@ -176,12 +176,9 @@ public sealed partial class ErasureWorker(
     {
         long deleted = 0;
         var database = redis.GetDatabase();
-        await foreach (var page in redis.KeyPagesOnEveryPrimaryAsync(RedisKeyScan.PrefixPattern(prefix)))
+        await foreach (var key in redis.KeysOnEveryPrimaryAsync(RedisKeyScan.PrefixPattern(prefix)))
         {
-            foreach (var key in page)
-            {
-                deleted += await database.KeyDeleteAsync(key) ? 1 : 0;
-            }
+            deleted += await database.KeyDeleteAsync(key) ? 1 : 0;
         }
 
         return deleted;

@@ -146,7 +146,7 @@ public sealed class IdentityLinker(IConnectionMultiplexer redis, IOptions<Engine
             var fields = new List<RedisValue>();
             while ((string)claimed[i]! != "")
             {
-                fields.Add((string)claimed[i++]);
+                fields.Add((RedisValue)claimed[i++]);
             }
 
             i++;

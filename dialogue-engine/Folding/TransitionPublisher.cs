@@ -2,6 +2,7 @@ using System.Text.Json;
 using Confluent.Kafka;
 using Ecrm.Common.Events;
 using Ecrm.Common.Hosting;
+using Ecrm.Common.Kafka;
 using Microsoft.Extensions.Options;
 
 namespace Ecrm.DialogueEngine.Folding;
@@ -18,20 +19,14 @@ public sealed class TransitionPublisher : IDisposable
     public TransitionPublisher(IOptions<KafkaOptions> options, ILogger<TransitionPublisher> logger)
     {
         _topic = options.Value.TransitionsTopic;
-        _producer = new ProducerBuilder<string, byte[]>(new ProducerConfig
+        _producer = KafkaClientFactory.CreateDurableProducer(options.Value, logger, config =>
         {
-            BootstrapServers = options.Value.BootstrapServers,
-            Acks = Acks.All,
-            EnableIdempotence = true,
-            LingerMs = 5,
-            MessageTimeoutMs = 30_000,
-            SocketTimeoutMs = options.Value.SocketTimeoutMs,
+            config.LingerMs = 5;
+            config.MessageTimeoutMs = 30_000;
+            config.SocketTimeoutMs = options.Value.SocketTimeoutMs;
             // A produce request on a silent connection fails after this and the batch is retried.
-            RequestTimeoutMs = options.Value.SocketTimeoutMs,
-        }.WithDebugContexts(options.Value))
-        .SetLogHandler(KafkaClientLogs.To(logger))
-        .SetErrorHandler(KafkaClientLogs.ErrorsTo(logger))
-        .Build();
+            config.RequestTimeoutMs = options.Value.SocketTimeoutMs;
+        });
     }
 
     /// <summary>Completes when Kafka acknowledged every change; throws otherwise, and the batch is retried.</summary>

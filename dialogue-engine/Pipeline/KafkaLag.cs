@@ -1,6 +1,7 @@
 using System.Collections.Concurrent;
 using Confluent.Kafka;
 using Ecrm.Common.Hosting;
+using Ecrm.Common.Kafka;
 using Ecrm.DialogueEngine.Triggers;
 using Microsoft.Extensions.Options;
 
@@ -36,7 +37,7 @@ public sealed class KafkaLag(IOptions<KafkaOptions> kafka, IOptions<TriggerOptio
     /// <summary>Blocking broker calls: run it off the request thread.</summary>
     public IReadOnlyList<PartitionLag> Read()
     {
-        _admin ??= new AdminClientBuilder(new AdminClientConfig { BootstrapServers = kafka.Value.BootstrapServers }).Build();
+        _admin ??= KafkaClientFactory.CreateAdminClient(kafka.Value);
         var partitions = new Dictionary<string, List<TopicPartition>>(StringComparer.Ordinal);
         foreach (var topic in Groups.SelectMany(g => g.Topics).Distinct(StringComparer.Ordinal))
         {
@@ -53,13 +54,7 @@ public sealed class KafkaLag(IOptions<KafkaOptions> kafka, IOptions<TriggerOptio
         var watermarks = new Dictionary<TopicPartition, WatermarkOffsets>();
         foreach (var (role, group, topics) in Groups)
         {
-            var reader = _readers.GetOrAdd(group, g => new ConsumerBuilder<byte[], byte[]>(new ConsumerConfig
-            {
-                BootstrapServers = kafka.Value.BootstrapServers,
-                GroupId = g,
-                EnableAutoCommit = false,
-                EnableAutoOffsetStore = false,
-            }).Build());
+            var reader = _readers.GetOrAdd(group, g => KafkaClientFactory.CreateReader<byte[], byte[]>(kafka.Value, g));
             var wanted = topics.SelectMany(t => partitions[t]).ToList();
             var committed = reader.Committed(wanted, Timeout);
             foreach (var offset in committed)

@@ -78,7 +78,7 @@ public sealed class ArchiveReplay(IConnectionMultiplexer redis, ClickHouseClient
     {
         long removed = 0;
         var database = redis.GetDatabase();
-        await foreach (var page in redis.KeyPagesOnEveryPrimaryAsync(RedisKeys.AllCustomersPattern))
+        await foreach (var page in redis.KeysOnEveryPrimaryAsync(RedisKeys.AllCustomersPattern).Chunk(1000))
         {
             removed += await DeleteAsync(database, page);
         }

@@ -5,6 +5,7 @@ using System.Text;
 using System.Text.Json;
 using Confluent.Kafka;
 using Ecrm.Common.Hosting;
+using Ecrm.Common.Kafka;
 using Ecrm.Common.Storage;
 using Microsoft.Extensions.Options;
 using StackExchange.Redis;
@@ -175,17 +176,11 @@ public sealed class TriggerActions(
 /// <summary>One Kafka producer for the kafka action, created on first use and flushed on shutdown.</summary>
 public sealed class TriggerKafkaProducer(IOptions<KafkaOptions> options, ILogger<TriggerKafkaProducer> logger) : IDisposable
 {
-    private readonly Lazy<IProducer<string, byte[]>> _producer = new(() => new ProducerBuilder<string, byte[]>(new ProducerConfig
+    private readonly Lazy<IProducer<string, byte[]>> _producer = new(() => KafkaClientFactory.CreateDurableProducer(options.Value, logger, config =>
     {
-        BootstrapServers = options.Value.BootstrapServers,
-        Acks = Acks.All,
-        EnableIdempotence = true,
-        LingerMs = 2,
-        MessageTimeoutMs = 30_000,
-    }.WithDebugContexts(options.Value))
-    .SetLogHandler(KafkaClientLogs.To(logger))
-    .SetErrorHandler(KafkaClientLogs.ErrorsTo(logger))
-    .Build());
+        config.LingerMs = 2;
+        config.MessageTimeoutMs = 30_000;
+    }));
 
     public async Task ProduceAsync(string topic, string key, byte[] value, CancellationToken cancellationToken)
     {

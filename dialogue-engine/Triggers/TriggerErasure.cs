@@ -22,7 +22,7 @@ public sealed class TriggerErasure(IConnectionMultiplexer redis)
         {
             removed += await ForgetJobsAsync(database, shard, forgotten);
             removed += await ForgetOutboxAsync(database, shard, forgotten);
-            foreach (var key in await redis.KeysOnEveryPrimaryAsync(RedisKeyScan.PrefixPattern(TriggerKeys.ShardPrefix(shard))))
+            foreach (var key in await redis.KeysOnEveryPrimaryAsync(RedisKeyScan.PrefixPattern(TriggerKeys.ShardPrefix(shard))).ToListAsync())
             {
                 if (TriggerKeys.CustomerOfShardKey(key!) is { } customer && forgotten.Contains(customer))
                 {
@@ -46,8 +46,7 @@ public sealed class TriggerErasure(IConnectionMultiplexer redis)
     private static async Task<long> ForgetJobsAsync(IDatabase database, int shard, HashSet<string> forgotten)
     {
         long removed = 0;
-        // HSCAN blocks too: pulled on the thread pool for the reason RedisKeyScan.KeyPagesOnEveryPrimaryAsync gives.
-        var jobIds = await Task.Run(() => database.HashScan(TriggerKeys.Jobs(shard), pageSize: 1000).Select(entry => entry.Name).ToList());
+        var jobIds = await database.HashScanAsync(TriggerKeys.Jobs(shard), pageSize: 1000).Select(entry => entry.Name).ToListAsync();
         foreach (var jobId in jobIds)
         {
             if (!forgotten.Contains(TriggerKeys.CustomerOfJob(jobId!)))

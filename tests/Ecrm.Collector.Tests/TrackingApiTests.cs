@@ -2,8 +2,9 @@ using System.Net;
 using System.Net.Http.Headers;
 using System.Text;
 using System.Text.Json;
-using Confluent.Kafka;
 using Ecrm.Common.Events;
+using Ecrm.Common.Hosting;
+using Ecrm.Common.Kafka;
 using Ecrm.Testing;
 using Microsoft.AspNetCore.Mvc.Testing;
 using Xunit;
@@ -235,12 +236,7 @@ public sealed class TrackingApiTests : IClassFixture<KafkaFixture>, IDisposable
 
     private static List<(string Key, byte[] Value)> ConsumeMessages(KafkaFixture.External kafka, string topic, int expected, TimeSpan? wait)
     {
-        using var consumer = new ConsumerBuilder<string, byte[]>(new ConsumerConfig
-        {
-            BootstrapServers = kafka.BootstrapServers,
-            GroupId = $"check-{Guid.NewGuid():N}",
-            AutoOffsetReset = AutoOffsetReset.Earliest,
-        }).Build();
+        using var consumer = KafkaClientFactory.CreateReader<string, byte[]>(new KafkaOptions { BootstrapServers = kafka.BootstrapServers });
         consumer.Subscribe(topic);
         var messages = new List<(string, byte[])>();
         var deadline = DateTime.UtcNow + (wait ?? TimeSpan.FromSeconds(20));

@@ -4,6 +4,8 @@ using System.Net.Http.Json;
 using System.Text;
 using System.Text.Json;
 using Confluent.Kafka;
+using Ecrm.Common.Hosting;
+using Ecrm.Common.Kafka;
 using Ecrm.Common.Storage;
 using Ecrm.DialogueEngine.Archive;
 using Ecrm.Testing;
@@ -105,11 +107,11 @@ public sealed class TriggerConversionAndPipelineTests : IClassFixture<KafkaFixtu
     public async Task PipelineReportsKafkaLagPerPartitionOfEachGroupAndWhichServicesAreAway()
     {
         // The folding and archive groups do not run in this host: whatever reaches the events topic waits.
-        using (var producer = new ProducerBuilder<string, string>(new ProducerConfig { BootstrapServers = _kafka.BootstrapServers, Acks = Acks.All }).Build())
+        using (var producer = KafkaClientFactory.CreateDurableProducer(new KafkaOptions { BootstrapServers = _kafka.BootstrapServers }))
         {
             for (var i = 0; i < 7; i++)
             {
-                await producer.ProduceAsync(_engine.EventsTopic, new Message<string, string> { Key = $"k{i}", Value = "{}" });
+                await producer.ProduceAsync(_engine.EventsTopic, new Message<string, byte[]> { Key = $"k{i}", Value = "{}"u8.ToArray() });
             }
         }
 

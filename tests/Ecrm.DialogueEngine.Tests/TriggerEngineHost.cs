@@ -3,6 +3,8 @@ using System.Text;
 using System.Text.Json;
 using Confluent.Kafka;
 using Ecrm.Common.Events;
+using Ecrm.Common.Hosting;
+using Ecrm.Common.Kafka;
 using Ecrm.Testing;
 using Microsoft.AspNetCore.Mvc.Testing;
 
@@ -52,7 +54,7 @@ internal sealed class TriggerEngineHost : IAsyncDisposable
             _settings[key] = value;
         }
 
-        _producer = new ProducerBuilder<string, byte[]>(new ProducerConfig { BootstrapServers = kafka.BootstrapServers, Acks = Acks.All }).Build();
+        _producer = KafkaClientFactory.CreateDurableProducer(new KafkaOptions { BootstrapServers = kafka.BootstrapServers });
     }
 
     public string TransitionsTopic { get; }

@@ -343,7 +343,7 @@ public sealed class TriggerTests : IClassFixture<KafkaFixture>, IAsyncLifetime
         for (var shard = 0; shard < TriggerKeys.Shards; shard++)
         {
             jobCustomers.AddRange((await db.HashKeysAsync(TriggerKeys.Jobs(shard))).Select(id => TriggerKeys.CustomerOfJob(id!)));
-            keyCustomers.AddRange((await _connection.KeysOnEveryPrimaryAsync(RedisKeyScan.PrefixPattern(TriggerKeys.ShardPrefix(shard))))
+            keyCustomers.AddRange((await _connection.KeysOnEveryPrimaryAsync(RedisKeyScan.PrefixPattern(TriggerKeys.ShardPrefix(shard))).ToListAsync())
                 .Select(key => TriggerKeys.CustomerOfShardKey(key!)).OfType<string>());
         }
 

@@ -1,5 +1,7 @@
 using System.Text.Json;
 using Confluent.Kafka;
+using Ecrm.Common.Hosting;
+using Ecrm.Common.Kafka;
 using Ecrm.Testing;
 using Xunit.Sdk;
 
@@ -102,18 +104,12 @@ internal static class EventsTopic
     /// <summary>Every message value of the topic, from the beginning of each partition to its end.</summary>
     public static List<byte[]> ReadValues(string bootstrapServers, string topic, TimeSpan timeout)
     {
-        using var admin = new AdminClientBuilder(new AdminClientConfig { BootstrapServers = bootstrapServers }).Build();
+        var cluster = new KafkaOptions { BootstrapServers = bootstrapServers };
+        using var admin = KafkaClientFactory.CreateAdminClient(cluster);
         var partitions = admin.GetMetadata(topic, TimeSpan.FromSeconds(10)).Topics.Single().Partitions
             .Select(p => new TopicPartitionOffset(topic, p.PartitionId, Offset.Beginning)).ToList();
-        using var consumer = new ConsumerBuilder<string, byte[]>(new ConsumerConfig
-        {
-            BootstrapServers = bootstrapServers,
-            GroupId = $"check-{Guid.NewGuid():N}",
-            EnableAutoCommit = false,
-            EnablePartitionEof = true,
-            // The mock brokers hold a fetch for this long when there is nothing new.
-            FetchWaitMaxMs = 20,
-        }).Build();
+        // The mock brokers hold a fetch for FetchWaitMaxMs when there is nothing new.
+        using var consumer = KafkaClientFactory.CreateReader<string, byte[]>(cluster, tune: config => config.FetchWaitMaxMs = 20);
         consumer.Assign(partitions);
         var values = new List<byte[]>();
         var ended = new HashSet<int>();

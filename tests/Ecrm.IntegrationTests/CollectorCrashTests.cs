@@ -1,8 +1,9 @@
 using System.Net;
 using System.Text;
 using System.Text.Json;
-using Confluent.Kafka;
 using Ecrm.Common.Events;
+using Ecrm.Common.Hosting;
+using Ecrm.Common.Kafka;
 using Ecrm.Testing;
 using Xunit;
 
@@ -51,12 +52,7 @@ public sealed class CollectorCrashTests(RedisFixture redis, ClickHouseFixture cl
 
     private static List<string> Consume(string bootstrapServers, string topic, int expected)
     {
-        using var consumer = new ConsumerBuilder<string, byte[]>(new ConsumerConfig
-        {
-            BootstrapServers = bootstrapServers,
-            GroupId = $"check-{Guid.NewGuid():N}",
-            AutoOffsetReset = AutoOffsetReset.Earliest,
-        }).Build();
+        using var consumer = KafkaClientFactory.CreateReader<string, byte[]>(new KafkaOptions { BootstrapServers = bootstrapServers });
         consumer.Subscribe(topic);
         var ids = new List<string>();
         var deadline = DateTime.UtcNow.AddSeconds(30);

@@ -2,6 +2,8 @@ using System.Net;
 using System.Net.Http.Json;
 using System.Text;
 using System.Text.Json;
+using Ecrm.Common.Hosting;
+using Ecrm.Common.Kafka;
 using Ecrm.Common.Storage;
 using Ecrm.Testing;
 using StackExchange.Redis;
@@ -260,8 +262,8 @@ public abstract class EndToEndScenarios(KafkaFixture kafka, IRedisBackend redis,
             && await QueryAsync($"SELECT count() FROM {{db}}.events FINAL WHERE customer_key IN ({ClickHouseSql.Quote(_customer)}, {ClickHouseSql.Quote(user)}, {ClickHouseSql.Quote(bystander)}) FORMAT TSV") == "3\n");
 
         // Both ids hold keys (the visitor's owner pointer, the customer's dialogue) before the erasure.
-        Assert.NotEmpty(await _redis.KeysOnEveryPrimaryAsync(RedisKeyScan.PrefixPattern(RedisKeys.CustomerPrefix(_customer))));
-        Assert.NotEmpty(await _redis.KeysOnEveryPrimaryAsync(RedisKeyScan.PrefixPattern(RedisKeys.CustomerPrefix(user))));
+        Assert.NotEmpty(await _redis.KeysOnEveryPrimaryAsync(RedisKeyScan.PrefixPattern(RedisKeys.CustomerPrefix(_customer))).ToListAsync());
+        Assert.NotEmpty(await _redis.KeysOnEveryPrimaryAsync(RedisKeyScan.PrefixPattern(RedisKeys.CustomerPrefix(user))).ToListAsync());
         using var admin = EcrmServices.Client(_stack.EngineUrl, EcrmServices.AdminKey);
         var erase = await admin.DeleteAsync($"api/customers/{_customer}");
         Assert.Equal(HttpStatusCode.Accepted, erase.StatusCode);
@@ -277,7 +279,7 @@ public abstract class EndToEndScenarios(KafkaFixture kafka, IRedisBackend redis,
         Assert.Equal([_customer, user], status.GetProperty("identities").EnumerateArray().Select(i => i.GetString()).Order(StringComparer.Ordinal));
         foreach (var id in new[] { _customer, user })
         {
-            Assert.Empty(await _redis.KeysOnEveryPrimaryAsync(RedisKeyScan.PrefixPattern(RedisKeys.CustomerPrefix(id))));
+            Assert.Empty(await _redis.KeysOnEveryPrimaryAsync(RedisKeyScan.PrefixPattern(RedisKeys.CustomerPrefix(id))).ToListAsync());
             Assert.Equal("0\n", await QueryAsync($"SELECT count() FROM {{db}}.events WHERE customer_key = {ClickHouseSql.Quote(id)} OR anonymous_id = {ClickHouseSql.Quote(id)} OR user_id = {ClickHouseSql.Quote(id)} FORMAT TSV"));
             Assert.Equal("0\n", await QueryAsync($"SELECT count() FROM {{db}}.transitions WHERE customer_key = {ClickHouseSql.Quote(id)} FORMAT TSV"));
             Assert.Equal("0\n", await QueryAsync($"SELECT count() FROM {{db}}.identity_links WHERE linked_id = {ClickHouseSql.Quote(id)} OR customer_key = {ClickHouseSql.Quote(id)} FORMAT TSV"));
@@ -429,12 +431,7 @@ public abstract class EndToEndScenarios(KafkaFixture kafka, IRedisBackend redis,
 
     private List<JsonElement> ConsumeTransitions(string customer, int expected)
     {
-        using var consumer = new Confluent.Kafka.ConsumerBuilder<string, byte[]>(new Confluent.Kafka.ConsumerConfig
-        {
-            BootstrapServers = kafka.BootstrapServers,
-            GroupId = $"check-{Guid.NewGuid():N}",
-            AutoOffsetReset = Confluent.Kafka.AutoOffsetReset.Earliest,
-        }).Build();
+        using var consumer = KafkaClientFactory.CreateReader<string, byte[]>(new KafkaOptions { BootstrapServers = kafka.BootstrapServers });
         consumer.Subscribe(_stack.Topic + ".transitions");
         var found = new List<JsonElement>();
         var deadline = DateTime.UtcNow.AddSeconds(20);

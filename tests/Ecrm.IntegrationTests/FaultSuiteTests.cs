@@ -175,9 +175,9 @@ public sealed class FaultSuiteTests(ITestOutputHelper output) : IAsyncLifetime
         using var replay = RedisConnection.Connect(replayConfiguration);
         var server = _live.GetServer(_live.GetEndPoints()[0]);
         var live = _live.GetDatabase();
-        foreach (var key in server.Keys(live.Database, "*", pageSize: 1000).Where(k => !k.ToString().StartsWith("ecrm:{c:", StringComparison.Ordinal)))
+        await foreach (var key in server.KeysAsync(live.Database, "*", pageSize: 1000).Where(k => !k.ToString().StartsWith("ecrm:{c:", StringComparison.Ordinal)))
         {
-            await replay.GetDatabase().KeyRestoreAsync(key, await live.KeyDumpAsync(key));
+            await replay.GetDatabase().KeyRestoreAsync(key, await live.KeyDumpAsync(key) ?? throw new InvalidOperationException($"{key} went while it was copied"));
         }
 
         var (exitCode, log) = await _stack.RunCommandAsync("dialogue-engine", "Ecrm.DialogueEngine",

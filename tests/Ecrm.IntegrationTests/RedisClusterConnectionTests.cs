@@ -20,25 +20,15 @@ public sealed class RedisClusterConnectionTests(RedisClusterFixture cluster, Red
     }
 
     [Fact]
-    public void TheSynchronousTimeoutIsFiveSecondsUnlessTheConfigurationSetsOne()
-    {
-        using var unset = RedisConnection.Connect(oneServer.Configuration);
-        using var configured = RedisConnection.Connect(oneServer.Configuration + ",syncTimeout=1500");
-
-        Assert.Equal(RedisConnection.DefaultSyncTimeoutMs, unset.TimeoutMilliseconds);
-        Assert.Equal(1500, configured.TimeoutMilliseconds);
-    }
-
-    [Fact]
     public async Task KeysOnEveryPrimaryFindsKeysOfEverySlotAcrossThePrimaries()
     {
         var database = cluster.Connection.GetDatabase();
         var customers = Enumerable.Range(0, 30).Select(_ => $"scan-{Guid.NewGuid():N}").ToArray();
         await Task.WhenAll(customers.Select(c => database.StringSetAsync(RedisKeys.Owner(c), "someone")));
         var primaries = customers.Select(c => cluster.Connection.GetServer(cluster.Connection.GetEndPoints()[0]).ClusterConfiguration!
-            .GetBySlot(cluster.Connection.HashSlot(RedisKeys.Owner(c)))!.EndPoint.ToString()).Distinct().Count();
+            .GetBySlot(cluster.Connection.HashSlot(RedisKeys.Owner(c)))!.EndPoint!.ToString()).Distinct().Count();
 
-        var found = cluster.Connection.KeysOnEveryPrimary(RedisKeyScan.PrefixPattern("ecrm:{c:scan-")).Select(k => (string)k!).ToHashSet();
+        var found = (await cluster.Connection.KeysOnEveryPrimaryAsync(RedisKeyScan.PrefixPattern("ecrm:{c:scan-")).ToListAsync()).Select(k => (string)k!).ToHashSet();
 
         Assert.Equal(3, primaries);
         Assert.All(customers, c => Assert.Contains((string)RedisKeys.Owner(c)!, found));

@@ -36,7 +36,7 @@ public abstract partial class ReplayScenarios(KafkaFixture kafka, IRedisBackend 
         // replay --clear empties every customer key of the database, and the snapshots compare them all:
         // the test owns the keyspace. On the cluster's one database earlier stacks' customers are still
         // there (and logical databases are reused after 16 stacks), so it starts from none.
-        await Task.WhenAll((await _redis.KeysOnEveryPrimaryAsync(RedisKeys.AllCustomersPattern)).Select(key => _redis.GetDatabase().KeyDeleteAsync(key)));
+        await Task.WhenAll((await _redis.KeysOnEveryPrimaryAsync(RedisKeys.AllCustomersPattern).ToListAsync()).Select(key => _redis.GetDatabase().KeyDeleteAsync(key)));
         await _stack.PublishDemoCatalogsAsync();
     });
 
@@ -144,7 +144,7 @@ public abstract partial class ReplayScenarios(KafkaFixture kafka, IRedisBackend 
             .Select(f => $"{f.Name}={f.Value}")
             .Order(StringComparer.Ordinal));
 
-    private Task<List<RedisKey>> KeysAsync(string pattern) => _redis.KeysOnEveryPrimaryAsync(pattern);
+    private async Task<List<RedisKey>> KeysAsync(string pattern) => await _redis.KeysOnEveryPrimaryAsync(pattern).ToListAsync();
 
     private Task EventuallyAsync(string what, Func<Task<bool>> condition) =>
         Poll.UntilAsync(what, condition, TimeSpan.FromSeconds(60), () => $"engine log:\n{_stack.Logs("dialogue-engine")}");

@@ -126,7 +126,7 @@ public sealed class RedisClusterFixture : IRedisBackend, IAsyncLifetime
     {
         var slots = Connection.GetServer(Connection.GetEndPoints()[0]).ClusterConfiguration
             ?? throw new InvalidOperationException("the client sees no cluster configuration");
-        string PrimaryOf(string id) => slots.GetBySlot(Connection.HashSlot(RedisKeys.CustomerTopics(id)))!.EndPoint.ToString()!;
+        string PrimaryOf(string id) => slots.GetBySlot(Connection.HashSlot(RedisKeys.CustomerTopics(id)))!.EndPoint!.ToString()!;
         var primary = PrimaryOf(customer);
         while (true)
         {
@@ -181,7 +181,7 @@ public sealed class RedisClusterFixture : IRedisBackend, IAsyncLifetime
         Connection = RedisConnection.Connect(Configuration);
         // The client must see a cluster, or the tests on this fixture would prove nothing about one.
         var servers = Connection.GetEndPoints().Select(endpoint => Connection.GetServer(endpoint)).ToList();
-        if (servers.Count(server => server.ServerType == ServerType.Cluster && !server.IsSlave) != Primaries)
+        if (servers.Count(server => server.ServerType == ServerType.Cluster && !server.IsReplica) != Primaries)
         {
             throw new InvalidOperationException($"the client sees {string.Join(", ", servers.Select(s => $"{s.EndPoint} {s.ServerType}"))}, not {Primaries} cluster primaries");
         }

@@ -1,14 +1,15 @@
 using Confluent.Kafka;
+using Ecrm.Common.Hosting;
 using Microsoft.Extensions.Logging;
 
-namespace Ecrm.Common.Hosting;
+namespace Ecrm.Common.Kafka;
 
 /// <summary>
 /// Routes librdkafka's own log lines (connection losses, group rebalances, and the contexts named in
 /// <see cref="KafkaOptions.Debug"/>) into the service's structured log, instead of the bare lines
 /// Confluent.Kafka writes to standard error by default.
 /// </summary>
-public static partial class KafkaClientLogs
+internal static partial class KafkaClientLogs
 {
     /// <summary>A handler for <c>SetLogHandler</c> on any Kafka client builder.</summary>
     public static Action<IClient, LogMessage> To(ILogger logger) => (_, message) =>
