@@ -57,7 +57,7 @@ SECTION="$ECRM_RESULTS/micro-section.md"
   echo
   echo "Redis 7 started by the benchmark (AOF, everysec, as shipped), 10,000 dialogues present. The baseline is a"
   echo "PING over the same connection, so the Ratio column is the fold's cost in Redis round trips. Allocations"
-  echo "count the client's (StackExchange.Redis 1.2.6) as well as the folder's."
+  echo "count the client's (StackExchange.Redis 3.4) as well as the folder's."
   echo
   table FoldBenchmarks
   echo "<!-- micro:end -->"

@@ -121,6 +121,29 @@ public sealed class DeliveryAudit(EcrmServices stack, string bootstrapServers, C
         public Dictionary<string, int> Messages { get; } = new(StringComparer.Ordinal);
 
         public Dictionary<(string Customer, string Event), List<string>> Emails { get; } = [];
+
+        /// <summary>
+        /// Folds in a later read of the topic, keeping per message the most copies either read saw: the
+        /// mock brokers drop a partition's oldest segments once it holds a few MB, so a long soak reads the
+        /// topic after each round, before what that round produced can be dropped.
+        /// </summary>
+        public void Add(KafkaContents later)
+        {
+            foreach (var (id, copies) in later.Messages)
+            {
+                Messages[id] = Math.Max(copies, Messages.GetValueOrDefault(id));
+            }
+
+            foreach (var (key, ids) in later.Emails)
+            {
+                var known = Emails.TryGetValue(key, out var seen) ? seen : Emails[key] = [];
+                foreach (var group in ids.GroupBy(id => id, StringComparer.Ordinal))
+                {
+                    var missing = group.Count() - known.Count(id => id == group.Key);
+                    known.AddRange(Enumerable.Repeat(group.Key, Math.Max(0, missing)));
+                }
+            }
+        }
     }
 
     /// <summary>The archive's raw events of a run, as the readers see them (FINAL): rows per message id, and per (customer, email event).</summary>

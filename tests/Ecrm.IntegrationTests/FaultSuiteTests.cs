@@ -68,6 +68,7 @@ public sealed class FaultSuiteTests(ITestOutputHelper output) : IAsyncLifetime
     {
         var soak = TimeSpan.FromMinutes(double.Parse(Environment.GetEnvironmentVariable("ECRM_SOAK_MINUTES") ?? "0", CultureInfo.InvariantCulture));
         var started = Stopwatch.StartNew();
+        var kafka = new DeliveryAudit.KafkaContents();
         for (var round = 1; round == 1 || started.Elapsed < soak; round++)
         {
             await FaultAsync($"r{round}kafka", "Kafka broker 1 down, then all brokers 30 s", async () =>
@@ -100,9 +101,9 @@ public sealed class FaultSuiteTests(ITestOutputHelper output) : IAsyncLifetime
                 await Task.Delay(TimeSpan.FromSeconds(8));
                 _kafka.Cluster.SetBrokerRoundTrip(1, TimeSpan.Zero);
             });
+            kafka.Add(await _audit.ReadKafkaAsync());
         }
 
-        var kafka = await _audit.ReadKafkaAsync();
         var rows = new List<DeliveryRow>();
         foreach (var (fault, traffic, recovery) in _runs)
         {

@@ -1,0 +1,91 @@
+using System.Collections.Concurrent;
+using System.Diagnostics.Metrics;
+using Confluent.Kafka;
+using Ecrm.Common.Hosting;
+using Ecrm.Common.Kafka;
+using Ecrm.DialogueEngine.Consuming;
+using Ecrm.Testing;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Diagnostics.Metrics.Testing;
+using Microsoft.Extensions.Hosting.Internal;
+using Microsoft.Extensions.Logging.Abstractions;
+using Microsoft.Extensions.Options;
+using Xunit;
+
+namespace Ecrm.DialogueEngine.Tests;
+
+/// <summary>
+/// <see cref="BatchConsumer"/> on librdkafka's mock cluster: a non-fatal error that Consume throws
+/// (here a subscribed topic that does not exist yet) is counted and logged, and the member keeps
+/// consuming instead of ending the host.
+/// </summary>
+public sealed class BatchConsumerTests(KafkaFixture kafka) : IClassFixture<KafkaFixture>
+{
+    [Fact]
+    public async Task A_missing_topic_is_counted_and_survived_and_its_messages_are_consumed_once_it_exists()
+    {
+        var topic = $"not-yet-{Guid.NewGuid():N}";
+        using var services = new ServiceCollection().AddMetrics().BuildServiceProvider();
+        var meters = services.GetRequiredService<IMeterFactory>();
+        using var consumeErrors = new MetricCollector<long>(meters, BatchConsumer.MeterName, "ecrm.consumer.consume_errors");
+        var lifetime = new ApplicationLifetime(NullLogger<ApplicationLifetime>.Instance);
+        var options = new KafkaOptions { BootstrapServers = kafka.BootstrapServers };
+        using var consumer = new RecordingConsumer(options, topic, lifetime, meters);
+
+        await consumer.StartAsync(CancellationToken.None);
+        await Poll.UntilAsync("a consume error for the missing topic", () => Task.FromResult(consumeErrors.GetMeasurementSnapshot().Count > 0));
+
+        var measurement = consumeErrors.GetMeasurementSnapshot()[0];
+        Assert.Equal(nameof(ErrorCode.UnknownTopicOrPart), measurement.Tags["code"]);
+        Assert.Equal(consumer.Group, measurement.Tags["group"]);
+        Assert.False(consumer.ExecuteTask!.IsCompleted, "the consumer loop ended on a non-fatal error");
+        Assert.False(lifetime.ApplicationStopping.IsCancellationRequested, "the host was asked to stop");
+
+        kafka.Cluster.CreateTopic(topic, partitions: 3, replicationFactor: 3);
+        using (var producer = KafkaClientFactory.CreateDurableProducer(options))
+        {
+            for (var i = 0; i < 20; i++)
+            {
+                await producer.ProduceAsync(topic, new Message<string, byte[]> { Key = $"k{i}", Value = [(byte)i] });
+            }
+        }
+
+        await Poll.UntilAsync("all 20 messages processed", () => Task.FromResult(consumer.Processed.Count >= 20));
+        await consumer.StopAsync(CancellationToken.None);
+        Assert.Equal(Enumerable.Range(0, 20).Select(i => $"k{i}").Order(), consumer.Processed.Order());
+    }
+
+    private sealed class RecordingConsumer(KafkaOptions kafka, string topic, ApplicationLifetime lifetime, IMeterFactory meters)
+        : BatchConsumer(Options.Create(kafka), TimeProvider.System, lifetime, meters, NullLogger.Instance)
+    {
+        public string Group { get; } = $"batch-consumer-{Guid.NewGuid():N}";
+
+        public ConcurrentBag<string> Processed { get; } = [];
+
+        protected override string GroupId => Group;
+
+        protected override IReadOnlyList<string> Topics => [topic];
+
+        protected override int MaxBatchMessages => 100;
+
+        protected override TimeSpan BatchWindow => TimeSpan.FromMilliseconds(50);
+
+        protected override void Configure(ConsumerConfig config)
+        {
+            // See the topic appear without waiting for librdkafka's default five-minute metadata refresh.
+            config.TopicMetadataRefreshIntervalMs = 500;
+        }
+
+        protected override Task ProcessAsync(IReadOnlyList<ConsumeResult<string, byte[]>> batch, CancellationToken stoppingToken)
+        {
+            foreach (var result in batch)
+            {
+                Processed.Add(result.Message.Key);
+            }
+
+            return Task.CompletedTask;
+        }
+
+        protected override bool IsTransient(Exception exception) => false;
+    }
+}
