@@ -44,6 +44,8 @@ export ECRM_API_KEY="${ECRM_API_KEY:-ak_$(ecrm_random_key)}"
 export ECRM_ADMIN_KEY="${ECRM_ADMIN_KEY:-adm_$(ecrm_random_key)}"
 # Signs email links; kept in the data folder so links minted by an earlier run stay valid.
 [ -s "$DATA/email-signing-key" ] || ecrm_random_key > "$DATA/email-signing-key"
+# Minted email links point at the collector's public address; set ECRM_PUBLIC_COLLECTOR_URL where mail readers reach it.
+export Email__PublicBaseUrl="${ECRM_PUBLIC_COLLECTOR_URL:-$COLLECTOR_URL}"
 export Email__SigningKeys__0="${ECRM_EMAIL_SIGNING_KEY:-$(cat "$DATA/email-signing-key")}"
 
 ecrm_log "starting Redis on $REDIS_PORT and ClickHouse on $CLICKHOUSE_HTTP_PORT"

@@ -11,6 +11,9 @@ var builder = WebApplication.CreateBuilder(args);
 builder.AddDialogueEngineServices();
 
 var app = builder.Build();
+app.UseRouteValuesDecodedOnce();
+// Every engine request is a small JSON document (a segment's conditions, a trigger rule); the catalog says its own.
+app.UseRequestBodyLimits(defaultBytes: 64 * 1024);
 app.MapReadiness();
 app.MapPrometheusMetrics();
 app.MapDialogueEngineApis();

@@ -18,6 +18,9 @@ var builder = WebApplication.CreateBuilder(args);
 builder.AddRecommenderServices();
 
 var app = builder.Build();
+app.UseRouteValuesDecodedOnce();
+// A recommendation request is a few hundred bytes (with an exclude list, a few KB); the content catalog says its own.
+app.UseRequestBodyLimits(defaultBytes: 16 * 1024);
 app.UseRecommenderCors();
 app.MapReadiness();
 app.MapPrometheusMetrics();

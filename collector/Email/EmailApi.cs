@@ -75,8 +75,17 @@ public static class EmailApi
         return TypedResults.Redirect(target);
     }
 
-    private static IResult MintAsync(MintLinkRequest? request, HttpContext http, EmailTokens tokens, IOptions<EmailOptions> options, TimeProvider time)
+    private static IResult MintAsync(MintLinkRequest? request, EmailTokens tokens, IOptions<EmailOptions> options, TimeProvider time)
     {
+        // A link minted from the request's Host header would point wherever the caller's request said
+        // (a proxy's internal name, or a host an attacker chose): only the configured address is used.
+        if (options.Value.PublicBaseUrl is not { Length: > 0 } baseUrl)
+        {
+            return TypedResults.Problem(
+                "Email:PublicBaseUrl is not set: links are minted only for the collector's configured public address",
+                statusCode: StatusCodes.Status503ServiceUnavailable);
+        }
+
         var errors = new List<string>();
         if (string.IsNullOrWhiteSpace(request?.Campaign) || request.Campaign.Length > 200)
         {
@@ -109,7 +118,7 @@ public static class EmailApi
         }
 
         var expiresAt = time.GetUtcNow().AddDays(request!.ExpiresInDays ?? options.Value.LinkTtlDays);
-        var baseUrl = options.Value.PublicBaseUrl is { Length: > 0 } configured ? configured.TrimEnd('/') : $"{http.Request.Scheme}://{http.Request.Host}";
+        baseUrl = baseUrl.TrimEnd('/');
         EmailTokenPayload Payload(string kind, string? target) =>
             new(kind, request.Campaign!, request.CustomerId!, request.Topic, request.Stage, target, expiresAt.ToUnixTimeSeconds());
         return TypedResults.Ok(new MintedLink(

@@ -18,7 +18,8 @@ public sealed record EmailOptions
     [Range(1, 3650)]
     public int LinkTtlDays { get; init; } = 180;
 
-    /// <summary>The collector's public base URL for minted links; empty means the URL the request came to.</summary>
+    /// <summary>The collector's public base URL for minted links (for example https://t.shop.example); without it, nothing is minted.</summary>
+    [RegularExpression("^$|^https?://[^/?#\\s]+(/[^?#\\s]*)?$", ErrorMessage = "Email:PublicBaseUrl must be an absolute http or https URL without a query")]
     public string PublicBaseUrl { get; init; } = "";
 }
 

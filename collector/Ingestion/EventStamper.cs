@@ -12,6 +12,17 @@ public sealed class EventStamper(IOptions<CollectorOptions> options)
 {
     private const int MaxIdLength = 256;
 
+    private static string? FirstIdWithControlCharacters(EventEnvelope item) =>
+        HasControlCharacters(item.UserId) ? "userId"
+        : HasControlCharacters(item.AnonymousId) ? "anonymousId"
+        : HasControlCharacters(item.PreviousId) ? "previousId"
+        : HasControlCharacters(item.GroupId) ? "groupId"
+        : HasControlCharacters(item.MessageId) ? "messageId"
+        : null;
+
+    private static bool HasControlCharacters(string? id) =>
+        id is not null && (id.AsSpan().ContainsAnyInRange('\u0000', '\u001f') || id.Contains('\u007f', StringComparison.Ordinal));
+
     /// <summary>Completes one event in place. Returns the reason it is unacceptable, or null.</summary>
     public string? Stamp(EventEnvelope item, EventBatch? batch, DateTimeOffset receivedAt, Channel? defaultChannel = null)
     {
@@ -28,6 +39,13 @@ public sealed class EventStamper(IOptions<CollectorOptions> options)
         if (item.UserId?.Length > MaxIdLength || item.AnonymousId?.Length > MaxIdLength || item.MessageId?.Length > MaxIdLength)
         {
             return $"userId, anonymousId and messageId are limited to {MaxIdLength} characters";
+        }
+
+        if (FirstIdWithControlCharacters(item) is { } field)
+        {
+            // An id is a key in Redis, a value in the archive and a cell in exports: a newline or a tab in
+            // it would split a log line, a CSV row or a console table, and it cannot be typed to erase it.
+            return $"{field} must not contain control characters";
         }
 
         switch (item.Type)

@@ -11,7 +11,8 @@ public static class CatalogApi
     public static IEndpointRouteBuilder MapCatalogApi(this IEndpointRouteBuilder endpoints)
     {
         endpoints.MapGet("/api/catalog", GetAsync).RequireKey(KeyScope.Read);
-        endpoints.MapPut("/api/catalog", PutAsync).RequireKey(KeyScope.Admin);
+        // The demo catalog is 10 KB; a shop with thousands of topics and rules stays within 4 MB.
+        endpoints.MapPut("/api/catalog", PutAsync).RequireKey(KeyScope.Admin).WithBodyLimit(4 * 1024 * 1024);
         return endpoints;
     }
 

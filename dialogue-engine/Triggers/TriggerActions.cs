@@ -25,10 +25,12 @@ public sealed class TriggerActions(
     IConnectionMultiplexer redis,
     DialogueReader dialogues,
     TriggerKafkaProducer kafka,
+    OutboundPolicy outbound,
     IOptions<TriggerOptions> options,
     TimeProvider time)
 {
     public const string HttpClientName = "triggers";
+    public const string CollectorClientName = "triggers-collector";
     public const string SignatureHeader = "X-Ecrm-Signature";
     public const string TimestampHeader = "X-Ecrm-Timestamp";
     public const string FiringHeader = "X-Ecrm-Firing";
@@ -83,6 +85,12 @@ public sealed class TriggerActions(
         var body = JsonSerializer.SerializeToUtf8Bytes(payload, TriggerWireJsonContext.Default.TriggerPayload);
         if (action.Type == "kafka")
         {
+            // Checked again at delivery: the topics' names may have been configured since the rule was saved.
+            if (outbound.TopicProblem(action.Topic!) is { } topicProblem)
+            {
+                throw new TriggerDeliveryException(topicProblem);
+            }
+
             await kafka.ProduceAsync(action.Topic!, job.Transition.Customer, body, cancellationToken);
             return;
         }
@@ -97,9 +105,9 @@ public sealed class TriggerActions(
     private async Task PostSignedAsync(string url, string secret, byte[] body, TriggerJob job, DateTimeOffset now, CancellationToken cancellationToken)
     {
         // Checked again at delivery: the setting may have changed since the rule was saved.
-        if (!TriggerValidation.IsAllowedUrl(url, options.Value.AllowHttp))
+        if (outbound.UrlProblem(url) is { } urlProblem)
         {
-            throw new TriggerDeliveryException($"{url} is not an allowed webhook URL (https, or http to loopback, or Triggers:AllowHttp)");
+            throw new TriggerDeliveryException($"the URL is not allowed: {urlProblem}");
         }
 
         using var request = new HttpRequestMessage(HttpMethod.Post, url) { Content = new ByteArrayContent(body) };
@@ -117,7 +125,16 @@ public sealed class TriggerActions(
         }
         catch (Exception e) when (e is HttpRequestException || (e is OperationCanceledException && !cancellationToken.IsCancellationRequested))
         {
-            throw new TriggerDeliveryException(e is OperationCanceledException ? $"no answer within {options.Value.WebhookTimeoutSeconds} s" : e.Message, e);
+            // The reason a rule's author reads says what kind of failure it was and never the socket's
+            // own message (refused, unreachable, which address): that would map the network behind.
+            throw new TriggerDeliveryException(e switch
+            {
+                OperationCanceledException => $"no answer within {options.Value.WebhookTimeoutSeconds} s",
+                HttpRequestException { InnerException: RefusedAddressException refused } => refused.Message,
+                HttpRequestException { HttpRequestError: HttpRequestError.NameResolutionError } => "the receiver's host name does not resolve",
+                HttpRequestException { HttpRequestError: HttpRequestError.SecureConnectionError } => "the TLS handshake with the receiver failed",
+                _ => "the receiver could not be reached",
+            }, e);
         }
 
         using (response)
@@ -149,7 +166,7 @@ public sealed class TriggerActions(
         MintedLinkBody? minted;
         try
         {
-            using var response = await httpClients.CreateClient(HttpClientName).SendAsync(request, cancellationToken);
+            using var response = await httpClients.CreateClient(CollectorClientName).SendAsync(request, cancellationToken);
             if (!response.IsSuccessStatusCode)
             {
                 throw new TriggerDeliveryException($"the collector answered {(int)response.StatusCode} to minting a link: {await response.Content.ReadAsStringAsync(cancellationToken)}");

@@ -6,7 +6,6 @@ using Ecrm.DialogueEngine.Archive;
 using Ecrm.DialogueEngine.Catalog;
 using Ecrm.DialogueEngine.Funnels;
 using Microsoft.AspNetCore.Http.HttpResults;
-using Microsoft.Extensions.Options;
 
 namespace Ecrm.DialogueEngine.Triggers;
 
@@ -41,9 +40,9 @@ public static class TriggerApi
         TypedResults.Ok(new TriggerList([.. (await store.AllAsync()).Values.OrderBy(r => r.Id, StringComparer.Ordinal).Select(Redact)]));
 
     private static async Task<Results<Created<TriggerRule>, ProblemHttpResult>> CreateAsync(
-        HttpRequest http, TriggerStore store, CatalogHolder catalog, IOptions<TriggerOptions> options, CancellationToken cancellationToken)
+        HttpRequest http, TriggerStore store, CatalogHolder catalog, OutboundPolicy outbound, CancellationToken cancellationToken)
     {
-        var (rule, error) = await ReadRuleAsync(http, null, catalog, options.Value, cancellationToken);
+        var (rule, error) = await ReadRuleAsync(http, null, catalog, outbound, cancellationToken);
         if (error is not null)
         {
             return error;
@@ -58,7 +57,7 @@ public static class TriggerApi
         TriggerValidation.IsValidId(id) && await store.GetAsync(id) is { } rule ? TypedResults.Ok(Redact(rule)) : NotFound();
 
     private static async Task<Results<Ok<TriggerRule>, ProblemHttpResult>> ReplaceAsync(
-        string id, HttpRequest http, TriggerStore store, CatalogHolder catalog, IOptions<TriggerOptions> options, CancellationToken cancellationToken)
+        string id, HttpRequest http, TriggerStore store, CatalogHolder catalog, OutboundPolicy outbound, CancellationToken cancellationToken)
     {
         if (!TriggerValidation.IsValidId(id))
         {
@@ -66,7 +65,7 @@ public static class TriggerApi
         }
 
         var existing = await store.GetAsync(id);
-        var (rule, error) = await ReadRuleAsync(http, (id, existing), catalog, options.Value, cancellationToken);
+        var (rule, error) = await ReadRuleAsync(http, (id, existing), catalog, outbound, cancellationToken);
         if (error is not null)
         {
             return error;
@@ -188,7 +187,7 @@ public static class TriggerApi
 
     /// <summary>Reads and validates a rule; on PUT the path gives the id, and an omitted or redacted secret keeps the stored one.</summary>
     private static async Task<(TriggerRule? Rule, ProblemHttpResult? Error)> ReadRuleAsync(
-        HttpRequest http, (string Id, TriggerRule? Existing)? replacing, CatalogHolder catalog, TriggerOptions options, CancellationToken cancellationToken)
+        HttpRequest http, (string Id, TriggerRule? Existing)? replacing, CatalogHolder catalog, OutboundPolicy outbound, CancellationToken cancellationToken)
     {
         var bytes = await RequestBody.ReadAsync(http, MaxBodyBytes, cancellationToken);
         if (bytes is null)
@@ -226,7 +225,7 @@ public static class TriggerApi
             }
         }
 
-        var errors = TriggerValidation.Validate(rule, catalog.Catalog.Stages, catalog.Catalog, options.AllowHttp);
+        var errors = TriggerValidation.Validate(rule, catalog.Catalog.Stages, catalog.Catalog, outbound);
         return errors.Count > 0 ? (null, BadRequest(errors)) : (rule, null);
     }
 

@@ -6,9 +6,12 @@ public static class TriggerExtensions
     public static WebApplicationBuilder AddTriggers(this WebApplicationBuilder builder)
     {
         builder.Services.AddOptions<TriggerOptions>().BindConfiguration(TriggerOptions.Section).ValidateDataAnnotations().ValidateOnStart();
+        builder.Services.AddSingleton<OutboundPolicy>();
+        // Deliveries go where rules say, so only to addresses the policy allows; minting goes to the
+        // collector the operator configured, usually on the internal network.
         builder.Services.AddHttpClient(TriggerActions.HttpClientName)
-            // A redirect could lead a signed payload somewhere the rule never named.
-            .ConfigurePrimaryHttpMessageHandler(() => new SocketsHttpHandler { AllowAutoRedirect = false, PooledConnectionLifetime = TimeSpan.FromMinutes(5) });
+            .ConfigurePrimaryHttpMessageHandler(services => services.GetRequiredService<OutboundPolicy>().CreateHandler());
+        builder.Services.AddHttpClient(TriggerActions.CollectorClientName);
         builder.Services.AddSingleton<TriggerStore>();
         builder.Services.AddSingleton<TriggerErasure>();
         builder.Services.AddSingleton<TriggerJobs>();

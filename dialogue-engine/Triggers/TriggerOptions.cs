@@ -53,8 +53,15 @@ public sealed record TriggerOptions
     [Range(1, 300)]
     public int WebhookTimeoutSeconds { get; init; } = 10;
 
-    /// <summary>Plain http webhooks to hosts other than loopback; off, because payloads carry customer data.</summary>
+    /// <summary>Plain http webhooks to any allowed host; off, because payloads carry customer data.</summary>
     public bool AllowHttp { get; init; }
+
+    /// <summary>
+    /// Hosts (names or addresses, as written in a rule's URL) that webhooks and providers may reach
+    /// although they are not public, over http too: an on-premises CRM, a test receiver on loopback.
+    /// Every other host must resolve to public addresses only.
+    /// </summary>
+    public string[] AllowedHosts { get; init; } = [];
 
     /// <summary>How long (rule, customer, topic, episode) firing keys are remembered, so a re-delivered transition never fires twice.</summary>
     [Range(1, 3650)]

@@ -1,5 +1,4 @@
 using System.Globalization;
-using System.Net;
 using System.Text.Json;
 using System.Text.Json.Serialization;
 using System.Text.RegularExpressions;
@@ -109,7 +108,7 @@ public static partial class TriggerValidation
 
     public static bool IsValidId(string? id) => id is not null && IdPattern().IsMatch(id);
 
-    public static List<string> Validate(TriggerRule rule, StageScale stages, TopicCatalog catalog, bool allowHttp)
+    public static List<string> Validate(TriggerRule rule, StageScale stages, TopicCatalog catalog, OutboundPolicy outbound)
     {
         var errors = new List<string>();
         if (!IsValidId(rule.Id))
@@ -210,11 +209,11 @@ public static partial class TriggerValidation
             }
         }
 
-        ValidateAction(rule, errors, stages, allowHttp);
+        ValidateAction(rule, errors, stages, outbound);
         return errors;
     }
 
-    private static void ValidateAction(TriggerRule rule, List<string> errors, StageScale stages, bool allowHttp)
+    private static void ValidateAction(TriggerRule rule, List<string> errors, StageScale stages, OutboundPolicy outbound)
     {
         if (rule.Action is not { } action)
         {
@@ -225,11 +224,9 @@ public static partial class TriggerValidation
         switch (action.Type)
         {
             case "webhook" or "email" or "sms":
-                if (!IsAllowedUrl(action.Url, allowHttp))
+                if (outbound.UrlProblem(action.Url) is { } urlProblem)
                 {
-                    errors.Add(allowHttp
-                        ? "action.url: an absolute http or https URL"
-                        : "action.url: an absolute https URL (plain http only to loopback addresses, or with Triggers:AllowHttp)");
+                    errors.Add($"action.url: {urlProblem}");
                 }
 
                 if (action.Secret is not { Length: >= 16 and <= 256 })
@@ -271,24 +268,16 @@ public static partial class TriggerValidation
                 {
                     errors.Add("action.topic: a Kafka topic name (letters, digits, '.', '_', '-')");
                 }
+                else if (outbound.TopicProblem(action.Topic) is { } topicProblem)
+                {
+                    errors.Add($"action.topic: {topicProblem}");
+                }
 
                 break;
             default:
                 errors.Add("action.type: one of webhook, kafka, email, sms");
                 break;
         }
-    }
-
-    /// <summary>https anywhere; plain http only to a loopback address unless configuration allows it.</summary>
-    public static bool IsAllowedUrl(string? url, bool allowHttp)
-    {
-        if (!Uri.TryCreate(url, UriKind.Absolute, out var uri) || string.IsNullOrEmpty(uri.Host) || !string.IsNullOrEmpty(uri.UserInfo))
-        {
-            return false;
-        }
-
-        return uri.Scheme == "https"
-            || (uri.Scheme == "http" && (allowHttp || uri.IsLoopback || (IPAddress.TryParse(uri.Host.Trim('[', ']'), out var ip) && IPAddress.IsLoopback(ip))));
     }
 
     private static void CheckStage(List<string> errors, string field, int? stage, StageScale stages, bool allowZero)

@@ -16,7 +16,8 @@ public static class RecommendationsApi
         endpoints.MapGet("/v1/recommendations/{customerId}", RecommendAsync).RequireKey(KeyScope.Read);
         endpoints.MapGet("/v1/items/{id}/similar", Similar).RequireKey(KeyScope.Read);
         endpoints.MapGet("/v1/items", GetItemsAsync).RequireKey(KeyScope.Read);
-        endpoints.MapPut("/v1/items", PutItemsAsync).RequireKey(KeyScope.Admin);
+        // The demo content is 10 KB; tens of thousands of items stay within 16 MB.
+        endpoints.MapPut("/v1/items", PutItemsAsync).RequireKey(KeyScope.Admin).WithBodyLimit(16 * 1024 * 1024);
         return endpoints;
     }
 

@@ -174,6 +174,28 @@ public sealed class EmailApiTests : IClassFixture<KafkaFixture>, IDisposable
         Assert.Equal(HttpStatusCode.Forbidden, response.StatusCode);
     }
 
+    [Fact]
+    public async Task LinksUseTheConfiguredPublicAddressNeverTheRequestsHostAndWithoutOneNothingIsMinted()
+    {
+        var request = new MintLinkRequest("oled-launch", "user-42", Target, null, null, null);
+        using (var configured = _factory.WithWebHostBuilder(builder => builder.UseSetting("Email:PublicBaseUrl", "https://t.shop.example/")))
+        {
+            var client = configured.CreateClient();
+            client.DefaultRequestHeaders.Authorization = new AuthenticationHeaderValue("Bearer", AdminKey);
+            client.DefaultRequestHeaders.Host = "attacker.example";
+            var link = (await (await client.PostAsJsonAsync("/v1/email/links", request)).Content.ReadFromJsonAsync<MintedLink>())!;
+            Assert.StartsWith("https://t.shop.example/e/c/", link.ClickUrl, StringComparison.Ordinal);
+            Assert.StartsWith("https://t.shop.example/e/o/", link.OpenPixelUrl, StringComparison.Ordinal);
+        }
+
+        using var unset = _factory.WithWebHostBuilder(builder => builder.UseSetting("Email:PublicBaseUrl", ""));
+        var admin = unset.CreateClient();
+        admin.DefaultRequestHeaders.Authorization = new AuthenticationHeaderValue("Bearer", AdminKey);
+        var refused = await admin.PostAsJsonAsync("/v1/email/links", request);
+        Assert.Equal(HttpStatusCode.ServiceUnavailable, refused.StatusCode);
+        Assert.Contains("Email:PublicBaseUrl", await refused.Content.ReadAsStringAsync(), StringComparison.Ordinal);
+    }
+
     private async Task<MintedLink> MintAsync(MintLinkRequest request)
     {
         var response = await Admin().PostAsJsonAsync("/v1/email/links", request);

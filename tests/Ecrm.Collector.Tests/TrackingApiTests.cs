@@ -93,6 +93,9 @@ public sealed class TrackingApiTests : IClassFixture<KafkaFixture>, IDisposable
     [InlineData("""{"batch":[{"type":"track","event":"x","userId":"u","properties":[1,2]}]}""", "properties must be an object")]
     [InlineData("""{"batch":[{"event":"x","userId":"u"}]}""", "type is required")]
     [InlineData("""{"batch":[]}""", "at least one event")]
+    [InlineData("""{"batch":[{"type":"track","event":"x","userId":"u\n2"}]}""", "batch[0]: userId must not contain control characters")]
+    [InlineData("""{"batch":[{"type":"page","anonymousId":"a\tb"}]}""", "batch[0]: anonymousId must not contain control characters")]
+    [InlineData("""{"batch":[{"type":"alias","userId":"u","previousId":"p\u0000"}]}""", "batch[0]: previousId must not contain control characters")]
     [InlineData("""{"batch":[{"type":"track","event":"x","userId":"u","originalTimestamp":"yesterday"}]}""", "batch[0]: not a valid event")]
     [InlineData("""not json""", "body is not valid JSON")]
     [InlineData("""{"batch":{"type":"track"}}""", "batch is required: an array of events")]
@@ -209,7 +212,8 @@ public sealed class TrackingApiTests : IClassFixture<KafkaFixture>, IDisposable
                 .UseSetting("Collector:AckTimeoutSeconds", ackTimeoutSeconds.ToString())
                 .UseSetting("Auth:WriteKeys:0", WriteKey)
                 .UseSetting("Auth:AdminKeys:0", AdminKey)
-                .UseSetting("Email:SigningKeys:0", "email-signing-key-for-tests-0123456789");
+                .UseSetting("Email:SigningKeys:0", "email-signing-key-for-tests-0123456789")
+                .UseSetting("Email:PublicBaseUrl", "http://localhost");
             foreach (var (key, value) in settings)
             {
                 builder.UseSetting(key, value);

@@ -47,6 +47,8 @@ internal sealed class TriggerEngineHost : IAsyncDisposable
             ["Triggers:ArchiveWindowMs"] = "200",
             ["Triggers:RetryBaseMs"] = "200",
             ["Triggers:MaxAttempts"] = "3",
+            // The tests' receivers listen on loopback, which deliveries may reach only when allow-listed.
+            ["Triggers:AllowedHosts:0"] = "127.0.0.1",
             ["Logging:LogLevel:Default"] = "Warning",
         };
         foreach (var (key, value) in settings ?? new Dictionary<string, string>())

@@ -271,6 +271,42 @@ public sealed class TriggerTests : IClassFixture<KafkaFixture>, IAsyncLifetime
     }
 
     [Fact]
+    public async Task AKafkaActionMayNotWriteIntoTheEnginesOwnTopics()
+    {
+        _engine.Start();
+        foreach (var topic in new[] { _engine.EventsTopic, _engine.TransitionsTopic, _engine.EventsTopic + ".dlq" })
+        {
+            var rule = "{\"id\":\"" + _rule + "\",\"when\":{\"toStage\":2},\"action\":{\"type\":\"kafka\",\"topic\":\"" + topic + "\"}}";
+            var response = await _engine.Api.PostAsync("api/triggers", new StringContent(rule, Encoding.UTF8, "application/json"));
+            Assert.True(response.StatusCode == HttpStatusCode.BadRequest, $"{topic}: {(int)response.StatusCode}");
+            Assert.Contains("own topics", await response.Content.ReadAsStringAsync(), StringComparison.Ordinal);
+        }
+    }
+
+    [Fact]
+    public async Task AHostNameThatResolvesToAnInternalAddressIsRefusedAtConnectTimeWithoutRevealingTheNetwork()
+    {
+        // The rule names a host, not an address, so it passes validation: only the connection, after
+        // DNS, finds that it is loopback (as a rebinding name would be by the time of delivery).
+        _engine.Start();
+        var url = _receiver.Url("rebound").Replace("http://127.0.0.1", "https://localhost", StringComparison.Ordinal);
+        await _engine.CreateRuleAsync("{\"id\":\"" + _rule + "\",\"when\":{\"topic\":\"*\",\"toStage\":2},\"action\":{\"type\":\"webhook\",\"url\":\"" + url + "\",\"secret\":\"" + Secret + "\"}}");
+
+        await _engine.PublishAsync("c-rebound", Topic, 1, 2);
+        DeadLetterList? dead = null;
+        await TriggerEngineHost.EventuallyAsync("a dead letter", async () =>
+        {
+            dead = await _engine.Api.GetFromJsonAsync<DeadLetterList>($"api/triggers/dead-letters?rule={_rule}");
+            return dead!.DeadLetters.Count == 1;
+        });
+
+        var letter = dead!.DeadLetters.Single();
+        Assert.Equal("the receiver's host does not resolve to a public address (see Triggers:AllowedHosts)", letter.Error);
+        Assert.DoesNotContain("127.0.0.1", letter.Error, StringComparison.Ordinal);
+        Assert.Empty(_receiver.All);
+    }
+
+    [Fact]
     public async Task FailingReceiverGetsItsRetriesThenADeadLetterThatReplays()
     {
         _receiver.Status = 500;
@@ -361,6 +397,13 @@ public sealed class TriggerTests : IClassFixture<KafkaFixture>, IAsyncLifetime
     [InlineData("""{"id":"x","when":{"toStage":3},"unless":{"toStage":4,"within":"2 hours"},"action":{"type":"webhook","url":"https://h.example/x","secret":"0123456789abcdef"}}""", "unless.within")]
     [InlineData("""{"id":"x","when":{"toStage":3},"unless":{"toStage":2,"within":"PT2H"},"action":{"type":"webhook","url":"https://h.example/x","secret":"0123456789abcdef"}}""", "unless.toStage")]
     [InlineData("""{"id":"x","when":{"toStage":3},"action":{"type":"webhook","url":"http://crm.example/x","secret":"0123456789abcdef"}}""", "action.url")]
+    [InlineData("""{"id":"x","when":{"toStage":3},"action":{"type":"webhook","url":"https://169.254.169.254/latest/meta-data","secret":"0123456789abcdef"}}""", "action.url")]
+    [InlineData("""{"id":"x","when":{"toStage":3},"action":{"type":"webhook","url":"https://10.1.2.3/x","secret":"0123456789abcdef"}}""", "action.url")]
+    [InlineData("""{"id":"x","when":{"toStage":3},"action":{"type":"webhook","url":"https://192.168.0.10/x","secret":"0123456789abcdef"}}""", "action.url")]
+    [InlineData("""{"id":"x","when":{"toStage":3},"action":{"type":"webhook","url":"https://[::1]:8123/","secret":"0123456789abcdef"}}""", "action.url")]
+    [InlineData("""{"id":"x","when":{"toStage":3},"action":{"type":"sms","url":"https://[fd00::1]/send","secret":"0123456789abcdef","targetUrl":"https://shop.example"}}""", "action.url")]
+    [InlineData("""{"id":"x","when":{"toStage":3},"action":{"type":"webhook","url":"http://localhost:8123/?query=DROP","secret":"0123456789abcdef"}}""", "action.url")]
+    [InlineData("""{"id":"x","when":{"toStage":3},"action":{"type":"kafka","topic":"ecrm.events"}}""", "action.topic")]
     [InlineData("""{"id":"x","when":{"toStage":3},"action":{"type":"webhook","url":"https://h.example/x","secret":"short"}}""", "action.secret")]
     [InlineData("""{"id":"x","when":{"toStage":3},"action":{"type":"fax"}}""", "action.type")]
     [InlineData("""{"id":"x","when":{"toStage":3},"action":{"type":"email","url":"https://h.example/x","secret":"0123456789abcdef"}}""", "action.targetUrl")]

@@ -227,7 +227,13 @@ public abstract class EndToEndScenarios(KafkaFixture kafka, IRedisBackend redis,
         var conditions = "{\"conditions\":{\"dialogue\":[{\"topic\":\"" + Topic + "\",\"minStage\":2}]}}";
         var count = await (await reader.PostAsync("api/segments/count", Json(conditions))).Content.ReadFromJsonAsync<JsonElement>();
         Assert.Equal(1, count.GetProperty("count").GetInt32());
-        Assert.Equal(HttpStatusCode.OK, (await reader.PutAsync("api/segments/prospects", Json(conditions.Replace("{\"conditions\"", "{\"name\":\"Prospects\",\"conditions\"", StringComparison.Ordinal)))).StatusCode);
+        var prospects = conditions.Replace("{\"conditions\"", "{\"name\":\"Prospects\",\"conditions\"", StringComparison.Ordinal);
+        Assert.Equal(HttpStatusCode.Forbidden, (await reader.PutAsync("api/segments/prospects", Json(prospects))).StatusCode);
+        using (var admin = EcrmServices.Client(_stack.EngineUrl, EcrmServices.AdminKey))
+        {
+            Assert.Equal(HttpStatusCode.OK, (await admin.PutAsync("api/segments/prospects", Json(prospects))).StatusCode);
+        }
+
         var filtered = await reader.GetFromJsonAsync<JsonElement>($"api/funnels/{Topic}?segment=prospects");
         Assert.Equal(1, filtered.GetProperty("stages")[0].GetProperty("customers").GetInt32());
         var csv = await reader.GetStringAsync("api/segments/prospects/export.csv");
@@ -293,6 +299,65 @@ public abstract class EndToEndScenarios(KafkaFixture kafka, IRedisBackend redis,
     }
 
     [Fact]
+    public async Task ASegmentExportNeutralisesCustomerIdsThatASpreadsheetWouldRunAsFormulas()
+    {
+        using var collector = EcrmServices.Client(_stack.CollectorUrl);
+        var probe = Guid.NewGuid().ToString("N");
+        string[] formulas = ["=HYPERLINK(\"http://evil.example\",\"x\")" + probe, "+1+" + probe, "-2+" + probe, "@SUM(1)" + probe];
+        var plain = "plain-" + probe;
+        var identifies = formulas.Append(plain).Select(user =>
+            "{\"type\":\"identify\",\"userId\":" + JsonSerializer.Serialize(user) + ",\"traits\":{\"csvProbe\":\"" + probe + "\"}}");
+        Assert.Equal(HttpStatusCode.OK, (await collector.PostAsync("v1/batch", Json(Batch([.. identifies])))).StatusCode);
+        await Eventually("the identifies are archived", async () =>
+            await QueryAsync($"SELECT count() FROM {{db}}.events WHERE user_id LIKE {ClickHouseSql.Quote("%" + probe)} FORMAT TSV") == "5\n");
+
+        using var reader = EcrmServices.Client(_stack.EngineUrl, EcrmServices.ApiKey);
+        var conditions = "{\"conditions\":{\"traits\":[{\"name\":\"csvProbe\",\"op\":\"eq\",\"value\":\"" + probe + "\"}]}}";
+        var csv = await (await reader.PostAsync("api/segments/export", Json(conditions))).Content.ReadAsStringAsync();
+
+        // ClickHouse quotes every string cell; the id is the first one. Each formula goes out behind a
+        // quote (so a spreadsheet shows it as text), the plain id unchanged. (Ids with a tab or a carriage
+        // return are refused at ingestion; the export neutralises them too, for ids archived before that.)
+        var ids = csv.Split('\n', StringSplitOptions.RemoveEmptyEntries).Skip(1).Select(line => line[1..line.IndexOf("\",", StringComparison.Ordinal)].Replace("\"\"", "\"", StringComparison.Ordinal)).ToList();
+        Assert.Equal(formulas.Select(f => "'" + f).Append(plain).Order(StringComparer.Ordinal), ids.Order(StringComparer.Ordinal));
+        Assert.All(ids, id => Assert.DoesNotMatch("^[-=+@\t\r]", id));
+    }
+
+    [Theory]
+    [InlineData("shop/42")]
+    [InlineData("100%")]
+    [InlineData("a%2Fb")]
+    [InlineData("고객 ünïcode")]
+    public async Task ACustomerIdWithASlashAPercentOrNonAsciiCharactersCanBeReadAndErased(string prefix)
+    {
+        var user = $"{prefix}-{Guid.NewGuid():N}";
+        using var collector = EcrmServices.Client(_stack.CollectorUrl);
+        var track = "{\"type\":\"track\",\"event\":\"Product Viewed\",\"userId\":" + JsonSerializer.Serialize(user) + ",\"context\":{\"page\":{\"path\":\"/tv/oled-55/specs\"}}}";
+        Assert.Equal(HttpStatusCode.OK, (await collector.PostAsync("v1/batch", Json(Batch(track)))).StatusCode);
+        await Eventually("the event is archived", async () =>
+            await QueryAsync($"SELECT count() FROM {{db}}.events FINAL WHERE user_id = {ClickHouseSql.Quote(user)} FORMAT TSV") == "1\n");
+
+        // Clients encode an id as one path segment (encodeURIComponent): a slash as %2F, a percent as %25.
+        var segment = Uri.EscapeDataString(user);
+        using var reader = EcrmServices.Client(_stack.EngineUrl, EcrmServices.ApiKey);
+        var view = await reader.GetFromJsonAsync<JsonElement>($"api/customers/{segment}");
+        Assert.Equal(user, view.GetProperty("customerId").GetString());
+        var dialogues = await reader.GetFromJsonAsync<JsonElement>($"api/customers/{segment}/dialogues");
+        Assert.Equal(user, dialogues.GetProperty("customerId").GetString());
+        using var recommender = EcrmServices.Client(_stack.RecommenderUrl, EcrmServices.ApiKey);
+        Assert.Equal(HttpStatusCode.OK, (await recommender.GetAsync($"v1/recommendations/{segment}")).StatusCode);
+
+        using var admin = EcrmServices.Client(_stack.EngineUrl, EcrmServices.AdminKey);
+        var erase = await admin.DeleteAsync($"api/customers/{segment}");
+        Assert.Equal(HttpStatusCode.Accepted, erase.StatusCode);
+        var job = (await erase.Content.ReadFromJsonAsync<JsonElement>()).GetProperty("id").GetString();
+        await Eventually("the erasure job is done", async () =>
+            (await admin.GetFromJsonAsync<JsonElement>($"api/erasures/{job}")).GetProperty("status").GetString() == "done");
+        Assert.Empty(await _redis.KeysOnEveryPrimaryAsync(RedisKeyScan.PrefixPattern(RedisKeys.CustomerPrefix(user))).ToListAsync());
+        Assert.Equal("0\n", await QueryAsync($"SELECT count() FROM {{db}}.events WHERE user_id = {ClickHouseSql.Quote(user)} FORMAT TSV"));
+    }
+
+    [Fact]
     public async Task ASavedSegmentBoostsItsContentInTheRecommendationsOfItsCustomers()
     {
         using var collector = EcrmServices.Client(_stack.CollectorUrl);
@@ -307,7 +372,11 @@ public abstract class EndToEndScenarios(KafkaFixture kafka, IRedisBackend redis,
         Assert.DoesNotContain(before.GetProperty("items").EnumerateArray(), i => i.GetProperty("topic").GetString() == "spa-gangnam");
 
         var vip = "{\"name\":\"VIP\",\"conditions\":{\"traits\":[{\"name\":\"tier\",\"op\":\"eq\",\"value\":\"vip\"}]}}";
-        Assert.Equal(HttpStatusCode.OK, (await reader.PutAsync("api/segments/vip", Json(vip))).StatusCode);
+        using (var admin = EcrmServices.Client(_stack.EngineUrl, EcrmServices.AdminKey))
+        {
+            Assert.Equal(HttpStatusCode.OK, (await admin.PutAsync("api/segments/vip", Json(vip))).StatusCode);
+        }
+
         await Eventually("the engine lists the customer in the segment", () => _redis.GetDatabase().SetContainsAsync(RedisKeys.SegmentMembers("vip"), user));
 
         var after = await recommender.GetFromJsonAsync<JsonElement>($"v1/recommendations/{user}?n=10");

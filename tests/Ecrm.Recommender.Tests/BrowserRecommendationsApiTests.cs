@@ -82,6 +82,19 @@ public sealed class BrowserRecommendationsApiTests : IClassFixture<RedisFixture>
     }
 
     [Fact]
+    public async Task ABodyOverTheEndpointsLimitGets413WithAProblemDocument()
+    {
+        var exclude = string.Join(',', Enumerable.Range(0, 200_000).Select(i => $"\"item-{i}\""));
+        var huge = new StringContent("{\"anonymousId\":\"" + _visitor + "\",\"exclude\":[" + exclude + "]}", Encoding.UTF8, "application/json");
+
+        var response = await Browser().PostAsync("/v1/recommendations", huge);
+
+        Assert.Equal(HttpStatusCode.RequestEntityTooLarge, response.StatusCode);
+        Assert.Equal("application/problem+json", response.Content.Headers.ContentType?.MediaType);
+        Assert.Contains("16384 bytes", await response.Content.ReadAsStringAsync(), StringComparison.Ordinal);
+    }
+
+    [Fact]
     public async Task PreflightIsAnsweredForAllowedOriginsOnly()
     {
         var client = _factory.CreateClient();

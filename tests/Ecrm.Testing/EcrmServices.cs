@@ -43,6 +43,8 @@ public sealed class EcrmServices : IAsyncDisposable
             ["Auth__ApiKeys__0"] = ApiKey,
             ["Auth__AdminKeys__0"] = AdminKey,
             ["Email__SigningKeys__0"] = "integration-email-signing-key-0123456789",
+            // The tests' webhook receivers listen on loopback, which deliveries may reach only when allow-listed.
+            ["Triggers__AllowedHosts__0"] = "127.0.0.1",
             ["Engine__BatchWindowMs"] = "20",
             ["Recommender__CatalogPollMs"] = "200",
             ["Recommender__ModelDirectory"] = Directory.CreateTempSubdirectory("ecrm-models-").FullName,
@@ -83,6 +85,8 @@ public sealed class EcrmServices : IAsyncDisposable
     {
         // Ports chosen up front: the engine is told where the collector's and recommender's metrics are.
         var recommenderUrl = _urls["recommender"] = new Uri($"http://127.0.0.1:{ServerProcess.FreePort()}/");
+        var collectorUrl = _urls["collector"] = new Uri($"http://127.0.0.1:{ServerProcess.FreePort()}/");
+        _environment.TryAdd("Email__PublicBaseUrl", collectorUrl.ToString());
         CollectorUrl = await StartServiceAsync("collector");
         _environment.TryAdd("Pipeline__CollectorMetricsUrl", new Uri(CollectorUrl, "metrics").ToString());
         _environment.TryAdd("Pipeline__RecommenderMetricsUrl", new Uri(recommenderUrl, "metrics").ToString());
