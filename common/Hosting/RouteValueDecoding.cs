@@ -19,7 +19,8 @@ public static class RouteValueDecoding
     public static IApplicationBuilder UseRouteValuesDecodedOnce(this IApplicationBuilder app) => app.Use(async (context, next) =>
     {
         if (context.GetEndpoint() is RouteEndpoint { RoutePattern: var pattern } && pattern.Parameters.Count > 0
-            && context.Features.Get<IHttpRequestFeature>()?.RawTarget is { Length: > 0 } rawTarget)
+            // Without a percent sign there is nothing to decode, and Kestrel's values are the raw ones.
+            && context.Features.Get<IHttpRequestFeature>()?.RawTarget is { Length: > 0 } rawTarget && rawTarget.Contains('%', StringComparison.Ordinal))
         {
             DecodeWholeSegmentParameters(pattern, rawTarget, context.Request.RouteValues);
         }

@@ -22,7 +22,7 @@ public sealed class TriggerErasure(IConnectionMultiplexer redis)
         {
             removed += await ForgetJobsAsync(database, shard, forgotten);
             removed += await ForgetOutboxAsync(database, shard, forgotten);
-            foreach (var key in await redis.KeysOnEveryPrimaryAsync(RedisKeyScan.PrefixPattern(TriggerKeys.ShardPrefix(shard))).ToListAsync())
+            await foreach (var key in redis.KeysOnEveryPrimaryAsync(RedisKeyScan.PrefixPattern(TriggerKeys.ShardPrefix(shard))))
             {
                 if (TriggerKeys.CustomerOfShardKey(key!) is { } customer && forgotten.Contains(customer))
                 {
