@@ -26,6 +26,8 @@ public sealed class EventStamper(IOptions<CollectorOptions> options)
     /// <summary>Completes one event in place. Returns the reason it is unacceptable, or null.</summary>
     public string? Stamp(EventEnvelope item, EventBatch? batch, DateTimeOffset receivedAt, Channel? defaultChannel = null)
     {
+        // Flags are what the collector noticed; a client's own would let it pass for verified or for a bot.
+        item.Flags = null;
         if (item.Type is null)
         {
             return "type is required: one of track, page, screen, identify, alias, group";

@@ -15,6 +15,7 @@ public static class BackendRegistration
     public static IHostApplicationBuilder AddKeyAuthentication(this IHostApplicationBuilder builder)
     {
         builder.Services.AddOptions<AuthOptions>().BindConfiguration(AuthOptions.Section).ValidateDataAnnotations().ValidateOnStart();
+        builder.Services.AddOperatorAccess();
         return builder;
     }
 
