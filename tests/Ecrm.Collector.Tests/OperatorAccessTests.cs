@@ -54,3 +54,15 @@ public sealed class OperatorAccessTests : IClassFixture<KafkaFixture>, IDisposab
         return client;
     }
 }
+
+/// <summary>The collector's routes are exactly those the README's route and key table lists for it.</summary>
+public sealed class CollectorRouteTableTests(KafkaFixture kafka) : IClassFixture<KafkaFixture>
+{
+    [Fact]
+    public void EveryRouteIsInTheReadmeTable()
+    {
+        using var factory = TrackingApiTests.Collector(kafka.BootstrapServers, kafka.CreateTopic("routes"));
+
+        Assert.Equal(RouteKeyTable.Of("collector").Select(r => $"{r.Method} {r.Route}").Order(StringComparer.Ordinal), RouteKeyTable.EndpointsOf(factory.Services));
+    }
+}
