@@ -150,7 +150,7 @@ public static class CompatibleClientsApi
 
         try
         {
-            using var document = JsonDocument.Parse(body);
+            using var document = JsonDocument.Parse(body!);
             if (document.RootElement is not { ValueKind: JsonValueKind.Object } root
                 || !root.TryGetProperty("series", out var series) || series.ValueKind != JsonValueKind.Array)
             {
@@ -198,7 +198,7 @@ public static class CompatibleClientsApi
 
         root["type"] = EventTypeNames.Of(type);
         using var document = JsonDocument.Parse(ToJson(root));
-        var result = await TrackingApi.IngestAsync(http, document.RootElement, type, cancellationToken);
+        var result = await TrackingApi.IngestDocumentAsync(http, document.RootElement, type, cancellationToken);
         if (result is not Ok<IngestResponse>)
         {
             return result;
@@ -286,7 +286,7 @@ public static class CompatibleClientsApi
     private static Uri? PublicAddress(EmailOptions email) =>
         Uri.TryCreate(email.PublicBaseUrl, UriKind.Absolute, out var address) ? address : null;
 
-    private static IResult Json(Action<Utf8JsonWriter> writeBody)
+    private static FileContentHttpResult Json(Action<Utf8JsonWriter> writeBody)
     {
         using var buffer = new MemoryStream();
         using (var writer = new Utf8JsonWriter(buffer))

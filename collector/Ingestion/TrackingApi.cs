@@ -49,7 +49,7 @@ public static class TrackingApi
         }
 
         // Strings are decoded lazily; invalid UTF-8 would surface later as a failure deep in the pipeline.
-        if (!System.Text.Unicode.Utf8.IsValid(body))
+        if (!System.Text.Unicode.Utf8.IsValid(body!))
         {
             return Problem(StatusCodes.Status400BadRequest, "body is not valid UTF-8");
         }
@@ -58,7 +58,7 @@ public static class TrackingApi
         try
         {
             // The Content-Type is not looked at: analytics-next sends JSON as text/plain, so that no CORS preflight is needed.
-            document = JsonDocument.Parse(body, new JsonDocumentOptions { MaxDepth = 64, AllowTrailingCommas = true });
+            document = JsonDocument.Parse(body!, new JsonDocumentOptions { MaxDepth = 64, AllowTrailingCommas = true });
         }
         catch (JsonException e)
         {
@@ -67,7 +67,7 @@ public static class TrackingApi
 
         using (document)
         {
-            return await IngestAsync(http, document.RootElement, singleType, cancellationToken);
+            return await IngestDocumentAsync(http, document.RootElement, singleType, cancellationToken);
         }
     }
 
@@ -75,7 +75,7 @@ public static class TrackingApi
     /// Ingests a parsed body: one event (<paramref name="singleType"/> set) or a batch. Every route that
     /// takes events comes through here, so each gets the same checks and the same durable acknowledgement.
     /// </summary>
-    internal static async Task<IResult> IngestAsync(HttpContext http, JsonElement root, EventType? singleType, CancellationToken cancellationToken)
+    internal static async Task<IResult> IngestDocumentAsync(HttpContext http, JsonElement root, EventType? singleType, CancellationToken cancellationToken)
     {
         var services = http.RequestServices;
         var limits = services.GetRequiredService<IOptions<CollectorOptions>>().Value;

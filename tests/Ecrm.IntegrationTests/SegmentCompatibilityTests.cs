@@ -2,7 +2,6 @@ using System.Net.Http.Json;
 using System.Text.Json;
 using Ecrm.Common.Storage;
 using Ecrm.Testing;
-using StackExchange.Redis;
 using Xunit;
 
 namespace Ecrm.IntegrationTests;
@@ -56,13 +55,15 @@ public sealed class SegmentCompatibilityTests(KafkaFixture kafka, RedisFixture r
 
         Assert.Equal("group,identify,page,track", types);
     }
-    /// <summary>The collector paths each browser SDK used for its identify, page, track, group, batch and closed-page request.</summary>
+    /// <summary>
+    /// The collector paths each browser SDK used for its identify, page, track and group, and the batch's two events.
+    /// (The closed page's request is not reported by the browser: analytics-next sends it to /v1/b with keepalive,
+    /// RudderStack with sendBeacon to /beacon/v1/batch?writeKey=.)
+    /// </summary>
     private static readonly Dictionary<string, string[]> PathsOf = new()
     {
-        // analytics-next: one-letter paths, /v1/b when batching (also on page leave, with keepalive).
         ["segment"] = ["/v1/i", "/v1/p", "/v1/t", "/v1/g", "/v1/b", "/v1/b"],
-        // RudderStack v3: the long paths, /v1/batch when batching, sendBeacon to /beacon/v1/batch?writeKey= on page leave.
-        ["rudder"] = ["/v1/identify", "/v1/page", "/v1/track", "/v1/group", "/v1/batch", "/beacon/v1/batch"],
+        ["rudder"] = ["/v1/identify", "/v1/page", "/v1/track", "/v1/group", "/v1/batch", "/v1/batch"],
     };
 
     [Theory]
@@ -86,7 +87,7 @@ public sealed class SegmentCompatibilityTests(KafkaFixture kafka, RedisFixture r
 
         // Nothing came from a CDN or a vendor's control plane, and the browser let every request through CORS.
         Assert.Equal("[]", result.GetProperty("elsewhere").GetRawText());
-        Assert.Equal(PathsOf[client], sent.Where((_, i) => i != 5).Select(e => e.Str("path")));
+        Assert.Equal(PathsOf[client], sent.Take(6).Select(e => e.Str("path")));
         Assert.Equal("false", result.Str("sentBeforeClose"));
         var posts = result.GetProperty("wire").EnumerateArray().Where(w => w.Str("method") == "POST" && w.Str("path") != "/v1/m" && w.Str("path")!.StartsWith("/v1", StringComparison.Ordinal)).ToArray();
         Assert.All(posts, post => Assert.Equal("200", post.Str("status")));
@@ -104,7 +105,7 @@ public sealed class SegmentCompatibilityTests(KafkaFixture kafka, RedisFixture r
         }
 
         // Kafka holds each of the page's events exactly once, and nothing else (the metrics call is no event).
-        var ids = sent.Select(e => e.Str("id")!).ToArray();
+        var ids = sent.Select(e => e.Str("id")).ToArray();
         Assert.Equal(ids.Length, ids.Distinct().Count());
         var inKafka = EventsTopic.ReadAll(kafka.BootstrapServers, _services.Topic).Select(e => e.Str("messageId")).ToList();
         Assert.Equal(ids.Order(), inKafka.Order());
