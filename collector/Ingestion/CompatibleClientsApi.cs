@@ -21,11 +21,9 @@ public static class CompatibleClientsApi
     {
         endpoints.MapGet("/v1/projects/{writeKey}/settings", SegmentSettings);
         endpoints.MapPost("/v1/m", MetricsAsync).RequireRateLimiting(CollectorExtensions.IngestionLimit);
-        // The v3 JS SDK asks for /sourceConfig/ (with a slash), the mobile SDKs for /sourceConfig; HEAD is its ad-blocker probe.
-        foreach (var path in (string[])["/sourceConfig", "/sourceConfig/"])
-        {
-            endpoints.MapMethods(path, [HttpMethods.Get, HttpMethods.Head], RudderSourceConfig);
-        }
+        // The v3 JS SDK asks for /sourceConfig/ (with a slash, which routing ignores), the mobile SDKs for
+        // /sourceConfig; HEAD is the JS SDK's ad-blocker probe.
+        endpoints.MapMethods("/sourceConfig", [HttpMethods.Get, HttpMethods.Head], RudderSourceConfig);
 
         foreach (var type in (EventType[])[EventType.Track, EventType.Page])
         {
