@@ -32,9 +32,9 @@ public static class CompatibleClientsApi
         }
 
         // Anything else under /v1 (a short path of a newer client, a typo) gets a reason rather than an empty 404.
-        endpoints.MapMethods("/v1/{**path}", [HttpMethods.Get, HttpMethods.Post, HttpMethods.Put, HttpMethods.Delete], (string path) =>
+        endpoints.MapMethods("/v1/{**path}", [HttpMethods.Get, HttpMethods.Post, HttpMethods.Put, HttpMethods.Delete], (string path, HttpRequest request) =>
             TypedResults.Problem(
-                $"there is no endpoint /v1/{path}: events go to /v1/batch (/v1/b), /v1/track (/v1/t), /v1/page (/v1/p), /v1/screen (/v1/s), /v1/identify (/v1/i), /v1/group (/v1/g) or /v1/alias (/v1/a)",
+                $"there is no endpoint {request.Method} /v1/{path}: events are POSTed to /v1/batch (/v1/b), /v1/track (/v1/t), /v1/page (/v1/p), /v1/screen (/v1/s), /v1/identify (/v1/i), /v1/group (/v1/g) or /v1/alias (/v1/a)",
                 statusCode: StatusCodes.Status404NotFound));
         return endpoints;
     }

@@ -319,7 +319,7 @@ public sealed class CompatibleClientsTests : IClassFixture<KafkaFixture>, IDispo
 
         Assert.Equal(HttpStatusCode.NotFound, response.StatusCode);
         Assert.Equal("application/problem+json", response.Content.Headers.ContentType?.MediaType);
-        Assert.Contains("there is no endpoint /v1/x", await response.Content.ReadAsStringAsync(), StringComparison.Ordinal);
+        Assert.Contains("there is no endpoint POST /v1/x", await response.Content.ReadAsStringAsync(), StringComparison.Ordinal);
     }
 
     [Theory]

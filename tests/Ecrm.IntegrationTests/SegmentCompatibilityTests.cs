@@ -33,7 +33,9 @@ public sealed class SegmentCompatibilityTests(KafkaFixture kafka, RedisFixture r
         var customer = $"segment-{Guid.NewGuid():N}";
 
         using var node = ServerProcess.Start("node", [script, _services.CollectorUrl.ToString().TrimEnd('/'), EcrmServices.WriteKey, customer]);
-        await node.WaitUntilAsync("the Segment client", () => Task.FromResult(node.HasExited && node.Output.Contains("sent", StringComparison.Ordinal)), TimeSpan.FromSeconds(40));
+        // Waits for the output too: a client that ends quickly had exited before its "sent" was read.
+        var exitCode = await node.WaitForExitAsync(TimeSpan.FromSeconds(40));
+        Assert.True(exitCode == 0 && node.Output.Contains("sent", StringComparison.Ordinal), $"the Segment client failed:\n{node.Output}");
 
         using var connection = RedisConnection.Connect(_services.RedisConfiguration);
         var deadline = DateTime.UtcNow.AddSeconds(30);
