@@ -71,13 +71,6 @@ public static class CompatibleClientsApi
             writer.WriteEndObject();
             writer.WriteEndObject();
             writer.WriteEndObject();
-            writer.WriteStartObject("plan");
-            writer.WriteStartObject("track");
-            writer.WriteStartObject("__default");
-            writer.WriteBoolean("enabled", true);
-            writer.WriteEndObject();
-            writer.WriteEndObject();
-            writer.WriteEndObject();
             // No remote plugins, middleware or destinations: nothing for the client to load from elsewhere.
             writer.WriteStartArray("remotePlugins");
             writer.WriteEndArray();
@@ -85,6 +78,7 @@ public static class CompatibleClientsApi
             writer.WriteEndObject();
             writer.WriteStartObject("middlewareSettings");
             writer.WriteEndObject();
+            // The SDK counts every call (analytics_js.invoke) at a rate of 1 unless told: a tenth is plenty to be counted.
             writer.WriteStartObject("metrics");
             writer.WriteString("host", apiHost);
             writer.WriteNumber("sampleRate", 0.1);

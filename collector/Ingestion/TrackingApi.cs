@@ -57,7 +57,7 @@ public static class TrackingApi
         JsonDocument document;
         try
         {
-            // The Content-Type is not looked at: analytics-next sends JSON as text/plain, so that no CORS preflight is needed.
+            // The Content-Type is not looked at: analytics-next, the Kotlin library and beacons send JSON as text/plain.
             document = JsonDocument.Parse(body!, new JsonDocumentOptions { MaxDepth = 64, AllowTrailingCommas = true });
         }
         catch (JsonException e)
