@@ -24,6 +24,7 @@ public static class CollectorExtensions
         builder.Services.AddSingleton<EventEnricher>();
         builder.Services.AddSingleton<SourceRegistry>();
         builder.Services.AddSingleton<IngestionPipeline>();
+        builder.Services.AddSingleton<ClientMetrics>();
         builder.Services.AddSingleton<DurableEventLog>();
         builder.Services.AddHostedService(services => services.GetRequiredService<DurableEventLog>());
         builder.Services.AddOptions<EmailOptions>().BindConfiguration(EmailOptions.Section).ValidateDataAnnotations().ValidateOnStart();

@@ -12,6 +12,7 @@ app.UseRateLimiter();
 app.MapReadiness();
 app.MapPrometheusMetrics();
 app.MapTrackingApi();
+app.MapCompatibleClientsApi();
 app.MapEmailApi();
 app.MapTrackerScript();
 app.Run();

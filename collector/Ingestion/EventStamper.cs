@@ -65,6 +65,13 @@ public sealed class EventStamper(IOptions<CollectorOptions> options)
             return "properties must be an object";
         }
 
+        // analytics-next and RudderStack's SDKs carry the user's traits in context.traits; an identify
+        // call without top-level traits means those.
+        if (item is { Type: EventType.Identify, Traits: null } && item.Context?.Extra?.GetValueOrDefault("traits") is { ValueKind: System.Text.Json.JsonValueKind.Object } contextTraits)
+        {
+            item.Traits = contextTraits;
+        }
+
         if (item.Traits is { ValueKind: not (System.Text.Json.JsonValueKind.Object or System.Text.Json.JsonValueKind.Null) })
         {
             return "traits must be an object";
@@ -108,24 +115,20 @@ public sealed class EventStamper(IOptions<CollectorOptions> options)
     }
 
     /// <summary>
-    /// Segment's rule: timestamp = receivedAt - (sentAt - originalTimestamp), which cancels the
-    /// client clock's offset. A client that sends only timestamp is trusted as it is.
+    /// Segment's rule: timestamp = receivedAt - (sentAt - originalTimestamp), which cancels the client
+    /// clock's offset. A client's own timestamp is its originalTimestamp when it sends none (analytics-next
+    /// and the Segment mobile libraries send timestamp and sentAt), and is trusted as it is without sentAt.
     /// </summary>
     private static DateTimeOffset CorrectedTimestamp(EventEnvelope item, DateTimeOffset receivedAt)
     {
-        if (item.OriginalTimestamp is { } original)
+        if ((item.OriginalTimestamp ??= item.Timestamp) is not { } original)
         {
-            return item.SentAt is { } sent ? receivedAt - (sent - original) : original;
+            // No time from the client: the event happened as it arrived, whatever its sentAt says.
+            item.OriginalTimestamp = receivedAt;
+            return receivedAt;
         }
 
-        if (item.Timestamp is { } given)
-        {
-            item.OriginalTimestamp = given;
-            return given;
-        }
-
-        item.OriginalTimestamp = receivedAt;
-        return receivedAt;
+        return item.SentAt is { } sent ? receivedAt - (sent - original) : original;
     }
 
     private static Channel InferChannel(EventEnvelope item)

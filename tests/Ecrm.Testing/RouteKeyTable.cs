@@ -74,6 +74,6 @@ public static partial class RouteKeyTable
             .Order(StringComparer.Ordinal),
     ];
 
-    [GeneratedRegex(@"^`(GET|POST|PUT|DELETE|PATCH) (/[^`]*)`$")]
+    [GeneratedRegex(@"^`(GET|HEAD|POST|PUT|DELETE|PATCH) (/[^`]*)`$")]
     private static partial Regex RouteCell();
 }
