@@ -107,7 +107,6 @@ context.on('request', (r) => {
     const body = JSON.parse(r.postData() || 'null');
     const events = body?.batch ?? (body?.type || body?.messageId ? [body] : []);
     entry.events = events.map((e) => ({ id: e.messageId, type: e.type, event: e.event ?? null }));
-    entry.writeKeyInBody = typeof body?.writeKey === 'string';
   } catch {}
   wire.push(entry);
   r.response().then((res) => (entry.status = res ? res.status() : -1), () => {});
