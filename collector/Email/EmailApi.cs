@@ -23,7 +23,7 @@ public static class EmailApi
     {
         endpoints.MapGet("/e/o/{file}", OpenAsync);
         endpoints.MapGet("/e/c/{token}", ClickAsync);
-        endpoints.MapPost("/v1/email/links", MintAsync).RequireKey(KeyScope.Admin);
+        endpoints.MapPost("/v1/email/links", MintAsync).RequireKey(KeyScope.Admin).WithBodyLimit(16 * 1024);
         return endpoints;
     }
 

@@ -306,7 +306,9 @@ public sealed class CompatibleClientsTests : IClassFixture<KafkaFixture>, IDispo
 
         Assert.Equal(HttpStatusCode.OK, response.StatusCode);
         Assert.Equal(HttpStatusCode.BadRequest, bad.StatusCode);
-        await Poll.UntilAsync("the metrics series counted", async () => (await client.GetStringAsync("/metrics")).Contains("ecrm_collector_client_metrics_total", StringComparison.Ordinal));
+        var operatorClient = _factory.CreateClient();
+        operatorClient.DefaultRequestHeaders.Authorization = new AuthenticationHeaderValue("Bearer", AdminKey);
+        await Poll.UntilAsync("the metrics series counted", async () => (await operatorClient.GetStringAsync("/metrics")).Contains("ecrm_collector_client_metrics_total", StringComparison.Ordinal));
         // A track sent after it is the first message: the metric never became one.
         await client.PostAsync("/v1/t", new StringContent($$$"""{"writeKey":"{{{WriteKey}}}","event":"after","userId":"u","messageId":"after-metrics"}""", Encoding.UTF8, "text/plain"));
         Assert.Equal("after-metrics", Assert.Single(ConsumeEvents(_kafka, _topic, 1)).Item.MessageId);

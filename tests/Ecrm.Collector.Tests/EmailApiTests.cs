@@ -177,6 +177,18 @@ public sealed class EmailApiTests : IClassFixture<KafkaFixture>, IDisposable
     }
 
     [Fact]
+    public async Task AMintRequestOverItsSmallLimitGets413()
+    {
+        var client = _factory.CreateClient();
+        client.DefaultRequestHeaders.Authorization = new AuthenticationHeaderValue("Bearer", AdminKey);
+
+        var response = await client.PostAsJsonAsync("/v1/email/links", new MintLinkRequest(new string('c', 20_000), "u", Target, null, null, null));
+
+        Assert.Equal(HttpStatusCode.RequestEntityTooLarge, response.StatusCode);
+        Assert.Equal("application/problem+json", response.Content.Headers.ContentType?.MediaType);
+    }
+
+    [Fact]
     public async Task LinksUseTheConfiguredPublicAddressNeverTheRequestsHostAndWithoutOneNothingIsMinted()
     {
         var request = new MintLinkRequest("oled-launch", "user-42", Target, null, null, null);

@@ -136,7 +136,7 @@ public sealed class SegmentCompatibilityTests(KafkaFixture kafka, RedisFixture r
 
         if (client == "segment")
         {
-            using var metrics = new HttpClient { BaseAddress = _services.CollectorUrl };
+            using var metrics = new HttpClient { BaseAddress = _services.ManagementUrl("collector") };
             var text = await metrics.GetStringAsync("metrics");
             Assert.Matches(@"(?m)^ecrm_collector_client_metrics_total(\{[^}]*\})? [1-9]", text);
         }
