@@ -208,10 +208,15 @@ public abstract partial class BatchConsumer(
         }
     }
 
-    /// <summary>The end of each partition the batch came from (librdkafka's cached watermark: no broker call) minus the next offset to read.</summary>
+    /// <summary>
+    /// The end of each partition the batch came from (librdkafka's cached watermark: no broker call) minus
+    /// the next offset to read. Only for partitions still assigned: a rebalance can revoke one while a
+    /// batch holding its messages is being filled or folded, and its lag would then stay here, stale.
+    /// </summary>
     private void RecordLag(IConsumer<string, byte[]> consumer, List<ConsumeResult<string, byte[]>> batch)
     {
-        foreach (var last in batch.GroupBy(r => r.TopicPartition).Select(g => g.Last()))
+        var assigned = consumer.Assignment;
+        foreach (var last in batch.GroupBy(r => r.TopicPartition).Select(g => g.Last()).Where(r => assigned.Contains(r.TopicPartition)))
         {
             var high = consumer.GetWatermarkOffsets(last.TopicPartition).High;
             if (high != Offset.Unset)
