@@ -1,10 +1,10 @@
 using System.Diagnostics;
 using System.Globalization;
 using System.Text.Json;
+using Ecrm.Common.Archive;
 using Ecrm.Common.Catalog;
 using Ecrm.Common.Events;
 using Ecrm.Common.Hosting;
-using Ecrm.Common.Storage;
 using Ecrm.DialogueEngine.Archive;
 using Ecrm.DialogueEngine.Catalog;
 using Ecrm.LoadDriver.Traffic;
@@ -42,8 +42,8 @@ internal static class ArchiveInsertRun
         var catalog = TopicCatalog.Parse(await File.ReadAllBytesAsync(catalogFile)).Catalog ?? throw new InvalidOperationException($"catalog {catalogFile} is invalid");
         var matcher = new TopicMatcher(catalog.WithVersion(1));
         using var http = new HttpClient { Timeout = TimeSpan.FromMinutes(5) };
-        var clickHouse = new ClickHouseClient(http, new ClickHouseOptions { Url = url, Database = values.GetValueOrDefault("database", "archive_bench") });
-        await clickHouse.ExecuteAsync($"DROP DATABASE IF EXISTS {clickHouse.Database}", CancellationToken.None);
+        var clickHouse = new ArchiveClient(new ClickHouseOptions { Url = url, Database = values.GetValueOrDefault("database", "archive_bench") });
+        await clickHouse.ExecuteAsync("drop database", $"DROP DATABASE IF EXISTS {clickHouse.Database}", CancellationToken.None);
         await ArchiveSchema.EnsureAsync(clickHouse, CancellationToken.None);
 
         // Events as the archive consumer reads them off Kafka: stamped envelopes and their bytes.
@@ -82,7 +82,7 @@ internal static class ArchiveInsertRun
 
         await using (var rows = File.CreateText(rowsFile))
         {
-            await foreach (var line in clickHouse.QueryLinesAsync($"SELECT * FROM {clickHouse.Database}.{ArchiveSchema.Events} FORMAT JSONEachRow", CancellationToken.None))
+            await foreach (var line in clickHouse.QueryLinesAsync("export rows", $"SELECT * FROM {clickHouse.Database}.{ArchiveSchema.Events} FORMAT JSONEachRow", CancellationToken.None))
             {
                 await rows.WriteLineAsync(line);
             }
