@@ -1,4 +1,3 @@
-using System.Text;
 using Ecrm.Common.Events;
 
 namespace Ecrm.Common.Archive;
@@ -39,9 +38,10 @@ public sealed class ArchiveBatch : IDisposable
     /// Adds a raw event under the id it was sent with (the user id, else the anonymous id); readers
     /// resolve ids to customers through the identity links. The Kafka position keeps the order the
     /// engine folded it in, which replay repeats. <paramref name="topics"/> and <paramref name="stages"/>
-    /// are the catalog's matches, pairwise.
+    /// are the catalog's matches, pairwise. The payload's bytes are sent as they are (no copy, no
+    /// transcoding): they must stay unchanged until <see cref="WriteAsync"/> has run.
     /// </summary>
-    public void AddEvent(EventEnvelope item, ReadOnlySpan<byte> payload, string[] topics, byte[] stages, int partition, long offset)
+    public void AddEvent(EventEnvelope item, ReadOnlyMemory<byte> payload, string[] topics, byte[] stages, int partition, long offset)
     {
         var timestamp = item.EffectiveTimestamp;
         var receivedAt = item.ReceivedAt ?? timestamp;
@@ -62,7 +62,7 @@ public sealed class ArchiveBatch : IDisposable
             (ulong)offset,
             topics,
             stages,
-            Encoding.UTF8.GetString(payload),
+            payload,
             _archivedAtMs,
         ]);
     }
@@ -93,8 +93,8 @@ public sealed class ArchiveBatch : IDisposable
     }
 
     /// <summary>An event the engine cannot read is kept whole, with the reason, rather than dropped.</summary>
-    public void AddDeadLetter(string source, string reason, ReadOnlySpan<byte> payload) =>
-        _deadLetters.Add([_archivedAt, source, reason, Encoding.UTF8.GetString(payload)]);
+    public void AddDeadLetter(string source, string reason, ReadOnlyMemory<byte> payload) =>
+        _deadLetters.Add([_archivedAt, source, reason, payload]);
 
     public async Task WriteAsync(ArchiveClient archive, CancellationToken cancellationToken)
     {

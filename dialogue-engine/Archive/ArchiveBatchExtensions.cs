@@ -7,7 +7,7 @@ namespace Ecrm.DialogueEngine.Archive;
 public static class ArchiveBatchExtensions
 {
     /// <summary>Adds a raw event with the topics and stages the catalog matched it to.</summary>
-    public static void AddEvent(this ArchiveBatch batch, EventEnvelope item, ReadOnlySpan<byte> payload, IReadOnlyList<TopicStage> matches, int partition, long offset)
+    public static void AddEvent(this ArchiveBatch batch, EventEnvelope item, ReadOnlyMemory<byte> payload, IReadOnlyList<TopicStage> matches, int partition, long offset)
     {
         var topics = new string[matches.Count];
         var stages = new byte[matches.Count];
