@@ -18,6 +18,10 @@ namespace Ecrm.Common.Archive;
 public sealed class ArchiveClient : IDisposable
 {
     private const string LocalSuffix = "_local";
+
+    // The driver asks for RowBinaryWithNamesAndTypes by default, which 18.16 lacks; a statement with no
+    // FORMAT of its own (DDL, INSERT … SELECT) must fall back to one every release knows.
+    private static readonly QueryOptions Plain = new() { CustomSettings = new Dictionary<string, object> { ["default_format"] = "TabSeparated" } };
     private readonly ClickHouseClient _driver;
     private readonly ClickHouseOptions _options;
     private readonly ArchiveDiagnostics _diagnostics;
@@ -83,15 +87,15 @@ public sealed class ArchiveClient : IDisposable
         }
     }
 
-    /// <summary>Runs a statement that returns nothing (DDL, ALTER).</summary>
+    /// <summary>Runs a statement that returns nothing (DDL, ALTER, INSERT … SELECT).</summary>
     public Task ExecuteAsync(string query, string sql, CancellationToken cancellationToken) =>
-        RunAsync(query, async () => await _driver.ExecuteNonQueryAsync(sql, cancellationToken: cancellationToken), cancellationToken);
+        RunAsync(query, async () => await _driver.ExecuteNonQueryAsync(sql, options: Plain, cancellationToken: cancellationToken), cancellationToken);
 
     /// <summary>Runs a query and returns its body; the query names its output FORMAT.</summary>
     public Task<string> QueryAsync(string query, string sql, CancellationToken cancellationToken) =>
         RunAsync(query, async () =>
         {
-            using var result = await _driver.ExecuteRawResultAsync(sql, cancellationToken: cancellationToken);
+            using var result = await _driver.ExecuteRawResultAsync(sql, Plain, cancellationToken);
             return await result.ReadAsStringAsync();
         }, cancellationToken);
 
@@ -105,7 +109,7 @@ public sealed class ArchiveClient : IDisposable
     /// <summary>Runs a query and streams its body line by line, for results too large to hold at once.</summary>
     public async IAsyncEnumerable<string> QueryLinesAsync(string query, string sql, [EnumeratorCancellation] CancellationToken cancellationToken)
     {
-        var result = await RunAsync(query, () => _driver.ExecuteRawResultAsync(sql, cancellationToken: cancellationToken), cancellationToken);
+        var result = await RunAsync(query, () => _driver.ExecuteRawResultAsync(sql, Plain, cancellationToken), cancellationToken);
         using (result)
         {
             using var reader = new StreamReader(await result.ReadAsStreamAsync(), Encoding.UTF8);
