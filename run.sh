@@ -13,6 +13,10 @@ CLICKHOUSE_TCP_PORT="${ECRM_CLICKHOUSE_TCP_PORT:-19000}"
 COLLECTOR_URL="http://127.0.0.1:${ECRM_COLLECTOR_PORT:-8080}"
 ENGINE_URL="http://127.0.0.1:${ECRM_ENGINE_PORT:-8081}"
 RECOMMENDER_URL="http://127.0.0.1:${ECRM_RECOMMENDER_PORT:-8082}"
+# Management ports: /metrics and the detailed /health/ready answer there without a key (README, Security).
+COLLECTOR_MANAGEMENT_PORT="${ECRM_COLLECTOR_MANAGEMENT_PORT:-9080}"
+ENGINE_MANAGEMENT_PORT="${ECRM_ENGINE_MANAGEMENT_PORT:-9081}"
+RECOMMENDER_MANAGEMENT_PORT="${ECRM_RECOMMENDER_MANAGEMENT_PORT:-9082}"
 DEMO_CUSTOMERS="${ECRM_DEMO_CUSTOMERS:-400}"
 
 stop_all() {
@@ -42,6 +46,10 @@ command -v npm >/dev/null || ecrm_install nodejs npm
 export ECRM_WRITE_KEY="${ECRM_WRITE_KEY:-wk_$(ecrm_random_key)}"
 export ECRM_API_KEY="${ECRM_API_KEY:-ak_$(ecrm_random_key)}"
 export ECRM_ADMIN_KEY="${ECRM_ADMIN_KEY:-adm_$(ecrm_random_key)}"
+# The demo's history comes from a back end (a server source: its key is secret, so it keeps full rights);
+# the write key above is the public one pages use, and its identity secret signs user ids (README, Security).
+export ECRM_SERVER_WRITE_KEY="${ECRM_SERVER_WRITE_KEY:-sk_$(ecrm_random_key)}"
+export ECRM_IDENTITY_SECRET="${ECRM_IDENTITY_SECRET:-$(ecrm_random_key)}"
 # Signs email links; kept in the data folder so links minted by an earlier run stay valid.
 [ -s "$DATA/email-signing-key" ] || ecrm_random_key > "$DATA/email-signing-key"
 # Minted email links point at the collector's public address; set ECRM_PUBLIC_COLLECTOR_URL where mail readers reach it.
@@ -68,17 +76,19 @@ export Recommender__AllowedOrigins__0="*"
 # Models live with the run's data; the demo trains from its archive every 10 minutes.
 export Recommender__ModelDirectory="$DATA/models" Recommender__TrainingIntervalMinutes="${Recommender__TrainingIntervalMinutes:-10}"
 # The console's pipeline health view reads the collector's and recommender's metrics through the engine.
-export Pipeline__CollectorMetricsUrl="$COLLECTOR_URL/metrics" Pipeline__RecommenderMetricsUrl="$RECOMMENDER_URL/metrics"
+export Pipeline__CollectorMetricsUrl="http://127.0.0.1:$COLLECTOR_MANAGEMENT_PORT/metrics" Pipeline__RecommenderMetricsUrl="http://127.0.0.1:$RECOMMENDER_MANAGEMENT_PORT/metrics"
 export Auth__WriteKeys__0="$ECRM_WRITE_KEY" Auth__ApiKeys__0="$ECRM_API_KEY" Auth__AdminKeys__0="$ECRM_ADMIN_KEY"
+export Auth__IdentitySecrets__0__WriteKey="$ECRM_WRITE_KEY" Auth__IdentitySecrets__0__Secret="$ECRM_IDENTITY_SECRET"
+export Collector__Sources__0__Name="demo-backend" Collector__Sources__0__WriteKey="$ECRM_SERVER_WRITE_KEY"
 
-start_service() { # name, folder, assembly, url
-  ecrm_log "starting $1 at $4"
-  Urls="$4" dotnet "$ECRM_ROOT/$2/bin/Release/net10.0/$3.dll" --contentRoot "$ECRM_ROOT/$2" >"$DATA/$1.log" 2>&1 &
+start_service() { # name, folder, assembly, url, management port
+  ecrm_log "starting $1 at $4 (management port $5)"
+  Urls="$4;http://127.0.0.1:$5" Management__Port="$5" dotnet "$ECRM_ROOT/$2/bin/Release/net10.0/$3.dll" --contentRoot "$ECRM_ROOT/$2" >"$DATA/$1.log" 2>&1 &
   echo $! > "$DATA/$1.pid"
 }
-start_service collector collector Ecrm.Collector "$COLLECTOR_URL"
-start_service dialogue-engine dialogue-engine Ecrm.DialogueEngine "$ENGINE_URL"
-start_service recommender recommender Ecrm.Recommender "$RECOMMENDER_URL"
+start_service collector collector Ecrm.Collector "$COLLECTOR_URL" "$COLLECTOR_MANAGEMENT_PORT"
+start_service dialogue-engine dialogue-engine Ecrm.DialogueEngine "$ENGINE_URL" "$ENGINE_MANAGEMENT_PORT"
+start_service recommender recommender Ecrm.Recommender "$RECOMMENDER_URL" "$RECOMMENDER_MANAGEMENT_PORT"
 for url in "$COLLECTOR_URL" "$ENGINE_URL" "$RECOMMENDER_URL"; do
   ecrm_wait_for "$url/health/ready" 60 curl -sf "$url/health/ready" || { tail -n 30 "$DATA"/*.log; exit 1; }
 done
@@ -92,7 +102,7 @@ sleep 1.5 # the recommender polls for the new topic catalog once a second
 
 ecrm_log "sending demo traffic: $DEMO_CUSTOMERS customers across web, email and mobile"
 dotnet "$ECRM_ROOT/benchmarks/Ecrm.LoadDriver/bin/Release/net10.0/Ecrm.LoadDriver.dll" demo \
-  --collector "$COLLECTOR_URL" --write-key "$ECRM_WRITE_KEY" --catalog dev/demo/topic-catalog.json --customers "$DEMO_CUSTOMERS"
+  --collector "$COLLECTOR_URL" --write-key "$ECRM_SERVER_WRITE_KEY" --catalog dev/demo/topic-catalog.json --customers "$DEMO_CUSTOMERS"
 
 ecrm_log "training the recommender's model from the archive (the service picks it up within 30 s)"
 sleep 3 # the archive inserts once a second
@@ -109,12 +119,13 @@ cat <<TXT
   dialogue engine  $ENGINE_URL        GET /api/catalog, GET /api/customers/{id} (identities, traits, dialogues, timeline)
   recommender      $RECOMMENDER_URL        GET /v1/recommendations/{customerId}?n=10
   tracker script   $COLLECTOR_URL/assets/e.js
-  health           <service>/health/ready
+  health           <service>/health/live; operators: http://127.0.0.1:{$COLLECTOR_MANAGEMENT_PORT,$ENGINE_MANAGEMENT_PORT,$RECOMMENDER_MANAGEMENT_PORT}/metrics and /health/ready
   Redis            127.0.0.1:$REDIS_PORT     ClickHouse  http://127.0.0.1:$CLICKHOUSE_HTTP_PORT (database ecrm)
   Kafka            $BOOTSTRAP
   logs             $DATA/*.log
 
-  write key  $ECRM_WRITE_KEY
+  write key  $ECRM_WRITE_KEY    (public, for pages; identity secret $ECRM_IDENTITY_SECRET signs user ids)
+  server key $ECRM_SERVER_WRITE_KEY    (a back end's write key: full rights, keep it secret)
   API key    $ECRM_API_KEY
   admin key  $ECRM_ADMIN_KEY
 

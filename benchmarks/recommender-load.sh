@@ -76,7 +76,7 @@ ecrm_wait_for "the empty endpoint" 30 curl -sf "$EMPTY_URL/"
 ecrm_log "$RATE requests/s for ${SECONDS_PER_RUN}s each: GET /v1/recommendations/{customer}, then the references: an empty Kestrel endpoint, the recommender's /health/live"
 # Where a tail comes from: the recommender's runtime counters (/metrics: GC, allocations, CPU, thread pool) and
 # Redis's own time per command (INFO commandstats), read before and after each of its runs.
-snapshot() { curl -sf "$URL/metrics" | grep '^dotnet_' > "$OUT/$1.metrics"; redis-cli -p "$REDIS_PORT" info commandstats | tr -d '\r' > "$OUT/$1.redis"; }
+snapshot() { curl -sf -H "Authorization: Bearer $KEY" "$URL/metrics" | grep '^dotnet_' > "$OUT/$1.metrics"; redis-cli -p "$REDIS_PORT" info commandstats | tr -d '\r' > "$OUT/$1.redis"; }
 snapshot recommender-rate.before
 $DRIVER rate --url "$URL" --paths "$DATA/paths.txt" --key "$KEY" --rate "$RATE" --seconds "$SECONDS_PER_RUN" --name recommender-rate --output "$OUT"
 snapshot recommender-rate.after

@@ -36,7 +36,7 @@ BOOTSTRAP="$(ecrm_start_kafka "$DATA/kafka" "${TOPICS[@]}")"
 # start_engine N TOPIC: a folding-only engine instance (no archive, no triggers) in the topic's group.
 start_engine() {
   local n="$1" topic="$2" port=$((FIRST_ENGINE_PORT + $1))
-  Urls="http://127.0.0.1:$port" Kafka__BootstrapServers="$BOOTSTRAP" Kafka__EventsTopic="$topic" Kafka__ConsumerGroup="fold-$topic" \
+  Urls="http://127.0.0.1:$port" Management__Port="$port" Kafka__BootstrapServers="$BOOTSTRAP" Kafka__EventsTopic="$topic" Kafka__ConsumerGroup="fold-$topic" \
   Redis__Configuration="127.0.0.1:$REDIS_PORT" ClickHouse__Url="http://127.0.0.1:9" Auth__AdminKeys__0="adm_scale" \
   Engine__RunArchive=false Triggers__Run=false Engine__CatalogSeedFile="$ECRM_ROOT/dev/demo/topic-catalog.json" \
   Logging__LogLevel__Default=Warning \

@@ -33,7 +33,7 @@ ecrm_start_redis "$DATA/redis" "$REDIS_PORT"
 ecrm_start_clickhouse "$DATA/clickhouse" 18193 19193
 BOOTSTRAP="$(ecrm_start_kafka "$DATA/kafka")"
 
-Urls="http://127.0.0.1:$ENGINE_PORT" Kafka__BootstrapServers="$BOOTSTRAP" Redis__Configuration="127.0.0.1:$REDIS_PORT" \
+Urls="http://127.0.0.1:$ENGINE_PORT" Triggers__AllowedHosts__0=127.0.0.1 Kafka__BootstrapServers="$BOOTSTRAP" Redis__Configuration="127.0.0.1:$REDIS_PORT" \
 ClickHouse__Url="http://127.0.0.1:18193" Auth__AdminKeys__0="$ADMIN_KEY" Engine__RunFolding=false Engine__RunArchive=false \
 Engine__CatalogSeedFile="$ECRM_ROOT/dev/demo/topic-catalog.json" Logging__LogLevel__Default=Warning \
   dotnet dialogue-engine/bin/Release/net10.0/Ecrm.DialogueEngine.dll --contentRoot "$ECRM_ROOT/dialogue-engine" >"$DATA/engine.log" 2>&1 &

@@ -13,6 +13,9 @@ public static class CollectorExtensions
     /// <summary>The concurrency limit on ingestion endpoints, so overload cannot grow memory without bound.</summary>
     public const string IngestionLimit = "ingestion";
 
+    /// <summary>The most any request body may be; each endpoint holds its own to less.</summary>
+    public const long KestrelMaxRequestBodyBytes = 8 * 1024 * 1024;
+
     public static WebApplicationBuilder AddCollectorServices(this WebApplicationBuilder builder)
     {
         builder.AddKeyAuthentication();
@@ -24,6 +27,7 @@ public static class CollectorExtensions
         builder.Services.AddSingleton<EventEnricher>();
         builder.Services.AddSingleton<SourceRegistry>();
         builder.Services.AddSingleton<IngestionPipeline>();
+        builder.Services.AddSingleton<ClientMetrics>();
         builder.Services.AddSingleton<DurableEventLog>();
         builder.Services.AddHostedService(services => services.GetRequiredService<DurableEventLog>());
         builder.Services.AddOptions<EmailOptions>().BindConfiguration(EmailOptions.Section).ValidateDataAnnotations().ValidateOnStart();
@@ -53,7 +57,7 @@ public static class CollectorExtensions
             options.SerializerOptions.TypeInfoResolverChain.Insert(1, EmailJsonContext.Default);
         });
         // Requests above the batch limit get a 413 from the endpoint with a reason; Kestrel's own cap sits above it.
-        builder.WebHost.ConfigureKestrel(kestrel => kestrel.Limits.MaxRequestBodySize = 8 * 1024 * 1024);
+        builder.WebHost.ConfigureKestrel(kestrel => kestrel.Limits.MaxRequestBodySize = KestrelMaxRequestBodyBytes);
         return builder;
     }
 }

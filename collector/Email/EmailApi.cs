@@ -19,14 +19,11 @@ public static class EmailApi
 {
     public const string SourceName = "email";
 
-    // The smallest transparent GIF: 1x1, one colour, no animation.
-    private static readonly byte[] TransparentGif = Convert.FromBase64String("R0lGODlhAQABAIAAAAAAAP///yH5BAEAAAAALAAAAAABAAEAAAIBRAA7");
-
     public static IEndpointRouteBuilder MapEmailApi(this IEndpointRouteBuilder endpoints)
     {
         endpoints.MapGet("/e/o/{file}", OpenAsync);
         endpoints.MapGet("/e/c/{token}", ClickAsync);
-        endpoints.MapPost("/v1/email/links", MintAsync).RequireKey(KeyScope.Admin);
+        endpoints.MapPost("/v1/email/links", MintAsync).RequireKey(KeyScope.Admin).WithBodyLimit(16 * 1024);
         return endpoints;
     }
 
@@ -49,7 +46,7 @@ public static class EmailApi
         }
 
         http.Response.Headers.CacheControl = "no-store, no-cache, must-revalidate, private";
-        return TypedResults.Bytes(TransparentGif, "image/gif");
+        return TypedResults.Bytes(TransparentGif.Bytes, "image/gif");
     }
 
     private static async Task<IResult> ClickAsync(string token, HttpContext http, EmailTokens tokens, IngestionPipeline pipeline, LostClicks lostClicks, CancellationToken cancellationToken)

@@ -27,6 +27,8 @@ public sealed class EventStamper(IOptions<CollectorOptions> options)
     /// <summary>Completes one event in place. Returns the reason it is unacceptable, or null.</summary>
     public string? Stamp(EventEnvelope item, EventBatch? batch, DateTimeOffset receivedAt, Channel? defaultChannel = null)
     {
+        // Flags are what the collector noticed; a client's own would let it pass for verified or for a bot.
+        item.Flags = null;
         if (item.Type is null)
         {
             return "type is required: one of track, page, screen, identify, alias, group";
@@ -62,6 +64,13 @@ public sealed class EventStamper(IOptions<CollectorOptions> options)
         if (item.Properties is { ValueKind: not (System.Text.Json.JsonValueKind.Object or System.Text.Json.JsonValueKind.Null) })
         {
             return "properties must be an object";
+        }
+
+        // analytics-next and RudderStack's SDKs carry the user's traits in context.traits; an identify
+        // call without top-level traits means those.
+        if (item is { Type: EventType.Identify, Traits: null } && item.Context?.Extra?.GetValueOrDefault("traits") is { ValueKind: System.Text.Json.JsonValueKind.Object } contextTraits)
+        {
+            item.Traits = contextTraits;
         }
 
         if (item.Traits is { ValueKind: not (System.Text.Json.JsonValueKind.Object or System.Text.Json.JsonValueKind.Null) })
@@ -149,24 +158,20 @@ public sealed class EventStamper(IOptions<CollectorOptions> options)
     private static string Shorten(string text) => text.Length <= 40 ? text : text[..40] + "...";
 
     /// <summary>
-    /// Segment's rule: timestamp = receivedAt - (sentAt - originalTimestamp), which cancels the
-    /// client clock's offset. A client that sends only timestamp is trusted as it is.
+    /// Segment's rule: timestamp = receivedAt - (sentAt - originalTimestamp), which cancels the client
+    /// clock's offset. A client's own timestamp is its originalTimestamp when it sends none (analytics-next
+    /// and the Segment mobile libraries send timestamp and sentAt), and is trusted as it is without sentAt.
     /// </summary>
     private static DateTimeOffset CorrectedTimestamp(EventEnvelope item, DateTimeOffset receivedAt)
     {
-        if (item.OriginalTimestamp is { } original)
+        if ((item.OriginalTimestamp ??= item.Timestamp) is not { } original)
         {
-            return item.SentAt is { } sent ? receivedAt - (sent - original) : original;
+            // No time from the client: the event happened as it arrived, whatever its sentAt says.
+            item.OriginalTimestamp = receivedAt;
+            return receivedAt;
         }
 
-        if (item.Timestamp is { } given)
-        {
-            item.OriginalTimestamp = given;
-            return given;
-        }
-
-        item.OriginalTimestamp = receivedAt;
-        return receivedAt;
+        return item.SentAt is { } sent ? receivedAt - (sent - original) : original;
     }
 
     private static Channel InferChannel(EventEnvelope item)

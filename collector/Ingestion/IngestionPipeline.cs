@@ -4,6 +4,7 @@ using System.Text.Json;
 using System.Text.Json.Serialization;
 using Ecrm.Collector.Spooling;
 using Ecrm.Common.Events;
+using Ecrm.Common.Hosting;
 using Microsoft.Extensions.Options;
 
 namespace Ecrm.Collector.Ingestion;
@@ -39,6 +40,7 @@ public sealed class IngestionPipeline(
     DurableEventLog log,
     TimeProvider time,
     IOptions<CollectorOptions> options,
+    IOptions<AuthOptions> auth,
     IMeterFactory meters)
 {
     /// <summary>The collector's meter; <c>/metrics</c> shows its instruments.</summary>
@@ -72,14 +74,15 @@ public sealed class IngestionPipeline(
             }
         }
 
-        return AcceptAsync(source.Name, source.DefaultChannel, shell, candidates, request, cancellationToken);
+        return AcceptAsync(source.Name, source.DefaultChannel, shell, candidates, request, source, cancellationToken);
     }
 
     /// <summary>Ingests an event the collector built itself (an email open or click).</summary>
     public Task<IngestOutcome> IngestAsync(string sourceName, EventEnvelope item, RequestFacts request, CancellationToken cancellationToken) =>
-        AcceptAsync(sourceName, item.Channel, null, [new Candidate(item, null, null)], request, cancellationToken);
+        AcceptAsync(sourceName, item.Channel, null, [new Candidate(item, null, null)], request, clientSource: null, cancellationToken);
 
-    private async Task<IngestOutcome> AcceptAsync(string sourceName, Channel? defaultChannel, EventBatch? shell, List<Candidate> candidates, RequestFacts request, CancellationToken cancellationToken)
+    // clientSource: the source whose client sent the items; null for events the collector built itself, which are trusted.
+    private async Task<IngestOutcome> AcceptAsync(string sourceName, Channel? defaultChannel, EventBatch? shell, List<Candidate> candidates, RequestFacts request, Source? clientSource, CancellationToken cancellationToken)
     {
         var limits = options.Value;
         var receivedAt = time.GetUtcNow();
@@ -107,6 +110,11 @@ public sealed class IngestionPipeline(
             if (item is not null && reason is null)
             {
                 item.Source = sourceName;
+                if (clientSource is not null)
+                {
+                    BrowserIdentity.Check(item, clientSource, auth.Value);
+                }
+
                 if (enricher.Enrich(item, request.Ip, request.UserAgent, request.FromBrowser) && limits.DropBots)
                 {
                     droppedBots++;

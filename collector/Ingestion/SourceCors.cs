@@ -7,10 +7,26 @@ namespace Ecrm.Collector.Ingestion;
 /// </summary>
 public static class SourceCors
 {
+    /// <summary>The paths browsers call: Segment's API, and RudderStack's beacon and source configuration.</summary>
+    private static readonly PathString[] BrowserPaths = ["/v1", "/beacon", "/sourceConfig"];
+
+    /// <summary>
+    /// Exactly the headers the supported browser clients set on their requests: analytics-next
+    /// (<c>Content-Type</c>, <c>Authorization</c>, <c>X-Retry-Count</c>; segmentio plugin's dispatchers) and
+    /// RudderStack's JS SDK v3 (<c>AnonymousId</c>, <c>SentAt</c>, and on re-sends <c>Rsa-Recovered</c>,
+    /// <c>Rsa-Retry-Attempt</c>, <c>Rsa-Since-Last-Attempt</c>, <c>Rsa-Since-First-Attempt</c>, <c>Rsa-Retry-Reason</c>;
+    /// its XhrQueue plugin). Accept is safelisted by the browser and needs no listing.
+    /// </summary>
+    internal const string AllowedHeaders =
+        "Authorization, Content-Type, X-Retry-Count, AnonymousId, SentAt, Rsa-Recovered, Rsa-Retry-Attempt, Rsa-Retry-Reason, Rsa-Since-First-Attempt, Rsa-Since-Last-Attempt";
+
+    /// <summary>GET for the settings and source configuration, POST for events (HEAD, RudderStack's probe, is safelisted).</summary>
+    internal const string AllowedMethods = "GET, POST";
+
     public static IApplicationBuilder UseSourceCors(this IApplicationBuilder app) => app.Use(async (context, next) =>
     {
         var origin = context.Request.Headers.Origin.ToString();
-        if (origin.Length == 0 || !context.Request.Path.StartsWithSegments("/v1"))
+        if (origin.Length == 0 || !BrowserPaths.Any(path => context.Request.Path.StartsWithSegments(path)))
         {
             await next(context);
             return;
@@ -26,8 +42,8 @@ public static class SourceCors
             headers.Vary = "Origin";
             if (isPreflight)
             {
-                headers.AccessControlAllowMethods = "POST, OPTIONS";
-                headers.AccessControlAllowHeaders = "Authorization, Content-Type";
+                headers.AccessControlAllowMethods = AllowedMethods;
+                headers.AccessControlAllowHeaders = AllowedHeaders;
                 headers.AccessControlMaxAge = "86400";
             }
         }

@@ -37,6 +37,9 @@ public sealed class Source : IDisposable
 
     internal TokenBucketRateLimiter? RateLimiter { get; }
 
+    /// <summary>A source for pages: its key is public, so the identities its events name are not trusted (<see cref="BrowserIdentity"/>).</summary>
+    public bool IsBrowserSource => Options.AllowedOrigins.Length > 0;
+
     public bool AllowsOrigin(string origin) => Options.AllowedOrigins.Any(o => o == "*" || string.Equals(o, origin, StringComparison.OrdinalIgnoreCase));
 
     /// <summary>Takes one token per event; false means over the limit, with when to retry.</summary>

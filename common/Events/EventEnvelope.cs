@@ -134,6 +134,15 @@ public static class EventFlags
 
     /// <summary>The user agent is a known bot or crawler.</summary>
     public const string Bot = "bot";
+
+    /// <summary>
+    /// The event came with a public (browser) write key and no valid signature of its user id
+    /// (<c>IdentityVerification</c>): it still counts, but the engine merges it into no known customer
+    /// and lets it change no protected trait of one.
+    /// </summary>
+    public const string UnverifiedIdentity = "identity_unverified";
+
+    public static bool Has(EventEnvelope item, string flag) => item.Flags?.Contains(flag) == true;
 }
 
 public sealed class PageContext

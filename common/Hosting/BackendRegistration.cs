@@ -18,6 +18,7 @@ public static class BackendRegistration
     public static IHostApplicationBuilder AddKeyAuthentication(this IHostApplicationBuilder builder)
     {
         builder.Services.AddOptions<AuthOptions>().BindConfiguration(AuthOptions.Section).ValidateDataAnnotations().ValidateOnStart();
+        builder.Services.AddOperatorAccess();
         return builder;
     }
 

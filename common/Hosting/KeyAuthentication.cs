@@ -22,6 +22,16 @@ public sealed record AuthOptions
     /// <summary>Keys for changing catalogs and rules; they open the read APIs as well.</summary>
     [MinLength(1, ErrorMessage = "Auth:AdminKeys needs at least one key")]
     public string[] AdminKeys { get; init; } = [];
+
+    /// <summary>
+    /// Identity verification: per public write key, the secret with which the site's own server signs
+    /// each user id (<see cref="IdentityVerification"/>). A browser that sends the signature beside the
+    /// user id may read that customer's recommendations and change their protected traits.
+    /// </summary>
+    public IdentitySecretOptions[] IdentitySecrets { get; init; } = [];
+
+    /// <summary>Traits beyond <see cref="IdentityVerification.AlwaysProtectedTraits"/> that a browser may change only for a verified identity.</summary>
+    public string[] ProtectedTraits { get; init; } = [];
 }
 
 public enum KeyScope

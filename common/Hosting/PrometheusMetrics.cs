@@ -188,7 +188,9 @@ public static class PrometheusMetricsExtensions
     {
         // Created now, so it listens from start-up rather than from the first scrape.
         endpoints.ServiceProvider.GetRequiredService<PrometheusMetrics>();
-        endpoints.MapGet("/metrics", (PrometheusMetrics metrics) => Results.Text(metrics.Render(), "text/plain; version=0.0.4; charset=utf-8"));
+        endpoints.MapGet("/metrics", (PrometheusMetrics metrics, HttpContext context) => OperatorAccess.IsOperator(context)
+            ? Results.Text(metrics.Render(), "text/plain; version=0.0.4; charset=utf-8")
+            : Results.Problem("the metrics answer on the management port (Management:Port), or to an API or admin key as 'Authorization: Bearer <key>'", statusCode: StatusCodes.Status401Unauthorized));
         return endpoints;
     }
 }

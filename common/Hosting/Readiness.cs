@@ -13,7 +13,9 @@ using StackExchange.Redis;
 namespace Ecrm.Common.Hosting;
 
 /// <summary>
-/// <c>GET /health/ready</c>: one entry per dependency (kafka, redis, clickhouse), 200 when all are up, 503 otherwise.
+/// <c>GET /health/ready</c>: 200 when every dependency (kafka, redis, clickhouse) is up, 503 otherwise;
+/// the entry of each, with its error, only for operators (<see cref="OperatorAccess"/>): a load
+/// balancer needs the status code, an outsider should not learn which back end is failing and why.
 /// <c>GET /health/live</c>: the process answers.
 /// </summary>
 public static class Readiness
@@ -39,6 +41,13 @@ public static class Readiness
         {
             writer.WriteStartObject();
             writer.WriteString("status", report.Status.ToString());
+            if (!OperatorAccess.IsOperator(context))
+            {
+                writer.WriteEndObject();
+                writer.Flush();
+                return context.Response.Body.WriteAsync(stream.ToArray()).AsTask();
+            }
+
             writer.WriteStartObject("dependencies");
             foreach (var (name, entry) in report.Entries)
             {

@@ -57,6 +57,12 @@ public static class RedisKeys
     /// <summary>The ids linked to this customer (anonymous visitors, aliases).</summary>
     public static RedisKey Identities(string customer) => $"ecrm:{{c:{Tag(customer)}}}:ids";
 
+    /// <summary>
+    /// Exists once an event named this id as its userId: the id is a known customer's, not a token an
+    /// anonymous browser holds, so a public key may not read or rewrite it as if it were its own.
+    /// </summary>
+    public static RedisKey KnownUser(string customer) => $"ecrm:{{c:{Tag(customer)}}}:user";
+
     /// <summary>The prefix of every key of one customer, for scans and erasure.</summary>
     public static string CustomerPrefix(string customer) => $"ecrm:{{c:{Tag(customer)}}}:";
 

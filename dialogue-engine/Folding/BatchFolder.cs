@@ -1,5 +1,7 @@
 using Ecrm.Common.Events;
+using Ecrm.Common.Hosting;
 using Ecrm.DialogueEngine.Catalog;
+using Microsoft.Extensions.Options;
 
 namespace Ecrm.DialogueEngine.Folding;
 
@@ -11,10 +13,15 @@ public sealed record BatchFoldResult(List<DialogueChange> Changes, IReadOnlyList
 /// link: the one path shared by the live consumer and the replay from the archive, so that both
 /// build the same state.
 /// </summary>
-public sealed partial class BatchFolder(DialogueFolder folder, IdentityLinker identities, ILogger<BatchFolder> logger)
+public sealed partial class BatchFolder(DialogueFolder folder, IdentityLinker identities, IOptions<AuthOptions> auth, ILogger<BatchFolder> logger)
 {
+    private readonly HashSet<string> _protectedTraits = IdentityVerification.ProtectedTraits(auth.Value);
+
     public async Task<BatchFoldResult> FoldAsync(IReadOnlyList<EventEnvelope> items, TopicMatcher matcher)
     {
+        // Read before this batch's folds mark its own user ids: a browser that signs up (identify with a
+        // new user id) must not find the customer "known" because of its own events in the same batch.
+        var knownBefore = await identities.KnownCustomersAsync(UnverifiedIdentityTargets(items));
         var folds = new Task<FoldOutcome>[items.Count];
         for (var i = 0; i < items.Count; i++)
         {
@@ -25,7 +32,7 @@ public sealed partial class BatchFolder(DialogueFolder folder, IdentityLinker id
         }
 
         await Task.WhenAll(folds);
-        var changes = await LinkIdentitiesAsync(items, matcher);
+        var changes = await LinkIdentitiesAsync(items, matcher, knownBefore);
         var fresh = new List<(string, EventEnvelope)>(items.Count);
         for (var i = 0; i < items.Count; i++)
         {
@@ -52,14 +59,14 @@ public sealed partial class BatchFolder(DialogueFolder folder, IdentityLinker id
     /// (<see cref="IdentityLanes"/>): items sharing an id stay in batch order in one lane, and lanes,
     /// which touch disjoint keys, run side by side. One after another they took half of a batch's time.
     /// </summary>
-    private async Task<List<DialogueChange>> LinkIdentitiesAsync(IReadOnlyList<EventEnvelope> items, TopicMatcher matcher)
+    private async Task<List<DialogueChange>> LinkIdentitiesAsync(IReadOnlyList<EventEnvelope> items, TopicMatcher matcher, HashSet<string> knownBefore)
     {
         var changesOfItem = new List<DialogueChange>?[items.Count];
         await Task.WhenAll(IdentityLanes.Of(items).Select(async lane =>
         {
             foreach (var index in lane)
             {
-                changesOfItem[index] = await IdentityWorkAsync(items[index], matcher);
+                changesOfItem[index] = await IdentityWorkAsync(items[index], matcher, knownBefore);
             }
         }));
 
@@ -75,12 +82,47 @@ public sealed partial class BatchFolder(DialogueFolder folder, IdentityLinker id
         return changes;
     }
 
-    /// <summary>One item's identity work: its traits, then its link. Null when it links nothing.</summary>
-    private async Task<List<DialogueChange>?> IdentityWorkAsync(EventEnvelope item, TopicMatcher matcher)
+    /// <summary>The ids whose known-ness decides what an unverified item's identity work may do.</summary>
+    private static List<string> UnverifiedIdentityTargets(IReadOnlyList<EventEnvelope> items)
     {
+        var ids = new List<string>();
+        foreach (var item in items)
+        {
+            if (!EventFlags.Has(item, EventFlags.UnverifiedIdentity))
+            {
+                continue;
+            }
+
+            if (IdentityLanes.TraitsOwnerOf(item) is { } customer)
+            {
+                ids.Add(customer);
+            }
+
+            if (IdentityLanes.LinkOf(item) is { } link)
+            {
+                ids.Add(link.To);
+            }
+        }
+
+        return ids;
+    }
+
+    /// <summary>
+    /// One item's identity work: its traits, then its link. Null when it links nothing. An unverified
+    /// item (<see cref="EventFlags.UnverifiedIdentity"/>) keeps its protected traits and its merge only
+    /// for a customer nobody knew before: the sign-up of a new user from a browser still works, a page
+    /// naming somebody else's user id changes nothing of theirs.
+    /// </summary>
+    private async Task<List<DialogueChange>?> IdentityWorkAsync(EventEnvelope item, TopicMatcher matcher, HashSet<string> knownBefore)
+    {
+        var unverified = EventFlags.Has(item, EventFlags.UnverifiedIdentity);
         if (IdentityLanes.TraitsOwnerOf(item) is { } customer)
         {
-            await identities.SaveTraitsAsync(customer, item.Traits!.Value);
+            var withheld = unverified && knownBefore.Contains(customer) ? _protectedTraits : null;
+            if (await identities.SaveTraitsAsync(customer, item.Traits!.Value, withheld) > 0)
+            {
+                LogProtectedTraitsWithheld(item.MessageId, customer);
+            }
         }
 
         if (IdentityLanes.LinkOf(item) is not { } link)
@@ -90,7 +132,7 @@ public sealed partial class BatchFolder(DialogueFolder folder, IdentityLinker id
 
         var (from, to) = link;
 
-        var (outcome, transitions) = await identities.LinkAsync(from, to, matcher.Catalog);
+        var (outcome, transitions) = await identities.LinkAsync(from, to, matcher.Catalog, unverified, customerIsKnown: knownBefore.Contains(to));
         if (outcome == LinkOutcome.Refused)
         {
             LogLinkRefused(from, to);
@@ -127,6 +169,9 @@ public sealed partial class BatchFolder(DialogueFolder folder, IdentityLinker id
         CatalogVersion = transition.CatalogVersion,
     };
 
-    [LoggerMessage(Level = LogLevel.Warning, Message = "Not linking {Id} to {Customer}: it already belongs to another customer, or both are known customers and the catalog does not allow merging them")]
+    [LoggerMessage(Level = LogLevel.Warning, Message = "Not linking {Id} to {Customer}: it already belongs to another customer, both are known customers and the catalog does not allow merging them, or a browser named a known customer without a signature")]
     private partial void LogLinkRefused(string id, string customer);
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "Identify {MessageId} came from a browser without a signature of its user id: the protected traits it would set on the known customer {Customer} were not saved")]
+    private partial void LogProtectedTraitsWithheld(string? messageId, string customer);
 }

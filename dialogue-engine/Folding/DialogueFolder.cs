@@ -26,10 +26,11 @@ public sealed class DialogueFolder(IConnectionMultiplexer redis, IOptions<Engine
     private const int MaxRedirects = 4;
 
     // KEYS[1] message marker, KEYS[2] customer's topic index, KEYS[3] the id's owner (set once merged),
-    // then per matched topic its dialogue hash and its history list.
+    // KEYS[4] the id's known-user marker, then per matched topic its dialogue hash and its history list.
     // ARGV[1] event time (unix ms), ARGV[2] channel, ARGV[3] catalog version, ARGV[4] marker TTL (s),
     // ARGV[5] last stage, ARGV[6] dormancy (ms), ARGV[7] score half-life (ms), ARGV[8] the grace after
-    // a conversion (ms), then (topic, stage) pairs in the order of the dialogue keys.
+    // a conversion (ms), ARGV[9] '1' when the event names the id as its userId, then (topic, stage)
+    // pairs in the order of the dialogue keys.
     // Returns "R<owner>" when the id now belongs to another customer: the caller folds there instead.
     // The marker comes first: an event folded before its id was merged is in the customer's dialogue
     // already (the merge carried it over), so its re-delivery must not fold again there.
@@ -39,6 +40,7 @@ public sealed class DialogueFolder(IConnectionMultiplexer redis, IOptions<Engine
         """
         local marker = redis.call('GET', KEYS[1])
         if marker then return marker end
+        if ARGV[9] == '1' then redis.call('SET', KEYS[4], '1') end
         local owner = redis.call('GET', KEYS[3])
         if owner then return 'R' .. owner end
         local ts = tonumber(ARGV[1])
@@ -47,10 +49,10 @@ public sealed class DialogueFolder(IConnectionMultiplexer redis, IOptions<Engine
         local dormancy = tonumber(ARGV[6])
         local halfLife = tonumber(ARGV[7])
         local out = {'F' .. ARGV[3]}
-        for j = 1, (#KEYS - 3) / 2 do
-          local key = KEYS[2 + 2 * j]
-          local topic = ARGV[7 + 2 * j]
-          local stage = tonumber(ARGV[8 + 2 * j])
+        for j = 1, (#KEYS - 4) / 2 do
+          local key = KEYS[3 + 2 * j]
+          local topic = ARGV[8 + 2 * j]
+          local stage = tonumber(ARGV[9 + 2 * j])
           local d = redis.call('HMGET', key, 'stage', 'status', 'first', 'last', 'ep', 'score', 's' .. lastStage .. ':at')
           local current = tonumber(d[1] or '0')
           local first = tonumber(d[3])
@@ -64,8 +66,8 @@ public sealed class DialogueFolder(IConnectionMultiplexer redis, IOptions<Engine
             local finished = {}
             for f = 1, #fields, 2 do finished[fields[f]] = fields[f + 1] end
             finished['ep'] = tostring(episode)
-            redis.call('RPUSH', KEYS[3 + 2 * j], cjson.encode(finished))
-            redis.call('LTRIM', KEYS[3 + 2 * j], -20, -1)
+            redis.call('RPUSH', KEYS[4 + 2 * j], cjson.encode(finished))
+            redis.call('LTRIM', KEYS[4 + 2 * j], -20, -1)
             redis.call('DEL', key)
             episode = episode + 1
             current, first, last, score = 0, nil, nil, 0
@@ -128,11 +130,12 @@ public sealed class DialogueFolder(IConnectionMultiplexer redis, IOptions<Engine
     private async Task<string> FoldAsAsync(string customer, EventEnvelope item, IReadOnlyList<TopicStage> matches, TopicMatcher matcher)
     {
         var catalog = matcher.Catalog;
-        var keys = new RedisKey[3 + 2 * matches.Count];
-        var values = new RedisValue[8 + 2 * matches.Count];
+        var keys = new RedisKey[4 + 2 * matches.Count];
+        var values = new RedisValue[9 + 2 * matches.Count];
         keys[0] = RedisKeys.Message(customer, item.MessageId!);
         keys[1] = RedisKeys.CustomerTopics(customer);
         keys[2] = RedisKeys.Owner(customer);
+        keys[3] = RedisKeys.KnownUser(customer);
         values[0] = item.EffectiveTimestamp.ToUnixTimeMilliseconds();
         values[1] = ChannelNames.Of(item.Channel ?? Channel.Server);
         values[2] = catalog.Version;
@@ -141,12 +144,14 @@ public sealed class DialogueFolder(IConnectionMultiplexer redis, IOptions<Engine
         values[5] = (long)catalog.Settings.Dormancy.TotalMilliseconds;
         values[6] = (long)catalog.Settings.ScoreHalfLife.TotalMilliseconds;
         values[7] = (long)catalog.Settings.ConversionGrace.TotalMilliseconds;
+        // Only the id the event names as its userId is marked, not the customer a redirect leads to.
+        values[8] = customer == item.UserId ? "1" : "0";
         for (var i = 0; i < matches.Count; i++)
         {
-            keys[3 + 2 * i] = RedisKeys.Dialogue(customer, matches[i].Topic);
-            keys[4 + 2 * i] = RedisKeys.DialogueHistory(customer, matches[i].Topic);
-            values[8 + 2 * i] = matches[i].Topic;
-            values[9 + 2 * i] = matches[i].Stage;
+            keys[4 + 2 * i] = RedisKeys.Dialogue(customer, matches[i].Topic);
+            keys[5 + 2 * i] = RedisKeys.DialogueHistory(customer, matches[i].Topic);
+            values[9 + 2 * i] = matches[i].Topic;
+            values[10 + 2 * i] = matches[i].Stage;
         }
 
         return (string)(await redis.GetDatabase().ScriptEvaluateAsync(FoldScript, keys, values))!;

@@ -26,15 +26,17 @@ public enum LinkOutcome
 /// </summary>
 public sealed class IdentityLinker(IConnectionMultiplexer redis, IOptions<EngineOptions> options)
 {
-    // KEYS[1] owner of the id, KEYS[2] the id's topic index, KEYS[3] and KEYS[4] the id's traits and
-    // linked ids: an id that has either was identified, a known customer.
-    // ARGV[1] the customer, ARGV[2] the id's dialogue key prefix, ARGV[3] '1' when known customers may merge.
+    // KEYS[1] owner of the id, KEYS[2] the id's topic index, KEYS[3], KEYS[4] and KEYS[5] the id's
+    // traits, linked ids and known-user marker: an id that has any was identified, a known customer.
+    // ARGV[1] the customer, ARGV[2] the id's dialogue key prefix, ARGV[3] '1' when known customers may
+    // merge, ARGV[4] '1' when the id may only be re-claimed by the customer that owns it already.
     // Returns {status, topic, field, value, field, value, ..., '', topic, ...}: status 0 refused, 1 claimed.
     private const string ClaimScript =
         """
         local owner = redis.call('GET', KEYS[1])
         if owner and owner ~= ARGV[1] then return {0} end
-        if (not owner) and ARGV[3] ~= '1' and redis.call('EXISTS', KEYS[3], KEYS[4]) > 0 then return {0} end
+        if (not owner) and ARGV[4] == '1' then return {0} end
+        if (not owner) and ARGV[3] ~= '1' and redis.call('EXISTS', KEYS[3], KEYS[4], KEYS[5]) > 0 then return {0} end
         redis.call('SET', KEYS[1], ARGV[1])
         local out = {1}
         for _, topic in ipairs(redis.call('ZRANGE', KEYS[2], 0, -1)) do
@@ -117,8 +119,14 @@ public sealed class IdentityLinker(IConnectionMultiplexer redis, IOptions<Engine
 
     private readonly TimeSpan _markerTtl = TimeSpan.FromDays(options.Value.DedupeWindowDays);
 
-    /// <summary>Links <paramref name="id"/> to <paramref name="customer"/> and merges its dialogues. Returns the stage changes the merge made.</summary>
-    public async Task<(LinkOutcome Outcome, IReadOnlyList<StageTransition> Transitions)> LinkAsync(string id, string customer, TopicCatalog catalog)
+    /// <summary>
+    /// Links <paramref name="id"/> to <paramref name="customer"/> and merges its dialogues. Returns the
+    /// stage changes the merge made. An <paramref name="unverified"/> link (a browser naming a user id it
+    /// has not proved) never claims a known id, and with <paramref name="customerIsKnown"/> it links only
+    /// what the customer owns already, so that a repeated identify stays idempotent.
+    /// </summary>
+    public async Task<(LinkOutcome Outcome, IReadOnlyList<StageTransition> Transitions)> LinkAsync(
+        string id, string customer, TopicCatalog catalog, bool unverified = false, bool customerIsKnown = false)
     {
         if (id == customer)
         {
@@ -128,8 +136,8 @@ public sealed class IdentityLinker(IConnectionMultiplexer redis, IOptions<Engine
         var database = redis.GetDatabase();
         var idPrefix = RedisKeys.DialoguePrefix(id);
         var claimed = (RedisResult[])(await database.ScriptEvaluateAsync(ClaimScript,
-            [RedisKeys.Owner(id), RedisKeys.CustomerTopics(id), RedisKeys.Traits(id), RedisKeys.Identities(id)],
-            [customer, idPrefix, catalog.Settings.MergeKnownCustomers ? "1" : "0"]))!;
+            [RedisKeys.Owner(id), RedisKeys.CustomerTopics(id), RedisKeys.Traits(id), RedisKeys.Identities(id), RedisKeys.KnownUser(id)],
+            [customer, idPrefix, catalog.Settings.MergeKnownCustomers && !unverified ? "1" : "0", unverified && customerIsKnown ? "1" : "0"]))!;
         if ((int)claimed[0] == 0)
         {
             return (LinkOutcome.Refused, []);
@@ -168,10 +176,61 @@ public sealed class IdentityLinker(IConnectionMultiplexer redis, IOptions<Engine
         return (topics == 0 ? LinkOutcome.AlreadyLinked : LinkOutcome.Linked, transitions);
     }
 
-    /// <summary>Keeps identify traits in the customer's profile, one field per trait, values as JSON.</summary>
-    public Task SaveTraitsAsync(string customer, JsonElement traits) =>
-        traits.ValueKind != JsonValueKind.Object
-            ? Task.CompletedTask
-            : redis.GetDatabase().HashSetAsync(RedisKeys.Traits(customer),
-                traits.EnumerateObject().Select(p => new HashEntry(p.Name, p.Value.GetRawText())).ToArray());
+    /// <summary>
+    /// Keeps identify traits in the customer's profile, one field per trait, values as JSON, except the
+    /// <paramref name="withheld"/> ones. Returns how many traits were withheld.
+    /// </summary>
+    public async Task<int> SaveTraitsAsync(string customer, JsonElement traits, IReadOnlySet<string>? withheld = null)
+    {
+        if (traits.ValueKind != JsonValueKind.Object)
+        {
+            return 0;
+        }
+
+        var entries = new List<HashEntry>();
+        var skipped = 0;
+        foreach (var trait in traits.EnumerateObject())
+        {
+            if (withheld?.Contains(trait.Name) == true)
+            {
+                skipped++;
+                continue;
+            }
+
+            entries.Add(new HashEntry(trait.Name, trait.Value.GetRawText()));
+        }
+
+        if (entries.Count > 0)
+        {
+            await redis.GetDatabase().HashSetAsync(RedisKeys.Traits(customer), [.. entries]);
+        }
+
+        return skipped;
+    }
+
+    /// <summary>
+    /// Which of the ids are known customers: named as a userId, or holding linked ids. (Traits alone do
+    /// not count: an anonymous visitor's own opt-out is a trait.) Read in one pipelined round trip.
+    /// </summary>
+    public async Task<HashSet<string>> KnownCustomersAsync(IReadOnlyCollection<string> ids)
+    {
+        var known = new HashSet<string>(StringComparer.Ordinal);
+        if (ids.Count == 0)
+        {
+            return known;
+        }
+
+        var batch = redis.GetDatabase().CreateBatch();
+        var checks = ids.Select(id => (Id: id, Count: batch.KeyExistsAsync([RedisKeys.KnownUser(id), RedisKeys.Identities(id)]))).ToList();
+        batch.Execute();
+        foreach (var (id, count) in checks)
+        {
+            if (await count > 0)
+            {
+                known.Add(id);
+            }
+        }
+
+        return known;
+    }
 }

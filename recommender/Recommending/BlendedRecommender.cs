@@ -34,13 +34,14 @@ public sealed class BlendedRecommender(
     /// <summary>
     /// Recommends for a customer (or an anonymous visitor, or nobody yet), given what the current page
     /// says: the topic and stage it serves count as the most recent dialogue, so a first-time visitor on
-    /// a product's details page is shown that product's next step.
+    /// a product's details page is shown that product's next step. <paramref name="anonymousOnly"/>: the
+    /// caller proved no user id, so a known customer's id gets what a first-time visitor gets.
     /// </summary>
-    public async Task<Recommendation> RecommendAsync(string? customer, int count, IReadOnlySet<string> exclude, (string Topic, int Stage)? currentTopic)
+    public async Task<Recommendation> RecommendAsync(string? customer, int count, IReadOnlySet<string> exclude, (string Topic, int Stage)? currentTopic, bool anonymousOnly = false)
     {
         var now = time.GetUtcNow();
         var settings = options.Value;
-        var known = customer is null ? null : await signals.ReadAsync(customer);
+        var known = customer is null ? null : await signals.ReadAsync(customer, anonymousOnly);
         var variant = Choose(settings.EffectiveVariants(), known?.Customer ?? customer);
         // One read of each model reference: the whole request uses the same models even if a swap lands meanwhile.
         var model = models.Get(variant.Model);

@@ -4,7 +4,8 @@ using Microsoft.Extensions.Options;
 
 namespace Ecrm.Recommender.Recommending;
 
-public sealed record RecommendRequest(string? AnonymousId, string? UserId, string? Slot, int? N, string[]? Exclude, RecommendContext? Context);
+/// <summary>A recommendation request; <c>UserHash</c> is the site server's signature of <c>UserId</c> (<see cref="IdentityVerification"/>), which a browser needs to be served as that user.</summary>
+public sealed record RecommendRequest(string? AnonymousId, string? UserId, string? Slot, int? N, string[]? Exclude, RecommendContext? Context, string? UserHash = null);
 
 /// <summary>What the page says: its topic and stage (from data-ecrm-topic / data-ecrm-stage), or its path.</summary>
 public sealed record RecommendContext(string? Topic, System.Text.Json.JsonElement? Stage, RecommendPage? Page);
@@ -14,7 +15,10 @@ public sealed record RecommendPage(string? Path, string? Url);
 /// <summary>
 /// <c>POST /v1/recommendations</c>: for web pages and apps, including anonymous visitors. A browser
 /// authenticates with its site's write key (HTTP Basic, as the tracker does); a server with an API key.
-/// The current page's topic and stage count as the visitor's most recent dialogue.
+/// The current page's topic and stage count as the visitor's most recent dialogue. The write key is
+/// public, so a browser is served as a user only with the site server's signature of the user id
+/// (<c>userHash</c>); otherwise as its anonymous id, and only while that id is no known customer's:
+/// the answer never reveals another customer's topics and stages.
 /// </summary>
 public static class BrowserRecommendationsApi
 {
@@ -30,9 +34,9 @@ public static class BrowserRecommendationsApi
     {
         var writeKey = KeyAuthentication.ReadBasicUser(http.Request);
         var apiKey = KeyAuthentication.ReadBearer(http.Request);
-        var authorized = (writeKey is not null && KeyAuthentication.IsValid(auth.Value, KeyScope.Write, writeKey))
-            || (apiKey is not null && KeyAuthentication.IsValid(auth.Value, KeyScope.Read, apiKey));
-        if (!authorized)
+        var fromServer = apiKey is not null && KeyAuthentication.IsValid(auth.Value, KeyScope.Read, apiKey);
+        var fromBrowser = writeKey is not null && KeyAuthentication.IsValid(auth.Value, KeyScope.Write, writeKey);
+        if (!fromServer && !fromBrowser)
         {
             return TypedResults.Problem("a write key (HTTP Basic user name) or an API key (Bearer) is required", statusCode: StatusCodes.Status401Unauthorized);
         }
@@ -66,9 +70,12 @@ public static class BrowserRecommendationsApi
             current = (topic, stage);
         }
 
-        var customer = !string.IsNullOrEmpty(request.UserId) ? request.UserId : request.AnonymousId;
+        var userProved = !string.IsNullOrEmpty(request.UserId)
+            && (fromServer || IdentityVerification.IsValid(auth.Value, writeKey!, request.UserId, request.UserHash));
+        var customer = userProved ? request.UserId : request.AnonymousId;
         var exclude = (request.Exclude ?? []).ToHashSet(StringComparer.Ordinal);
-        return TypedResults.Ok(await recommender.RecommendAsync(string.IsNullOrEmpty(customer) ? null : customer, count, exclude, current));
+        return TypedResults.Ok(await recommender.RecommendAsync(
+            string.IsNullOrEmpty(customer) ? null : customer, count, exclude, current, anonymousOnly: !fromServer && !userProved));
     }
 }
 
@@ -87,8 +94,9 @@ public static class RecommenderCors
         }
 
         var headers = context.Response.Headers;
+        // No Access-Control-Allow-Credentials: the tracker authenticates with the write key, never with
+        // cookies, and a credentialed answer would let any allowed page read it as the visitor.
         headers.AccessControlAllowOrigin = origin;
-        headers.AccessControlAllowCredentials = "true";
         headers.Vary = "Origin";
         if (HttpMethods.IsOptions(context.Request.Method))
         {

@@ -42,9 +42,10 @@ public sealed class CustomerSignalReader(IConnectionMultiplexer redis, IOptions<
     /// <summary>
     /// One pipelined batch: the script reading the customer's own keys (owner, traits, served counts,
     /// dialogues), and the segment memberships, which live in other slots. An id merged into another
-    /// customer costs one more batch per alias hop.
+    /// customer costs one more batch per alias hop. With <paramref name="anonymousOnly"/> (a browser that
+    /// proved no user id) an id that is a known customer's reads as nothing at all: null.
     /// </summary>
-    public async Task<CustomerSignals> ReadAsync(string id)
+    public async Task<CustomerSignals?> ReadAsync(string id, bool anonymousOnly = false)
     {
         var settings = options.Value;
         var readServed = settings.FrequencyCap.MaxImpressions > 0;
@@ -57,6 +58,9 @@ public sealed class CustomerSignalReader(IConnectionMultiplexer redis, IOptions<
             var batch = database.CreateBatch();
             var state = SignalScripts.ReadCustomer.EvaluateAsync(batch, new
             {
+                refuseKnown = anonymousOnly && hop == 0 ? "1" : "0",
+                knownUser = RedisKeys.KnownUser(customer),
+                identities = RedisKeys.Identities(customer),
                 followOwner = hop < MaxOwnerHops ? "1" : "0",
                 owner = RedisKeys.Owner(customer),
                 traits = RedisKeys.Traits(customer),
@@ -81,6 +85,11 @@ public sealed class CustomerSignalReader(IConnectionMultiplexer redis, IOptions<
             {
                 customer = owner;
                 continue;
+            }
+
+            if ((int)result[1] == 2)
+            {
+                return null;
             }
 
             if ((int)result[1] == 1)

@@ -9,8 +9,10 @@ namespace Ecrm.Recommender.Recommending;
 internal static class SignalScripts
 {
     /// <summary>
-    /// A customer's live state in one round trip. Returns <c>{owner}</c> when the id belongs to another
-    /// customer (the caller asks again for that one); <c>{'', 1}</c> when the customer is suppressed
+    /// A customer's live state in one round trip. Returns <c>{'', 2}</c> when the caller may read only an
+    /// anonymous visitor's own id (<c>@refuseKnown</c>) and this id is a known customer's, checked before
+    /// following the owner so an old user id aliased away is refused too; <c>{owner}</c> when the id
+    /// belongs to another customer (the caller asks again for that one); <c>{'', 1}</c> when the customer is suppressed
     /// (nothing else is read); otherwise <c>{'', 0, served field/value pairs, topic, dialogue field/value
     /// pairs, topic, {stage, status}, topic, ...}</c>, the topics most recently active first. Of each
     /// dialogue only the stage and status are read: the rules need no more, and reading, sending and
@@ -19,6 +21,7 @@ internal static class SignalScripts
     /// </summary>
     public static readonly LuaScript ReadCustomer = LuaScript.Prepare(
         """
+        if @refuseKnown == '1' and redis.call('EXISTS', @knownUser, @identities) > 0 then return {'', 2} end
         if @followOwner == '1' then
           local owner = redis.call('GET', @owner)
           if owner then return {owner} end

@@ -1,4 +1,4 @@
-import type { Annotation, Ecrm, EcrmEvent, Options, Props, RecommendItem, RecommendOptions, RecommendResponse } from './types';
+import type { Annotation, Ecrm, EcrmEvent, IdentifyOptions, Options, Props, RecommendItem, RecommendOptions, RecommendResponse } from './types';
 import { COOKIE, bytes, campaign, dnt, getCookie, href, load, now, setCookie, store, uuid } from './util';
 
 declare const __VERSION__: string;
@@ -20,6 +20,9 @@ export function createEcrm(): Ecrm {
   let q: EcrmEvent[] = [];
   let aid: string | null = null;
   let uid: string | null = null;
+  // The site server's signature of uid (identity verification); without it the collector and the
+  // recommender treat the user id as unproved.
+  let uh: string | null = null;
   let url = '';
   let lastUrl = '';
   let auth = '';
@@ -46,10 +49,10 @@ export function createEcrm(): Ecrm {
   const purge = () => {
     q = [];
     dropped = 0;
-    aid = uid = null;
+    aid = uid = uh = null;
     clearTimeout(timer);
     timer = 0;
-    for (const k of ['q', 'drop', 'aid', 'uid', 'sx']) store(k);
+    for (const k of ['q', 'drop', 'aid', 'uid', 'uh', 'sx']) store(k);
     setCookie(COOKIE, null, o && o.cookieDomain);
   };
 
@@ -62,6 +65,7 @@ export function createEcrm(): Ecrm {
     if (!aid) {
       aid = getCookie(COOKIE) || load('aid') || uuid();
       uid = load('uid');
+      uh = load('uh');
       saveId();
     }
   };
@@ -208,6 +212,7 @@ export function createEcrm(): Ecrm {
         locale: navigator.language,
         library: { name: 'ecrm-js', version: VERSION },
         campaign: campaign(),
+        ...(uid && uh ? { userHash: uh } : {}),
         ...ctx,
       },
     });
@@ -290,8 +295,10 @@ export function createEcrm(): Ecrm {
     ids();
     const r = await fetch((o.recommenderHost ?? o.host) + '/v1/recommendations', {
       ...init(),
+      // The key, not a cookie, authenticates this call, and the recommender does not accept credentials.
+      credentials: 'omit',
       // The page's own topic and stage count as the visitor's latest dialogue.
-      body: JSON.stringify({ anonymousId: aid, userId: uid || undefined, slot, n, context: { page: pageCtx(), ...pageAnnotation() } }),
+      body: JSON.stringify({ anonymousId: aid, userId: uid || undefined, userHash: (uid && uh) || undefined, slot, n, context: { page: pageCtx(), ...pageAnnotation() } }),
     });
     if (!r.ok) throw Error('ecrm: recommend ' + r.status);
     const d: RecommendResponse = await r.json();
@@ -414,14 +421,17 @@ export function createEcrm(): Ecrm {
     init: start,
     page: api(page),
     track: api(track),
-    identify: api((userId?: string | Props, traits?: Props) => {
+    identify: api((userId?: string | Props, traits?: Props, options?: IdentifyOptions) => {
       if (typeof userId == 'object') {
         traits = userId;
         userId = undefined;
       }
       if (!on()) return;
       ids();
-      if (userId) store('uid', (uid = userId));
+      if (userId) {
+        if (userId != uid || options?.userHash) store('uh', (uh = options?.userHash || null));
+        store('uid', (uid = userId));
+      }
       ev('identify', { traits });
     }),
     alias: api((userId: string, previousId?: string) => {
@@ -434,7 +444,8 @@ export function createEcrm(): Ecrm {
     reset: api(() => {
       if (o.useServerCookie) store('sx', aid);
       store('uid');
-      uid = aid = null;
+      store('uh');
+      uid = uh = aid = null;
       if (on()) {
         aid = uuid();
         saveId();

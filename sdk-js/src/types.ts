@@ -98,11 +98,21 @@ export interface RecommendOptions {
   render?: (item: RecommendItem, position: number) => Element;
 }
 
+export interface IdentifyOptions {
+  /** hex(HMAC-SHA256(identity secret, userId)), computed by the site's server, never in the page. */
+  userHash?: string;
+}
+
 export interface Ecrm {
   init(options: Options): void;
   page(name?: string | Props, properties?: Props): void;
   track(event: string, properties?: Props, context?: Props): void;
-  identify(userId?: string | Props, traits?: Props): void;
+  /**
+   * Names the user. With `options.userHash`, the signature your server made of the user id
+   * (hex HMAC-SHA256 with the source's identity secret), the user may read their own recommendations
+   * and change protected traits (email, phone, suppressed, optedOut); without it the user id is unproved.
+   */
+  identify(userId?: string | Props, traits?: Props, options?: IdentifyOptions): void;
   alias(userId: string, previousId?: string): void;
   group(groupId: string, traits?: Props): void;
   /** Forget the user id and start a new anonymous id (e.g. on logout). */

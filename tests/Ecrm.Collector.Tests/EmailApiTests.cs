@@ -82,7 +82,9 @@ public sealed class EmailApiTests : IClassFixture<KafkaFixture>, IDisposable
 
         Assert.Equal(HttpStatusCode.Redirect, response.StatusCode);
         Assert.Equal(Target, response.Headers.Location!.ToString());
-        var metrics = await factory.CreateClient().GetStringAsync("/metrics");
+        var operatorClient = factory.CreateClient();
+        operatorClient.DefaultRequestHeaders.Authorization = new AuthenticationHeaderValue("Bearer", AdminKey);
+        var metrics = await operatorClient.GetStringAsync("/metrics");
         Assert.Contains("ecrm_collector_email_clicks_lost_total 1\n", metrics, StringComparison.Ordinal);
         var lost = Assert.Single(logs.Messages, m => m.Contains("Email click lost", StringComparison.Ordinal));
         Assert.Contains("campaign oled-launch, customer user-46", lost, StringComparison.Ordinal);
@@ -172,6 +174,18 @@ public sealed class EmailApiTests : IClassFixture<KafkaFixture>, IDisposable
         var response = await client.PostAsJsonAsync("/v1/email/links", new MintLinkRequest("c", "u", Target, null, null, null));
 
         Assert.Equal(HttpStatusCode.Forbidden, response.StatusCode);
+    }
+
+    [Fact]
+    public async Task AMintRequestOverItsSmallLimitGets413()
+    {
+        var client = _factory.CreateClient();
+        client.DefaultRequestHeaders.Authorization = new AuthenticationHeaderValue("Bearer", AdminKey);
+
+        var response = await client.PostAsJsonAsync("/v1/email/links", new MintLinkRequest(new string('c', 20_000), "u", Target, null, null, null));
+
+        Assert.Equal(HttpStatusCode.RequestEntityTooLarge, response.StatusCode);
+        Assert.Equal("application/problem+json", response.Content.Headers.ContentType?.MediaType);
     }
 
     [Fact]

@@ -60,6 +60,51 @@ public sealed class EventStamperTests
     }
 
     [Fact]
+    public void TimestampWithSentAtIsTheOriginalTimestampAndIsCorrected()
+    {
+        // analytics-next and the Segment mobile libraries send timestamp and sentAt, no originalTimestamp;
+        // this browser's clock is 10 minutes slow and the event waited 2 s in its queue.
+        var item = Track();
+        item.Timestamp = ReceivedAt.AddMinutes(-10).AddSeconds(-2);
+        item.SentAt = ReceivedAt.AddMinutes(-10);
+
+        Assert.Null(_stamper.Stamp(item, null, ReceivedAt));
+
+        Assert.Equal(ReceivedAt.AddSeconds(-2), item.Timestamp);
+        Assert.Equal(ReceivedAt.AddMinutes(-10).AddSeconds(-2), item.OriginalTimestamp);
+    }
+
+    [Fact]
+    public void SentAtAloneDoesNotMoveAnEventWithoutATimeOfItsOwn()
+    {
+        var item = Track();
+        item.SentAt = ReceivedAt.AddHours(-3);
+
+        Assert.Null(_stamper.Stamp(item, null, ReceivedAt));
+
+        Assert.Equal(ReceivedAt, item.Timestamp);
+    }
+
+    [Fact]
+    public void IdentifyWithoutTraitsTakesThoseOfItsContext()
+    {
+        var identify = new EventEnvelope
+        {
+            Type = EventType.Identify,
+            UserId = "u-1",
+            Context = JsonSerializer.Deserialize("""{"traits":{"region":"Gangnam"}}""", EcrmJsonContext.Default.EventContext),
+        };
+        var track = Track();
+        track.Context = JsonSerializer.Deserialize("""{"traits":{"region":"Gangnam"}}""", EcrmJsonContext.Default.EventContext);
+
+        Assert.Null(_stamper.Stamp(identify, null, ReceivedAt));
+        Assert.Null(_stamper.Stamp(track, null, ReceivedAt));
+
+        Assert.Equal("Gangnam", identify.Traits!.Value.GetProperty("region").GetString());
+        Assert.Null(track.Traits);
+    }
+
+    [Fact]
     public void OfflineQueuedEventsAreAcceptedUpToTheMaximumAge()
     {
         var recent = Track();

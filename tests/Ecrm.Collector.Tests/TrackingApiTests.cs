@@ -238,7 +238,7 @@ public sealed class TrackingApiTests : IClassFixture<KafkaFixture>, IDisposable
 
     private List<byte[]> ConsumeRaw(string topic, int expected) => ConsumeMessages(new KafkaFixture.External(_kafka.BootstrapServers), topic, expected, null).Select(m => m.Value).ToList();
 
-    private static List<(string Key, byte[] Value)> ConsumeMessages(KafkaFixture.External kafka, string topic, int expected, TimeSpan? wait)
+    internal static List<(string Key, byte[] Value)> ConsumeMessages(KafkaFixture.External kafka, string topic, int expected, TimeSpan? wait)
     {
         using var consumer = KafkaClientFactory.CreateReader<string, byte[]>(new KafkaOptions { BootstrapServers = kafka.BootstrapServers });
         consumer.Subscribe(topic);

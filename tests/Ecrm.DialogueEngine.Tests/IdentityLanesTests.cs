@@ -1,5 +1,6 @@
 using System.Text.Json;
 using Ecrm.Common.Events;
+using Ecrm.Common.Hosting;
 using Ecrm.Common.Storage;
 using Ecrm.DialogueEngine.Catalog;
 using Ecrm.DialogueEngine.Folding;
@@ -56,7 +57,7 @@ public sealed class IdentityLanesTests(RedisFixture redis) : IClassFixture<Redis
     {
         var run = Guid.NewGuid().ToString("N")[..8];
         var options = Options.Create(new EngineOptions());
-        var folder = new BatchFolder(new DialogueFolder(redis.Connection, options), new IdentityLinker(redis.Connection, options), NullLogger<BatchFolder>.Instance);
+        var folder = new BatchFolder(new DialogueFolder(redis.Connection, options), new IdentityLinker(redis.Connection, options), Options.Create(new AuthOptions()), NullLogger<BatchFolder>.Instance);
         var matcher = new TopicMatcher(CatalogSamples.Oled(version: 5));
         var pages = Enumerable.Range(0, 42).Select(i => Page($"v{i}-{run}", "/tv/oled-55/specs")).ToList();
         var identifies = Enumerable.Range(0, 40).Select(i => Identify($"v{i}-{run}", $"user{i}-{run}"))

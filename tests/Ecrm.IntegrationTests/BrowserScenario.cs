@@ -24,22 +24,33 @@ internal sealed class BrowserScenario : IDisposable
 
     public string Output => _process.Output;
 
-    public static async Task<BrowserScenario> RunAsync(string scenario, EcrmServices services)
+    public static Task<BrowserScenario> RunAsync(string scenario, EcrmServices services)
     {
         if (!File.Exists(RepoPaths.Combine("sdk-js", "dist", "ecrm.min.js")))
         {
             throw new XunitException("the tracker is not built: run npm ci && npm run build in sdk-js (./test.sh does)");
         }
 
+        return RunAsync(RepoPaths.Combine("sdk-js", "test", "e2e", "real-stack.mjs"), scenario, services);
+    }
+
+    /// <summary>Runs another browser script of sdk-js/test with the same settings (and any <paramref name="extra"/> ones).</summary>
+    public static async Task<BrowserScenario> RunAsync(string script, string scenario, EcrmServices services, IReadOnlyDictionary<string, string>? extra = null)
+    {
         var done = Path.Combine(Path.GetTempPath(), $"ecrm-browser-{Guid.NewGuid():N}.done");
-        var settings = JsonSerializer.Serialize(new Dictionary<string, string>
+        var values = new Dictionary<string, string>
         {
             ["collector"] = services.CollectorUrl.ToString().TrimEnd('/'),
             ["recommender"] = services.RecommenderUrl.ToString().TrimEnd('/'),
             ["writeKey"] = EcrmServices.WriteKey,
             ["done"] = done,
-        });
-        var script = RepoPaths.Combine("sdk-js", "test", "e2e", "real-stack.mjs");
+        };
+        foreach (var (name, value) in extra ?? new Dictionary<string, string>())
+        {
+            values[name] = value;
+        }
+
+        var settings = JsonSerializer.Serialize(values);
         var run = new BrowserScenario(ServerProcess.Start("node", [script, scenario, settings]), done);
         try
         {

@@ -57,9 +57,9 @@ public sealed class DeliveryAudit(EcrmServices stack, string bootstrapServers, C
         }, timeout, () => $"""
             {unarchived} acknowledged Segment events not archived, {unfolded} of {traffic.Journeys.Count} journeys not folded in full
             collector metrics:
-            {Metrics(stack.CollectorUrl)}
+            {Metrics(stack.ManagementUrl("collector"))}
             engine metrics:
-            {Metrics(stack.EngineUrl)}
+            {Metrics(stack.ManagementUrl("dialogue-engine"))}
             collector log:
             {Tail("collector")}
             engine log:

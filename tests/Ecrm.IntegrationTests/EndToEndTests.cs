@@ -430,21 +430,39 @@ public abstract class EndToEndScenarios(KafkaFixture kafka, IRedisBackend redis,
         await Eventually("the event is archived", async () => await CountAsync("events") == "1");
 
         using var plain = new HttpClient();
-        var collectorMetrics = await plain.GetStringAsync(new Uri(_stack.CollectorUrl, "metrics"));
+        var collectorMetrics = await plain.GetStringAsync(new Uri(_stack.ManagementUrl("collector"), "metrics"));
         Assert.Matches(@"ecrm_collector_events_accepted_total\{source=""[^""]+""\} [1-9]", collectorMetrics);
         Assert.Contains("ecrm_collector_spool_bytes 0", collectorMetrics, StringComparison.Ordinal);
         Assert.Contains("http_server_request_duration_seconds_bucket{", collectorMetrics, StringComparison.Ordinal);
         var engineMetrics = "";
         await Eventually("the engine reports folds and lag", async () =>
         {
-            engineMetrics = await plain.GetStringAsync(new Uri(_stack.EngineUrl, "metrics"));
+            engineMetrics = await plain.GetStringAsync(new Uri(_stack.ManagementUrl("dialogue-engine"), "metrics"));
             return engineMetrics.Contains("ecrm_engine_events_folded_total", StringComparison.Ordinal)
                 && engineMetrics.Contains("ecrm_consumer_lag{group=\"archive-", StringComparison.Ordinal);
         });
         Assert.Matches(@"ecrm_consumer_lag\{group=""engine-[^""]+"",partition=""[0-9]+"",topic=""[^""]+""\} 0", engineMetrics);
         Assert.Matches(@"ecrm_engine_batch_step_duration_seconds_count\{step=""publish""\} [1-9]", engineMetrics);
-        var recommenderMetrics = await plain.GetStringAsync(new Uri(_stack.RecommenderUrl, "metrics"));
+        var recommenderMetrics = await plain.GetStringAsync(new Uri(_stack.ManagementUrl("recommender"), "metrics"));
         Assert.Contains("http_server_request_duration_seconds_count{", recommenderMetrics, StringComparison.Ordinal);
+
+        // On the public ports the operations endpoints tell outsiders nothing: /metrics needs a key, and
+        // /health/ready gives its status code without naming the back ends. A Host header naming the
+        // management port changes nothing: the port is the connection's.
+        foreach (var service in new[] { _stack.CollectorUrl, _stack.EngineUrl, _stack.RecommenderUrl })
+        {
+            Assert.Equal(HttpStatusCode.Unauthorized, (await plain.GetAsync(new Uri(service, "metrics"))).StatusCode);
+            using var spoofed = new HttpRequestMessage(HttpMethod.Get, new Uri(service, "metrics"));
+            spoofed.Headers.Host = $"127.0.0.1:{_stack.ManagementUrl("collector").Port}";
+            Assert.Equal(HttpStatusCode.Unauthorized, (await plain.SendAsync(spoofed)).StatusCode);
+            var ready = await plain.GetStringAsync(new Uri(service, "health/ready"));
+            Assert.DoesNotContain("dependencies", ready, StringComparison.Ordinal);
+            Assert.Equal(HttpStatusCode.OK, (await plain.GetAsync(new Uri(service, "health/live"))).StatusCode);
+        }
+
+        using var withKey = EcrmServices.Client(_stack.EngineUrl, EcrmServices.ApiKey);
+        Assert.Contains("ecrm_engine_events_folded_total", await withKey.GetStringAsync("metrics"), StringComparison.Ordinal);
+        Assert.Contains("\"redis\"", await plain.GetStringAsync(new Uri(_stack.ManagementUrl("dialogue-engine"), "health/ready")), StringComparison.Ordinal);
     }
 
     [Fact]

@@ -71,7 +71,7 @@ public sealed partial class TwoEngineTakeoverTests(KafkaFixture kafka, RedisFixt
     /// <summary>The events topic's partitions an engine reports folding lag for in <c>/metrics</c>.</summary>
     private async Task<IReadOnlyList<int>> FoldingPartitionsAsync(string engine)
     {
-        using var http = new HttpClient { BaseAddress = _stack.Url(engine), Timeout = TimeSpan.FromSeconds(5) };
+        using var http = new HttpClient { BaseAddress = _stack.ManagementUrl(engine), Timeout = TimeSpan.FromSeconds(5) };
         var metrics = await http.GetStringAsync("metrics");
         return LagLine().Matches(metrics)
             .Select(m => Labels().Matches(m.Groups[1].Value).ToDictionary(l => l.Groups[1].Value, l => l.Groups[2].Value))

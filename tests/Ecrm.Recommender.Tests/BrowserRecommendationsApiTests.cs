@@ -3,6 +3,7 @@ using System.Net.Http.Headers;
 using System.Net.Http.Json;
 using System.Text;
 using System.Text.Json;
+using Ecrm.Common.Hosting;
 using Ecrm.Common.Storage;
 using Ecrm.Testing;
 using Microsoft.AspNetCore.Mvc.Testing;
@@ -15,6 +16,7 @@ public sealed class BrowserRecommendationsApiTests : IClassFixture<RedisFixture>
 {
     private readonly string _configuration;
     private readonly WebApplicationFactory<Program> _factory;
+    private const string IdentitySecret = "site-server-secret";
     private readonly string _visitor = $"anon-{Guid.NewGuid():N}";
 
     public BrowserRecommendationsApiTests(RedisFixture redis)
@@ -25,6 +27,8 @@ public sealed class BrowserRecommendationsApiTests : IClassFixture<RedisFixture>
             .UseSetting("Auth:WriteKeys:0", "wk-site")
             .UseSetting("Auth:ApiKeys:0", "ak-app")
             .UseSetting("Auth:AdminKeys:0", "adm")
+            .UseSetting("Auth:IdentitySecrets:0:WriteKey", "wk-site")
+            .UseSetting("Auth:IdentitySecrets:0:Secret", IdentitySecret)
             .UseSetting("Recommender:AllowedOrigins:0", "https://shop.example")
             .UseSetting("Recommender:CatalogPollMs", "100")
             .UseSetting("Recommender:ModelDirectory", Path.Combine(Path.GetTempPath(), $"ecrm-no-models-{Guid.NewGuid():N}")));
@@ -71,6 +75,57 @@ public sealed class BrowserRecommendationsApiTests : IClassFixture<RedisFixture>
     }
 
     [Fact]
+    public async Task TheWriteKeyReadsAKnownCustomerOnlyWithTheirSignature()
+    {
+        var customer = $"user-{Guid.NewGuid():N}";
+        await GiveLiveDialogueAsync(customer, userIdSeen: true);
+
+        var unsigned = await TopicsServedAsync(Browser(), new { userId = customer, n = 10 });
+        var forged = await TopicsServedAsync(Browser(), new { userId = customer, userHash = IdentityVerification.Sign("guessed", customer), n = 10 });
+        var asAnonymousId = await TopicsServedAsync(Browser(), new { anonymousId = customer, n = 10 });
+        var signed = await TopicsServedAsync(Browser(), new { userId = customer, userHash = IdentityVerification.Sign(IdentitySecret, customer), n = 10 });
+        var fromServer = await TopicsServedAsync(Server(), new { userId = customer, n = 10 });
+
+        // Unproved, the answer is what any first-time visitor gets: nothing of the customer's dialogue.
+        Assert.DoesNotContain("phone-z5", unsigned);
+        Assert.DoesNotContain("phone-z5", forged);
+        Assert.DoesNotContain("phone-z5", asAnonymousId);
+        Assert.All(signed, topic => Assert.Equal("phone-z5", topic));
+        Assert.NotEmpty(signed);
+        Assert.All(fromServer, topic => Assert.Equal("phone-z5", topic));
+    }
+
+    [Fact]
+    public async Task AnAnonymousIdMergedIntoACustomerServesThatCustomerButAnOldUserIdAliasedAwayDoesNot()
+    {
+        var customer = $"user-{Guid.NewGuid():N}";
+        var oldUserId = $"old-{Guid.NewGuid():N}";
+        await GiveLiveDialogueAsync(customer, userIdSeen: true);
+        using var connection = RedisConnection.Connect(_configuration);
+        var database = connection.GetDatabase();
+        // The browser's own anonymous id, linked by its identify; and an earlier user id aliased to the customer.
+        await database.StringSetAsync(RedisKeys.Owner(_visitor), customer);
+        await database.StringSetAsync(RedisKeys.Owner(oldUserId), customer);
+        await database.StringSetAsync(RedisKeys.KnownUser(oldUserId), "1");
+
+        var ownBrowser = await TopicsServedAsync(Browser(), new { anonymousId = _visitor, n = 10 });
+        var oldId = await TopicsServedAsync(Browser(), new { anonymousId = oldUserId, n = 10 });
+
+        Assert.NotEmpty(ownBrowser);
+        Assert.All(ownBrowser, topic => Assert.Equal("phone-z5", topic));
+        Assert.DoesNotContain("phone-z5", oldId);
+    }
+
+    [Fact]
+    public async Task CorsNeverAllowsCredentials()
+    {
+        var response = await Browser().PostAsJsonAsync("/v1/recommendations", new { anonymousId = _visitor });
+
+        Assert.Equal("https://shop.example", response.Headers.GetValues("Access-Control-Allow-Origin").Single());
+        Assert.False(response.Headers.Contains("Access-Control-Allow-Credentials"));
+    }
+
+    [Fact]
     public async Task WithoutAKeyGets401AndUnknownTopicGets400()
     {
         var anonymous = await _factory.CreateClient().PostAsJsonAsync("/v1/recommendations", new { anonymousId = _visitor });
@@ -105,6 +160,34 @@ public sealed class BrowserRecommendationsApiTests : IClassFixture<RedisFixture>
         Assert.Equal(HttpStatusCode.NoContent, allowed.StatusCode);
         Assert.Equal("https://shop.example", allowed.Headers.GetValues("Access-Control-Allow-Origin").Single());
         Assert.False(other.Headers.Contains("Access-Control-Allow-Origin"));
+    }
+
+    /// <summary>A dialogue at stage 1 of phone-z5, whose next step only this customer would be shown.</summary>
+    private async Task GiveLiveDialogueAsync(string customer, bool userIdSeen)
+    {
+        using var connection = RedisConnection.Connect(_configuration);
+        var database = connection.GetDatabase();
+        await database.HashSetAsync(RedisKeys.Dialogue(customer, "phone-z5"), [new(DialogueFields.Stage, 1), new(DialogueFields.Status, DialogueStatus.Open)]);
+        await database.SortedSetAddAsync(RedisKeys.CustomerTopics(customer), "phone-z5", 1000);
+        if (userIdSeen)
+        {
+            // What the engine's fold leaves once an event named the id as its userId.
+            await database.StringSetAsync(RedisKeys.KnownUser(customer), "1");
+        }
+    }
+
+    private static async Task<List<string>> TopicsServedAsync(HttpClient client, object request)
+    {
+        var response = await client.PostAsJsonAsync("/v1/recommendations", request);
+        Assert.Equal(HttpStatusCode.OK, response.StatusCode);
+        return [.. (await response.Content.ReadFromJsonAsync<JsonElement>()).GetProperty("items").EnumerateArray().Select(i => i.GetProperty("topic").GetString()!)];
+    }
+
+    private HttpClient Server()
+    {
+        var client = _factory.CreateClient();
+        client.DefaultRequestHeaders.Authorization = new AuthenticationHeaderValue("Bearer", "ak-app");
+        return client;
     }
 
     private HttpClient Browser()

@@ -16,6 +16,7 @@ public sealed class EcrmServices : IAsyncDisposable
     private readonly Dictionary<string, string> _environment;
     private readonly Dictionary<string, ServerProcess> _services = [];
     private readonly Dictionary<string, Uri> _urls = [];
+    private readonly Dictionary<string, Uri> _managementUrls = [];
 
     public EcrmServices(KafkaFixture kafka, IRedisBackend redis, ClickHouseFixture clickHouse)
     {
@@ -88,8 +89,8 @@ public sealed class EcrmServices : IAsyncDisposable
         var collectorUrl = _urls["collector"] = new Uri($"http://127.0.0.1:{ServerProcess.FreePort()}/");
         _environment.TryAdd("Email__PublicBaseUrl", collectorUrl.ToString());
         CollectorUrl = await StartServiceAsync("collector");
-        _environment.TryAdd("Pipeline__CollectorMetricsUrl", new Uri(CollectorUrl, "metrics").ToString());
-        _environment.TryAdd("Pipeline__RecommenderMetricsUrl", new Uri(recommenderUrl, "metrics").ToString());
+        _environment.TryAdd("Pipeline__CollectorMetricsUrl", new Uri(ManagementUrl("collector"), "metrics").ToString());
+        _environment.TryAdd("Pipeline__RecommenderMetricsUrl", new Uri(ManagementUrl("recommender"), "metrics").ToString());
         EngineUrl = await StartServiceAsync("dialogue-engine");
         RecommenderUrl = await StartServiceAsync("recommender");
     }
@@ -107,6 +108,17 @@ public sealed class EcrmServices : IAsyncDisposable
 
     /// <summary>Where a started service listens.</summary>
     public Uri Url(string service) => _urls[service];
+
+    /// <summary>A service's management port (<c>Management:Port</c>), where <c>/metrics</c> answers without a key; chosen before the service starts.</summary>
+    public Uri ManagementUrl(string service)
+    {
+        if (!_managementUrls.TryGetValue(service, out var url))
+        {
+            url = _managementUrls[service] = new Uri($"http://127.0.0.1:{ServerProcess.FreePort()}/");
+        }
+
+        return url;
+    }
 
     /// <summary>Publishes the demo topic catalog (engine) and content catalog (recommender), as run.sh does.</summary>
     public async Task PublishDemoCatalogsAsync()
@@ -190,7 +202,12 @@ public sealed class EcrmServices : IAsyncDisposable
             url = _urls[name] = new Uri($"http://127.0.0.1:{ServerProcess.FreePort()}/");
         }
 
-        var environment = new Dictionary<string, string>(_environment) { ["Urls"] = url.ToString().TrimEnd('/') };
+        var management = ManagementUrl(name);
+        var environment = new Dictionary<string, string>(_environment)
+        {
+            ["Urls"] = url.ToString().TrimEnd('/') + ";" + management.ToString().TrimEnd('/'),
+            ["Management__Port"] = management.Port.ToString(System.Globalization.CultureInfo.InvariantCulture),
+        };
         var process = ServerProcess.Start("dotnet", [dll, "--contentRoot", RepoPaths.Combine(folder)], environment);
         _services[name] = process;
         using var http = new HttpClient { Timeout = TimeSpan.FromSeconds(5) };

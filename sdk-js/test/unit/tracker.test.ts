@@ -81,6 +81,27 @@ describe('events', () => {
     expect(new Set(ev.map((e: any) => e.messageId)).size).toBe(6);
   });
 
+  it("identify's userHash rides with the user id on events and recommendations, and goes with it", async () => {
+    const w = await open();
+    w.ecrm.init(cfg({ autoPage: false }));
+    w.ecrm.track('Before Login');
+    w.ecrm.identify('u-7', { name: 'Kim' }, { userHash: 'ab12' });
+    w.ecrm.track('After Login');
+    w.ecrm.identify('u-7', { plan: 'pro' });
+    w.ecrm.identify('u-8');
+    w.ecrm.track('Other User');
+    const ev = await srv.until(() => srv.events().length >= 6 && srv.events(), 4000, '6 events');
+    expect(ev.map((e: any) => e.context.userHash)).toEqual([undefined, 'ab12', 'ab12', 'ab12', undefined, undefined]);
+    w.ecrm.identify('u-8', {}, { userHash: 'cd34' });
+    await w.ecrm.recommend({ slot: 'home' }).catch(() => null);
+    const req = srv.requests.find((r: any) => r.path === '/v1/recommendations');
+    expect(req.body).toMatchObject({ userId: 'u-8', userHash: 'cd34' });
+    w.ecrm.reset();
+    w.ecrm.track('After Reset');
+    const [last] = await srv.until(() => srv.find('track', 'After Reset').length && srv.find('track', 'After Reset'));
+    expect(last.context.userHash).toBeUndefined();
+  });
+
   it('queues calls made before init and replays the async snippet stub', async () => {
     // the async snippet from README.md, verbatim
     const stub = `!function(w){var e=w.ecrm=w.ecrm||[];if(!e.init){"init page track identify alias group reset optOut optIn recommend flush".split(" ").forEach(function(m){e[m]=function(){e.push([m].concat([].slice.call(arguments)))}})}}(window);
