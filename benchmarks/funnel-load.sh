@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# The archive's insert path (the engine's encoder and HTTP inserts, next to clickhouse-client inserting the
+# The archive's insert path (the engine's ArchiveBatch and RowBinary inserts through ClickHouse.Driver, next to clickhouse-client inserting the
 # same rows), then the funnel query over a large archive: fills a private ClickHouse with generated events (10 million
 # over 30 days by default), then times the engine's own funnel SQL next to plain scans of the same
 # table in the same run. Writes benchmarks/results/funnel.{csv,json}, a chart, and rewrites BENCHMARKS.md's
@@ -68,13 +68,14 @@ SECTION="$ECRM_RESULTS/funnel-section.md"
   echo
   ENGINE_RATE=$(ecrm_bench_json "$ECRM_RESULTS/archive-insert.json" rowsPerSecond)
   echo "Archive inserts first: $(ecrm_bench_fmt "$ROWS") generated events (mean payload $(ecrm_bench_json "$ECRM_RESULTS/archive-insert.json" meanPayloadBytes) bytes) matched to the demo catalog's topics,"
-  echo "encoded by the archive consumer's \`ArchiveBatch\` into JSONEachRow and inserted over HTTP in inserts of 20,000 rows"
-  echo "(\`Engine:ArchiveMaxBatchRows\`), one after another; the reference inserts exactly those rows (exported back) with"
-  echo "\`clickhouse-client --query \"INSERT … FORMAT JSONEachRow\"\` in one stream, into a table of the same schema."
+  echo "typed by the archive consumer's \`ArchiveBatch\` and inserted in RowBinary over HTTP (ClickHouse.Driver \`InsertBinaryAsync\`) in inserts"
+  echo "of 20,000 rows (\`Engine:ArchiveMaxBatchRows\`), one after another, after one untimed warm-up insert into a scratch database; the"
+  echo "reference inserts exactly those rows (exported back) with \`clickhouse-client --query \"INSERT … FORMAT JSONEachRow\"\` in one"
+  echo "stream, into a table of the same schema (its time includes starting clickhouse-client)."
   echo
   echo "| archive insert | rows/s | vs clickhouse-client |"
   echo "|---|---|---|"
-  echo "| **the engine's encoder and HTTP inserts** | **$(ecrm_bench_fmt "$ENGINE_RATE")** | **$(ecrm_bench_ratio "$ENGINE_RATE" "$CLIENT_RATE")** |"
+  echo "| **the engine's ArchiveBatch, RowBinary inserts** | **$(ecrm_bench_fmt "$ENGINE_RATE")** | **$(ecrm_bench_ratio "$ENGINE_RATE" "$CLIENT_RATE")** |"
   echo "| reference: \`clickhouse-client\`, the same rows | $(ecrm_bench_fmt "$CLIENT_RATE") | 100 % |"
   echo
   echo "| query | median | vs the topic scan |"

@@ -1,9 +1,8 @@
 using System.Diagnostics;
 using System.Globalization;
+using Ecrm.Common.Archive;
 using Ecrm.Common.Catalog;
 using Ecrm.Common.Hosting;
-using Ecrm.Common.Storage;
-using Ecrm.DialogueEngine.Archive;
 using Ecrm.DialogueEngine.Funnels;
 
 namespace Ecrm.LoadDriver;
@@ -37,8 +36,8 @@ internal static class FunnelRun
         var (events, customers, topics, days, runs) = (Long("events", 10_000_000), Long("customers", 1_000_000), (int)Long("topics", 50), Long("days", 30), (int)Long("runs", 5));
 
         using var http = new HttpClient { Timeout = TimeSpan.FromMinutes(10) };
-        var clickHouse = new ClickHouseClient(http, new ClickHouseOptions { Url = url, Database = Database });
-        await clickHouse.ExecuteAsync($"DROP DATABASE IF EXISTS {Database}", CancellationToken.None);
+        var clickHouse = new ArchiveClient(new ClickHouseOptions { Url = url, Database = Database });
+        await clickHouse.ExecuteAsync("drop database", $"DROP DATABASE IF EXISTS {Database}", CancellationToken.None);
         await ArchiveSchema.EnsureAsync(clickHouse, CancellationToken.None);
 
         var end = new DateTimeOffset(DateTime.UtcNow.Date, TimeSpan.Zero);
@@ -49,7 +48,7 @@ internal static class FunnelRun
         for (long first = 0; first < events; first += ChunkRows)
         {
             var rows = Math.Min(ChunkRows, events - first);
-            await clickHouse.ExecuteAsync(GenerateEventsSql(first, rows, customers, topics, start.ToUnixTimeSeconds(), days * 86400), CancellationToken.None);
+            await clickHouse.ExecuteAsync("generate events", GenerateEventsSql(first, rows, customers, topics, start.ToUnixTimeSeconds(), days * 86400), CancellationToken.None);
             progress.Add(rows);
         }
 
@@ -57,6 +56,7 @@ internal static class FunnelRun
         var generatedPerSecond = events / generating.Elapsed.TotalSeconds;
         // One customer in ten also browsed as an anonymous visitor ("a<n>") before logging in as "c<n>".
         await clickHouse.ExecuteAsync(
+            "generate links",
             $"INSERT INTO {Database}.{ArchiveSchema.IdentityLinks} (linked_id, customer_key, message_id, timestamp, archived_at_ms) " +
             $"SELECT concat('a', toString(number * 10)), concat('c', toString(number * 10)), toString(number), toDateTime({start.ToUnixTimeSeconds()}), 0 FROM numbers({customers / 10})",
             CancellationToken.None);

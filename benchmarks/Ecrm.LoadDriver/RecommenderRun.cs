@@ -3,13 +3,13 @@ using System.Globalization;
 using System.Net.Http.Headers;
 using System.Text;
 using System.Text.Json;
+using Ecrm.Common.Archive;
+using Ecrm.Common.Catalog;
+using Ecrm.Common.Storage;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Hosting;
 using Microsoft.AspNetCore.Http;
 using Microsoft.Extensions.Logging;
-using Ecrm.Common.Catalog;
-using Ecrm.Common.Storage;
-using Ecrm.DialogueEngine.Archive;
 
 namespace Ecrm.LoadDriver;
 
@@ -175,7 +175,7 @@ internal static class RecommenderRun
     private static async Task<int> ArchiveAsync(Dictionary<string, string> values)
     {
         using var http = new HttpClient { Timeout = TimeSpan.FromMinutes(5) };
-        var clickHouse = new ClickHouseClient(http, new ClickHouseOptions { Url = values["clickhouse"], Database = values.GetValueOrDefault("database", "ecrm") });
+        var clickHouse = new ArchiveClient(new ClickHouseOptions { Url = values["clickhouse"], Database = values.GetValueOrDefault("database", "ecrm") });
         await ArchiveSchema.EnsureAsync(clickHouse, CancellationToken.None);
         string[]? topics = null;
         if (values.TryGetValue("catalog", out var catalogFile))

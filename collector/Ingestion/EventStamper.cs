@@ -1,3 +1,4 @@
+using Ecrm.Common.Archive;
 using Ecrm.Common.Events;
 using Microsoft.Extensions.Options;
 
@@ -77,6 +78,13 @@ public sealed class EventStamper(IOptions<CollectorOptions> options)
             return "traits must be an object";
         }
 
+        if ((FirstUnstorableNumber(item.Properties, "properties") ?? FirstUnstorableNumber(item.Traits, "traits")) is { } number)
+        {
+            // 1e309 reads as infinity and 1e-320 is below what ClickHouse parses: archived, either would
+            // make every later query that sums or compares the field fail.
+            return $"{number.Path}: {number.Raw} is not {ArchiveSql.StorableNumberRule}";
+        }
+
         if (batch is not null)
         {
             item.Context = MergeContext(item.Context, batch.Context);
@@ -113,6 +121,41 @@ public sealed class EventStamper(IOptions<CollectorOptions> options)
 
         return null;
     }
+
+    /// <summary>The first number (depth first) that the archive could not store, with its JSON path.</summary>
+    private static (string Path, string Raw)? FirstUnstorableNumber(System.Text.Json.JsonElement? element, string path)
+    {
+        switch (element)
+        {
+            case { ValueKind: System.Text.Json.JsonValueKind.Number } number:
+                return number.TryGetDouble(out var value) && ArchiveSql.IsStorableNumber(value) ? null : (path, Shorten(number.GetRawText()));
+            case { ValueKind: System.Text.Json.JsonValueKind.Object } obj:
+                foreach (var property in obj.EnumerateObject())
+                {
+                    if (FirstUnstorableNumber(property.Value, $"{path}.{Shorten(property.Name)}") is { } found)
+                    {
+                        return found;
+                    }
+                }
+
+                return null;
+            case { ValueKind: System.Text.Json.JsonValueKind.Array } array:
+                var index = 0;
+                foreach (var entry in array.EnumerateArray())
+                {
+                    if (FirstUnstorableNumber(entry, $"{path}[{index++}]") is { } found)
+                    {
+                        return found;
+                    }
+                }
+
+                return null;
+            default:
+                return null;
+        }
+    }
+
+    private static string Shorten(string text) => text.Length <= 40 ? text : text[..40] + "...";
 
     /// <summary>
     /// Segment's rule: timestamp = receivedAt - (sentAt - originalTimestamp), which cancels the client

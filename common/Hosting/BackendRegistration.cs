@@ -1,7 +1,10 @@
+using System.Diagnostics.Metrics;
+using Ecrm.Common.Archive;
 using Ecrm.Common.Kafka;
 using Ecrm.Common.Storage;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Hosting;
+using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
 using StackExchange.Redis;
 
@@ -37,14 +40,14 @@ public static class BackendRegistration
         return builder;
     }
 
-    /// <summary>The ClickHouse client; <paramref name="readiness"/> false for a service that serves without it (the recommender only trains from it).</summary>
+    /// <summary>The archive's ClickHouse client; <paramref name="readiness"/> false for a service that serves without it (the recommender only trains from it).</summary>
     public static IHostApplicationBuilder AddClickHouse(this IHostApplicationBuilder builder, bool readiness = true)
     {
         builder.Services.AddOptions<ClickHouseOptions>().BindConfiguration(ClickHouseOptions.Section).ValidateDataAnnotations().ValidateOnStart();
-        builder.Services.AddHttpClient(nameof(ClickHouseClient), client => client.Timeout = TimeSpan.FromSeconds(60));
-        builder.Services.AddSingleton(services => new ClickHouseClient(
-            services.GetRequiredService<IHttpClientFactory>().CreateClient(nameof(ClickHouseClient)),
-            services.GetRequiredService<IOptions<ClickHouseOptions>>().Value));
+        builder.Services.AddSingleton(services => new ArchiveDiagnostics(services.GetRequiredService<IMeterFactory>(), services.GetRequiredService<ILogger<ArchiveDiagnostics>>()));
+        builder.Services.AddSingleton(services => new ArchiveClient(
+            services.GetRequiredService<IOptions<ClickHouseOptions>>().Value,
+            services.GetRequiredService<ArchiveDiagnostics>()));
         if (readiness)
         {
             builder.Services.AddHealthChecks().AddCheck<ClickHouseHealthCheck>("clickhouse", tags: [Readiness.Tag]);

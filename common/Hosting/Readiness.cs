@@ -1,7 +1,7 @@
 using System.Text.Json;
 using Confluent.Kafka;
+using Ecrm.Common.Archive;
 using Ecrm.Common.Kafka;
-using Ecrm.Common.Storage;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Diagnostics.HealthChecks;
 using Microsoft.AspNetCore.Http;
@@ -86,21 +86,10 @@ public sealed class RedisHealthCheck(IConnectionMultiplexer redis) : IHealthChec
     }
 }
 
-public sealed class ClickHouseHealthCheck(ClickHouseClient clickHouse) : IHealthCheck
+public sealed class ClickHouseHealthCheck(ArchiveClient clickHouse) : IHealthCheck
 {
-    public async Task<HealthCheckResult> CheckHealthAsync(HealthCheckContext context, CancellationToken cancellationToken = default)
-    {
-        try
-        {
-            return await clickHouse.PingAsync(cancellationToken)
-                ? HealthCheckResult.Healthy()
-                : HealthCheckResult.Unhealthy("ping failed");
-        }
-        catch (HttpRequestException e)
-        {
-            return HealthCheckResult.Unhealthy(e.Message);
-        }
-    }
+    public async Task<HealthCheckResult> CheckHealthAsync(HealthCheckContext context, CancellationToken cancellationToken = default) =>
+        await clickHouse.PingAsync(cancellationToken) ? HealthCheckResult.Healthy() : HealthCheckResult.Unhealthy("ping failed");
 }
 
 /// <summary>Asks the cluster for the events topic's metadata: brokers reachable and the topic has leaders.</summary>

@@ -1,9 +1,9 @@
 using System.Diagnostics.Metrics;
 using System.Text.Json;
 using Confluent.Kafka;
+using Ecrm.Common.Archive;
 using Ecrm.Common.Events;
 using Ecrm.Common.Hosting;
-using Ecrm.Common.Storage;
 using Ecrm.DialogueEngine.Catalog;
 using Ecrm.DialogueEngine.Consuming;
 using Microsoft.Extensions.Options;
@@ -20,7 +20,7 @@ public sealed class ArchiveConsumer(
     IOptions<KafkaOptions> kafka,
     IOptions<EngineOptions> options,
     CatalogHolder catalog,
-    ClickHouseClient clickHouse,
+    ArchiveClient clickHouse,
     TimeProvider time,
     IHostApplicationLifetime lifetime,
     IMeterFactory meters,
@@ -34,7 +34,9 @@ public sealed class ArchiveConsumer(
 
     protected override TimeSpan BatchWindow => TimeSpan.FromMilliseconds(options.Value.ArchiveBatchWindowMs);
 
-    protected override bool IsTransient(Exception exception) => exception is HttpRequestException or ClickHouseException or TimeoutException;
+    // A permanent failure (a statement ClickHouse refuses) is retried too: skipping the batch would lose
+    // events. It is logged and counted under its query's name (ecrm.archive.query_errors), so it is seen.
+    protected override bool IsTransient(Exception exception) => exception is ArchiveException or HttpRequestException or TimeoutException;
 
     protected override Task PrepareAsync(CancellationToken stoppingToken) => ArchiveSchema.EnsureAsync(clickHouse, stoppingToken);
 

@@ -1,4 +1,4 @@
-using Ecrm.Common.Storage;
+using Ecrm.Common.Archive;
 using Microsoft.Extensions.Options;
 
 namespace Ecrm.DialogueEngine.Archive;
@@ -8,7 +8,7 @@ namespace Ecrm.DialogueEngine.Archive;
 /// once at start-up and then daily. Dialogues (Redis), transitions and identity links are kept: they
 /// are the communication history, and far smaller than the raw stream.
 /// </summary>
-public sealed partial class RawEventRetention(ClickHouseClient clickHouse, IOptions<EngineOptions> options, TimeProvider time, ILogger<RawEventRetention> logger) : BackgroundService
+public sealed partial class RawEventRetention(ArchiveClient clickHouse, IOptions<EngineOptions> options, TimeProvider time, ILogger<RawEventRetention> logger) : BackgroundService
 {
     protected override async Task ExecuteAsync(CancellationToken stoppingToken)
     {
@@ -23,7 +23,7 @@ public sealed partial class RawEventRetention(ClickHouseClient clickHouse, IOpti
             {
                 await RemoveExpiredAsync(stoppingToken);
             }
-            catch (Exception e) when (e is HttpRequestException or ClickHouseException && !stoppingToken.IsCancellationRequested)
+            catch (Exception e) when (e is ArchiveException && !stoppingToken.IsCancellationRequested)
             {
                 LogFailed(e);
             }
@@ -35,18 +35,17 @@ public sealed partial class RawEventRetention(ClickHouseClient clickHouse, IOpti
     /// <summary>Asks ClickHouse to delete the expired raw events (a mutation on every server, which each runs in the background).</summary>
     public async Task RemoveExpiredAsync(CancellationToken cancellationToken)
     {
-        var cutoff = time.GetUtcNow().AddDays(-options.Value.RawEventRetentionDays).ToUnixTimeSeconds();
-        var db = clickHouse.Database;
-        var expired = (await clickHouse.QueryAsync($"SELECT count() FROM {db}.{ArchiveSchema.Events} WHERE timestamp < toDateTime({cutoff}) FORMAT TSV", cancellationToken)).Trim();
-        if (expired != "0")
+        var cutoff = time.GetUtcNow().AddDays(-options.Value.RawEventRetentionDays);
+        var expired = await EventArchive.CountOlderThanAsync(clickHouse, cutoff, cancellationToken);
+        if (expired > 0)
         {
-            await clickHouse.DeleteWhereAsync(ArchiveSchema.Events, $"timestamp < toDateTime({cutoff})", cancellationToken);
+            await EventArchive.DeleteOlderThanAsync(clickHouse, cutoff, cancellationToken);
             LogRemoved(expired, options.Value.RawEventRetentionDays);
         }
     }
 
     [LoggerMessage(Level = LogLevel.Information, Message = "Removing {Count} raw events older than {Days} days from the archive")]
-    private partial void LogRemoved(string count, int days);
+    private partial void LogRemoved(long count, int days);
 
     [LoggerMessage(Level = LogLevel.Warning, Message = "Could not remove expired raw events; trying again tomorrow")]
     private partial void LogFailed(Exception exception);

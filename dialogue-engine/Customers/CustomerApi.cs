@@ -1,3 +1,4 @@
+using Ecrm.Common.Archive;
 using Ecrm.Common.Hosting;
 using Ecrm.Common.Storage;
 using Ecrm.DialogueEngine.Catalog;
@@ -26,7 +27,7 @@ public static class CustomerApi
         {
             entries = await profile.ReadTimelineAsync(identities, timeline ?? 50, cancellationToken);
         }
-        catch (Exception e) when (e is HttpRequestException or ClickHouseException)
+        catch (Exception e) when (ArchiveAnswers.IsArchiveAway(e))
         {
             entries = null;
         }

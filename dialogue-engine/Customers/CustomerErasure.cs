@@ -1,8 +1,8 @@
 using System.Text.Json;
 using System.Text.Json.Serialization;
+using Ecrm.Common.Archive;
 using Ecrm.Common.Hosting;
 using Ecrm.Common.Storage;
-using Ecrm.DialogueEngine.Archive;
 using Ecrm.DialogueEngine.Triggers;
 using Microsoft.AspNetCore.Http.HttpResults;
 using StackExchange.Redis;
@@ -71,7 +71,7 @@ public static class CustomerErasureApi
 public sealed partial class ErasureWorker(
     IConnectionMultiplexer redis,
     DialogueReader dialogues,
-    ClickHouseClient clickHouse,
+    ArchiveClient clickHouse,
     TriggerErasure triggers,
     TimeProvider time,
     ILogger<ErasureWorker> logger) : BackgroundService
@@ -123,7 +123,7 @@ public sealed partial class ErasureWorker(
                 await SaveAsync(job with { Status = ErasureStatus.Done, FinishedAt = time.GetUtcNow() });
                 LogErased(job.Id, job.Identities?.Count ?? 0, job.RedisKeysDeleted);
             }
-            catch (Exception e) when (e is RedisException or HttpRequestException or ClickHouseException or TimeoutException && !stoppingToken.IsCancellationRequested)
+            catch (Exception e) when (e is RedisException or HttpRequestException or ArchiveException or TimeoutException && !stoppingToken.IsCancellationRequested)
             {
                 LogFailed(e, job.Id);
                 await SaveAsync(job with { Status = ErasureStatus.Failed, FinishedAt = time.GetUtcNow(), Error = e.Message });
@@ -142,13 +142,9 @@ public sealed partial class ErasureWorker(
         }
 
         // The archive may know links Redis no longer holds (a link made before a Redis restore).
-        var quoted = string.Join(", ", identities.Select(ClickHouseSql.Quote));
-        var db = clickHouse.Database;
-        foreach (var line in (await clickHouse.QueryAsync(
-            $"SELECT DISTINCT linked_id FROM {db}.{ArchiveSchema.IdentityLinks} WHERE customer_key IN ({quoted}) FORMAT TSV", cancellationToken))
-            .Split('\n', StringSplitOptions.RemoveEmptyEntries))
+        foreach (var linked in await CustomerArchive.LinkedIdsAsync(clickHouse, identities, cancellationToken))
         {
-            identities.Add(line);
+            identities.Add(linked);
         }
 
         long deleted = 0;
@@ -159,11 +155,7 @@ public sealed partial class ErasureWorker(
 
         // Before the archive: a firing record still in the triggers' outbox would otherwise be archived after the delete.
         deleted += await triggers.ForgetAsync(identities);
-        quoted = string.Join(", ", identities.Select(ClickHouseSql.Quote));
-        await clickHouse.DeleteWhereAsync(ArchiveSchema.Events, $"customer_key IN ({quoted}) OR anonymous_id IN ({quoted}) OR user_id IN ({quoted})", cancellationToken);
-        await clickHouse.DeleteWhereAsync(ArchiveSchema.Transitions, $"customer_key IN ({quoted})", cancellationToken);
-        await clickHouse.DeleteWhereAsync(ArchiveSchema.IdentityLinks, $"linked_id IN ({quoted}) OR customer_key IN ({quoted})", cancellationToken);
-        await clickHouse.DeleteWhereAsync(ArchiveSchema.TriggerFirings, $"customer_key IN ({quoted})", cancellationToken);
+        await CustomerArchive.EraseAsync(clickHouse, identities, cancellationToken);
         await WaitForMutationsAsync(cancellationToken);
         return job with { Identities = [.. identities], RedisKeysDeleted = deleted };
     }

@@ -1,5 +1,5 @@
+using Ecrm.Common.Archive;
 using Ecrm.Common.Hosting;
-using Ecrm.DialogueEngine.Archive;
 using Ecrm.DialogueEngine.Catalog;
 using Ecrm.DialogueEngine.Segments;
 using Microsoft.AspNetCore.Http.HttpResults;

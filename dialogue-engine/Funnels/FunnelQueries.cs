@@ -1,9 +1,7 @@
 using System.Globalization;
-using System.Text;
 using System.Text.Json;
+using Ecrm.Common.Archive;
 using Ecrm.Common.Catalog;
-using Ecrm.Common.Storage;
-using Ecrm.DialogueEngine.Archive;
 
 namespace Ecrm.DialogueEngine.Funnels;
 
@@ -41,7 +39,7 @@ public sealed record Funnel(
 /// step k-1) within the window after entering. Times between steps are between the first times
 /// each stage was reached.
 /// </summary>
-public sealed class FunnelQueries(ClickHouseClient clickHouse)
+public sealed class FunnelQueries(ArchiveClient clickHouse)
 {
     /// <summary>
     /// The funnel of every topic asked for (all of them when <paramref name="topic"/> is null), each
@@ -50,12 +48,12 @@ public sealed class FunnelQueries(ClickHouseClient clickHouse)
     public async Task<IReadOnlyList<Funnel>> ReadAsync(TopicCatalog catalog, string? topic, FunnelRequest request, string? customersSql, CancellationToken cancellationToken)
     {
         var stageCount = catalog.Stages.Count;
-        var byKey = await QueryAsync(BuildSql(clickHouse.Database, stageCount, topic, request, customersSql), stageCount, cancellationToken);
+        var byKey = await QueryAsync(FunnelSql.Build(clickHouse.Database, stageCount, topic, request, customersSql), stageCount, cancellationToken);
         // A breakdown splits customers by key; the whole funnel (with its times) is its own query,
         // because a customer may sit under several keys (channel) and times do not add up.
         var overall = request.Breakdown == BreakdownKind.None
             ? byKey
-            : await QueryAsync(BuildSql(clickHouse.Database, stageCount, topic, request with { Breakdown = BreakdownKind.None }, customersSql), stageCount, cancellationToken);
+            : await QueryAsync(FunnelSql.Build(clickHouse.Database, stageCount, topic, request with { Breakdown = BreakdownKind.None }, customersSql), stageCount, cancellationToken);
 
         var topics = topic is null ? catalog.Topics.Select(t => t.Id) : [topic];
         var funnels = new List<Funnel>();
@@ -79,7 +77,7 @@ public sealed class FunnelQueries(ClickHouseClient clickHouse)
     private async Task<Dictionary<(string Topic, string Key), (long[] Counts, (double? Median, double? P90)[] Times)>> QueryAsync(string sql, int stageCount, CancellationToken cancellationToken)
     {
         var rows = new Dictionary<(string, string), (long[], (double?, double?)[])>();
-        foreach (var line in (await clickHouse.QueryAsync(sql, cancellationToken)).Split('\n', StringSplitOptions.RemoveEmptyEntries))
+        foreach (var line in (await clickHouse.QueryAsync("funnel", sql, cancellationToken)).Split('\n', StringSplitOptions.RemoveEmptyEntries))
         {
             var row = JsonDocument.Parse(line).RootElement;
             var counts = new long[stageCount];
@@ -108,118 +106,6 @@ public sealed class FunnelQueries(ClickHouseClient clickHouse)
             counts[0] == 0 ? null : (double)customers / counts[0],
             i == 0 || customers == 0 ? null : times[i].Median,
             i == 0 || customers == 0 ? null : times[i].P90))];
-
-    /// <summary>The funnel SQL. Every value from the request is a validated number or a quoted literal.</summary>
-    internal static string BuildSql(string db, int stageCount, string? topic, FunnelRequest request, string? customersSql)
-    {
-        var from = request.From.ToUnixTimeSeconds();
-        var to = request.To.ToUnixTimeSeconds();
-        // No window means the whole range.
-        var window = (long)(request.Window ?? (request.To - request.From)).TotalSeconds;
-        var strict = request.Order == FunnelOrder.Strict;
-
-        var filters = new StringBuilder($"date >= toDate(toDateTime({from})) AND date <= toDate(toDateTime({to})) AND timestamp >= toDateTime({from}) AND timestamp < toDateTime({to})");
-        if (topic is not null)
-        {
-            filters.Append(CultureInfo.InvariantCulture, $" AND has(topics, {ClickHouseSql.Quote(topic)})");
-        }
-
-        if (request.Channel is not null)
-        {
-            filters.Append(CultureInfo.InvariantCulture, $" AND channel = {ClickHouseSql.Quote(request.Channel)}");
-        }
-
-        var topicFilter = topic is null ? "" : $"WHERE topic = {ClickHouseSql.Quote(topic)}";
-        var segmentFilter = customersSql is null ? "" : $"WHERE customer IN ({customersSql})";
-
-        var perCustomer = new StringBuilder();
-        var perKey = new StringBuilder();
-        if (strict)
-        {
-            perCustomer.Append(CultureInfo.InvariantCulture, $"windowFunnel({window})(ts{string.Concat(Enumerable.Range(1, stageCount).Select(k => $", stage = {k}"))}) AS level, ");
-        }
-
-        for (var k = 1; k <= stageCount; k++)
-        {
-            var reachedAt = k == 1 ? (strict ? "minIf(ts, stage = 1)" : "min(ts)") : strict ? $"minIf(ts, stage = {k})" : $"minIf(ts, stage >= {k})";
-            perCustomer.Append(CultureInfo.InvariantCulture, $"{reachedAt} AS t{k}, ");
-            var reached = strict ? $"level >= {k}" : k == 1 ? "1" : $"t{k} > 0 AND t{k} - t1 <= {window}";
-            perCustomer.Append(CultureInfo.InvariantCulture, $"({reached}) AS r{k}, ");
-            perKey.Append(CultureInfo.InvariantCulture, $", countIf(r{k}) AS c{k}");
-            if (k > 1)
-            {
-                perKey.Append(CultureInfo.InvariantCulture, $", quantilesIf(0.5, 0.9)(t{k} - t{k - 1}, r{k}) AS q{k}");
-            }
-        }
-
-        var (keyExpression, extraGroup) = request.Breakdown switch
-        {
-            BreakdownKind.Channel => ("channel", ", channel"),
-            BreakdownKind.FirstChannel => ("argMin(channel, ts)", ""),
-            BreakdownKind.CohortWeek => ("toString(toMonday(toDate(toDateTime(min(ts)))))", ""),
-            BreakdownKind.Trait => ("any(trait_value)", ""),
-            _ => ("''", ""),
-        };
-
-        var resolvedEvents =
-            $"""
-            SELECT topic, if(owner = '', customer_key, owner) AS customer, ts, stage, channel
-            FROM (
-                SELECT customer_key, toUInt32(timestamp) AS ts, channel, topic, stage
-                FROM {db}.{ArchiveSchema.Events}
-                ARRAY JOIN topics AS topic, stages AS stage
-                WHERE {filters}
-            )
-            ANY LEFT JOIN ({LinksSql(db)}) USING customer_key
-            {topicFilter}
-            """;
-        if (request.Breakdown == BreakdownKind.Trait)
-        {
-            resolvedEvents = $"SELECT * FROM ({resolvedEvents}) ANY LEFT JOIN ({TraitSql(db, request.BreakdownTrait!)}) USING customer";
-        }
-
-        return
-            $"""
-            SELECT topic, key{perKey}
-            FROM (
-                SELECT topic, customer, {perCustomer}{keyExpression} AS key
-                FROM ({resolvedEvents})
-                {segmentFilter}
-                GROUP BY topic, customer{extraGroup}
-            )
-            WHERE r1
-            GROUP BY topic, key
-            FORMAT JSONEachRow
-            """;
-    }
-
-    /// <summary>Each linked id with the customer it belongs to.</summary>
-    internal static string LinksSql(string db) =>
-        // ClickHouse aliases are query-wide: the owner is renamed in a subquery before linked_id takes the name customer_key.
-        $"SELECT linked_id AS customer_key, any(link_owner) AS owner FROM (SELECT linked_id, customer_key AS link_owner FROM {db}.{ArchiveSchema.IdentityLinks}) GROUP BY linked_id";
-
-    /// <summary>Each customer's latest value of an identify trait (string or number), found in the raw payload.</summary>
-    private static string TraitSql(string db, string trait)
-    {
-        var name = ClickHouseSql.Quote(trait);
-        return
-            $"""
-            SELECT customer, argMax(value, ts) AS trait_value
-            FROM (
-                SELECT if(owner = '', customer_key, owner) AS customer, ts, value
-                FROM (
-                    SELECT customer_key, toUInt32(timestamp) AS ts,
-                           if(visitParamExtractString(payload, {name}) != '', visitParamExtractString(payload, {name}), visitParamExtractRaw(payload, {name})) AS value
-                    FROM {db}.{ArchiveSchema.Events}
-                    WHERE type = 'identify'
-                )
-                -- Joined above the read of the events, so that on a cluster it runs once, over every shard's rows.
-                ANY LEFT JOIN ({LinksSql(db)}) USING customer_key
-            )
-            WHERE value != ''
-            GROUP BY customer
-            """;
-    }
 
     private static long ReadLong(JsonElement value) =>
         value.ValueKind == JsonValueKind.String ? long.Parse(value.GetString()!, CultureInfo.InvariantCulture) : value.GetInt64();

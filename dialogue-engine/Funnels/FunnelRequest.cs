@@ -1,38 +1,9 @@
 using System.Globalization;
 using System.Text.RegularExpressions;
+using Ecrm.Common.Archive;
 using Ecrm.Common.Events;
 
 namespace Ecrm.DialogueEngine.Funnels;
-
-/// <summary>How a funnel splits its customers.</summary>
-public enum BreakdownKind
-{
-    None,
-
-    /// <summary>One funnel per channel, counting each channel's interactions only.</summary>
-    Channel,
-
-    /// <summary>By the channel of the customer's first interaction with the topic.</summary>
-    FirstChannel,
-
-    /// <summary>By the week (Monday) the customer entered the funnel.</summary>
-    CohortWeek,
-
-    /// <summary>By the latest value of an identify trait.</summary>
-    Trait,
-}
-
-/// <summary>
-/// How a step counts. <see cref="Dialogue"/>: a customer is at step k once their dialogue reached
-/// stage k or deeper (a stage-3 event also passes steps 1 and 2), which is what the dialogue state
-/// says. <see cref="Strict"/>: every step needs an interaction mapped to exactly that stage, after
-/// the previous step's, within the window (ClickHouse's windowFunnel).
-/// </summary>
-public enum FunnelOrder
-{
-    Dialogue,
-    Strict,
-}
 
 /// <summary>A validated funnel question: the range is [From, To) in UTC.</summary>
 public sealed partial record FunnelRequest(
@@ -43,7 +14,7 @@ public sealed partial record FunnelRequest(
     FunnelOrder Order,
     BreakdownKind Breakdown,
     string? BreakdownTrait,
-    string? Segment)
+    string? Segment) : FunnelQuery(From, To, Window, Channel, Order, Breakdown, BreakdownTrait)
 {
     public static readonly TimeSpan MaxRange = TimeSpan.FromDays(3 * 366);
 
@@ -162,7 +133,7 @@ public sealed partial record FunnelRequest(
                 return (BreakdownKind.CohortWeek, null);
         }
 
-        if (text.StartsWith("trait:", StringComparison.Ordinal) && TraitNamePattern().IsMatch(text[6..]))
+        if (text.StartsWith("trait:", StringComparison.Ordinal) && SegmentSql.TraitNamePattern().IsMatch(text[6..]))
         {
             return (BreakdownKind.Trait, text[6..]);
         }
@@ -177,6 +148,4 @@ public sealed partial record FunnelRequest(
     [GeneratedRegex("^([0-9]{1,12})([dhm]?)$")]
     private static partial Regex WindowPattern();
 
-    [GeneratedRegex("^[A-Za-z0-9_.-]{1,64}$")]
-    public static partial Regex TraitNamePattern();
 }

@@ -1,9 +1,9 @@
 using System.Diagnostics;
 using System.Text;
+using Ecrm.Common.Archive;
 using Ecrm.Common.Events;
 using Ecrm.Common.Hosting;
 using Ecrm.Common.Storage;
-using Ecrm.DialogueEngine.Archive;
 using Ecrm.DialogueEngine.Catalog;
 using Ecrm.DialogueEngine.Consuming;
 using Ecrm.DialogueEngine.Folding;
@@ -17,7 +17,7 @@ namespace Ecrm.DialogueEngine.Replay;
 /// events (received time, then Kafka partition and offset). Live folding must be stopped meanwhile.
 /// Catalogs are kept; transitions are not announced again.
 /// </summary>
-public sealed class ArchiveReplay(IConnectionMultiplexer redis, ClickHouseClient clickHouse, CatalogHolder catalog, BatchFolder folder)
+public sealed class ArchiveReplay(IConnectionMultiplexer redis, ArchiveClient clickHouse, CatalogHolder catalog, BatchFolder folder)
 {
     private const int BatchSize = 1000;
 
@@ -29,14 +29,10 @@ public sealed class ArchiveReplay(IConnectionMultiplexer redis, ClickHouseClient
         {
             var removed = await ClearCustomerStateAsync();
             Console.WriteLine($"removed {removed:N0} customer keys from Redis; replaying with topic catalog version {catalog.Catalog.Version}");
-            var db = clickHouse.Database;
-            var total = long.Parse((await clickHouse.QueryAsync($"SELECT count() FROM {db}.{ArchiveSchema.Events} FINAL FORMAT TSV", cancellationToken)).Trim());
+            var total = await EventArchive.CountAsync(clickHouse, cancellationToken);
             var progress = new ConsoleProgress(total, "events");
             var batch = new List<EventEnvelope>(BatchSize);
-            var lines = clickHouse.QueryLinesAsync(
-                $"SELECT payload FROM {db}.{ArchiveSchema.Events} FINAL ORDER BY received_at_ms, kafka_partition, kafka_offset FORMAT TabSeparatedRaw",
-                cancellationToken);
-            await foreach (var line in lines)
+            await foreach (var line in EventArchive.PayloadsInOrderAsync(clickHouse, cancellationToken))
             {
                 // The payload is the event as it was on the events topic: compact JSON, one per line.
                 if (EventReader.Read(Encoding.UTF8.GetBytes(line), out _) is { } item)

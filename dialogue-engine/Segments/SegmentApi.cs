@@ -1,9 +1,7 @@
-using System.Globalization;
 using System.Text;
 using System.Text.Json;
+using Ecrm.Common.Archive;
 using Ecrm.Common.Hosting;
-using Ecrm.DialogueEngine.Archive;
-using Ecrm.Common.Storage;
 using Microsoft.AspNetCore.Http.HttpResults;
 
 namespace Ecrm.DialogueEngine.Segments;
@@ -42,7 +40,7 @@ public static class SegmentApi
         return endpoints;
     }
 
-    private static async Task<Results<Ok<SegmentCount>, ProblemHttpResult>> CountAsync(HttpRequest http, SegmentStore store, ClickHouseClient clickHouse, CancellationToken cancellationToken)
+    private static async Task<Results<Ok<SegmentCount>, ProblemHttpResult>> CountAsync(HttpRequest http, SegmentStore store, ArchiveClient clickHouse, CancellationToken cancellationToken)
     {
         var (conditions, error) = await ReadConditionsAsync(http, store, cancellationToken);
         if (error is not null)
@@ -50,11 +48,10 @@ public static class SegmentApi
             return error;
         }
 
-        return await ArchiveAnswers.OkOrUnavailableAsync(async () => new SegmentCount(long.Parse(
-            (await clickHouse.QueryAsync($"SELECT count() FROM ({store.CustomersSql(conditions!)}) FORMAT TSV", cancellationToken)).Trim(), CultureInfo.InvariantCulture)));
+        return await ArchiveAnswers.OkOrUnavailableAsync(async () => new SegmentCount(await SegmentArchive.CountAsync(clickHouse, store.CustomersSql(conditions!), cancellationToken)));
     }
 
-    private static async Task<Results<Ok<SegmentPage>, ProblemHttpResult>> ListCustomersAsync(HttpRequest http, int? page, int? size, SegmentStore store, ClickHouseClient clickHouse, CancellationToken cancellationToken)
+    private static async Task<Results<Ok<SegmentPage>, ProblemHttpResult>> ListCustomersAsync(HttpRequest http, int? page, int? size, SegmentStore store, ArchiveClient clickHouse, CancellationToken cancellationToken)
     {
         if (page is < 1 or > 100_000 || size is < 1 or > 1000)
         {
@@ -71,31 +68,21 @@ public static class SegmentApi
         return await ArchiveAnswers.OkOrUnavailableAsync(async () =>
         {
             var sql = store.CustomersSql(conditions!);
-            var total = long.Parse((await clickHouse.QueryAsync($"SELECT count() FROM ({sql}) FORMAT TSV", cancellationToken)).Trim(), CultureInfo.InvariantCulture);
-            var body = await clickHouse.QueryAsync(
-                $"SELECT customer, value_tier, toString(orders) AS orders, revenue, toUInt32(last_seen) AS last_seen FROM ({sql}) ORDER BY last_seen DESC, customer LIMIT {pageSize} OFFSET {(pageNumber - 1) * pageSize} FORMAT JSONEachRow",
-                cancellationToken);
-            var members = body.Split('\n', StringSplitOptions.RemoveEmptyEntries).Select(line =>
-            {
-                var row = JsonDocument.Parse(line).RootElement;
-                return new SegmentMember(
-                    row.GetProperty("customer").GetString()!,
-                    row.GetProperty("value_tier").GetString()!,
-                    long.Parse(row.GetProperty("orders").GetString()!, CultureInfo.InvariantCulture),
-                    row.GetProperty("revenue").GetDouble(),
-                    DateTimeOffset.FromUnixTimeSeconds(row.GetProperty("last_seen").GetInt64()));
-            }).ToList();
+            var total = await SegmentArchive.CountAsync(clickHouse, sql, cancellationToken);
+            var members = (await SegmentArchive.PageAsync(clickHouse, sql, pageNumber, pageSize, cancellationToken))
+                .Select(r => new SegmentMember(r.Customer, r.ValueTier, r.Orders, r.Revenue, r.LastSeen))
+                .ToList();
             return new SegmentPage(members, pageNumber, pageSize, total);
         });
     }
 
-    private static async Task<IResult> ExportAsync(HttpContext http, SegmentStore store, ClickHouseClient clickHouse, CancellationToken cancellationToken)
+    private static async Task<IResult> ExportAsync(HttpContext http, SegmentStore store, ArchiveClient clickHouse, CancellationToken cancellationToken)
     {
         var (conditions, error) = await ReadConditionsAsync(http.Request, store, cancellationToken);
         return error ?? await StreamCsvAsync(http, "segment", store.CustomersSql(conditions!), clickHouse, cancellationToken);
     }
 
-    private static async Task<IResult> ExportSavedAsync(string id, HttpContext http, SegmentStore store, ClickHouseClient clickHouse, CancellationToken cancellationToken)
+    private static async Task<IResult> ExportSavedAsync(string id, HttpContext http, SegmentStore store, ArchiveClient clickHouse, CancellationToken cancellationToken)
     {
         if (!SegmentStore.IsValidId(id) || await store.GetAsync(id) is not { } saved)
         {
@@ -106,22 +93,18 @@ public static class SegmentApi
     }
 
     /// <summary>Rows go out as ClickHouse sends them, so an export of millions never sits in memory.</summary>
-    private static async Task<IResult> StreamCsvAsync(HttpContext http, string name, string sql, ClickHouseClient clickHouse, CancellationToken cancellationToken)
+    private static async Task<IResult> StreamCsvAsync(HttpContext http, string name, string sql, ArchiveClient clickHouse, CancellationToken cancellationToken)
     {
-        // A customer id is whatever a client sent: one starting with =, +, -, @, a tab or a carriage return
-        // would run as a formula in a spreadsheet, so it goes out behind a quote, as OWASP's CSV
-        // injection advice says. The sort stays on the id itself.
-        var query = $"SELECT concat(if(match(customer, '^[-=+@\\t\\r]'), '\\'', ''), customer) AS customer_id, value_tier, orders, revenue, toUInt32(last_seen) AS last_seen FROM ({sql}) ORDER BY customer FORMAT CSVWithNames";
         IAsyncEnumerator<string> lines;
         bool any;
         try
         {
-            lines = clickHouse.QueryLinesAsync(query, cancellationToken).GetAsyncEnumerator(cancellationToken);
+            lines = SegmentArchive.CsvLinesAsync(clickHouse, sql, cancellationToken).GetAsyncEnumerator(cancellationToken);
             any = await lines.MoveNextAsync();
         }
-        catch (Exception e) when (ArchiveAnswers.IsArchiveAway(e))
+        catch (Exception e) when (ArchiveAnswers.For(e) is { } answer)
         {
-            return ArchiveAnswers.Unavailable();
+            return answer;
         }
 
         await using (lines)

@@ -1,4 +1,4 @@
-using System.Text.Json;
+using Ecrm.Common.Archive;
 using Ecrm.Common.Storage;
 using Microsoft.Extensions.Options;
 using StackExchange.Redis;
@@ -12,7 +12,7 @@ namespace Ecrm.DialogueEngine.Segments;
 /// second key that is renamed over the old one: readers never see a half-filled set.
 /// </summary>
 public sealed partial class SegmentMaterializer(
-    SegmentStore store, IConnectionMultiplexer redis, ClickHouseClient clickHouse, IOptions<EngineOptions> options, ILogger<SegmentMaterializer> logger) : BackgroundService
+    SegmentStore store, IConnectionMultiplexer redis, ArchiveClient clickHouse, IOptions<EngineOptions> options, ILogger<SegmentMaterializer> logger) : BackgroundService
 {
     private const int Chunk = 1000;
 
@@ -28,7 +28,7 @@ public sealed partial class SegmentMaterializer(
                     await MaterializeAsync(segment, stoppingToken);
                 }
             }
-            catch (Exception e) when (e is RedisException or HttpRequestException or ClickHouseException or TimeoutException && !stoppingToken.IsCancellationRequested)
+            catch (Exception e) when (e is RedisException or HttpRequestException or ArchiveException or TimeoutException && !stoppingToken.IsCancellationRequested)
             {
                 LogFailed(e);
             }
@@ -50,9 +50,9 @@ public sealed partial class SegmentMaterializer(
         await database.KeyDeleteAsync(next);
         long members = 0;
         var chunk = new List<RedisValue>(Chunk);
-        await foreach (var line in clickHouse.QueryLinesAsync($"SELECT customer FROM ({store.CustomersSql(segment.Conditions)}) FORMAT JSONEachRow", cancellationToken))
+        await foreach (var customer in SegmentArchive.CustomersAsync(clickHouse, store.CustomersSql(segment.Conditions), cancellationToken))
         {
-            chunk.Add(JsonDocument.Parse(line).RootElement.GetProperty("customer").GetString());
+            chunk.Add(customer);
             if (chunk.Count == Chunk)
             {
                 members += await database.SetAddAsync(next, [.. chunk]);

@@ -1,5 +1,6 @@
 using System.Text.Json;
 using System.Text.RegularExpressions;
+using Ecrm.Common.Archive;
 using Ecrm.Common.Storage;
 using Ecrm.DialogueEngine.Catalog;
 using StackExchange.Redis;
@@ -7,7 +8,7 @@ using StackExchange.Redis;
 namespace Ecrm.DialogueEngine.Segments;
 
 /// <summary>Saved segments in Redis, and the one place a segment (saved id or inline conditions) becomes SQL.</summary>
-public sealed partial class SegmentStore(IConnectionMultiplexer redis, ClickHouseClient clickHouse, CatalogHolder catalog, TimeProvider time)
+public sealed partial class SegmentStore(IConnectionMultiplexer redis, ArchiveClient clickHouse, CatalogHolder catalog, TimeProvider time)
 {
     public static bool IsValidId(string id) => IdPattern().IsMatch(id);
 

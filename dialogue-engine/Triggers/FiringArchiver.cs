@@ -1,19 +1,17 @@
-using System.Text;
-using Ecrm.Common.Storage;
-using Ecrm.DialogueEngine.Archive;
+using Ecrm.Common.Archive;
 using Microsoft.Extensions.Options;
 using StackExchange.Redis;
 
 namespace Ecrm.DialogueEngine.Triggers;
 
 /// <summary>
-/// Moves firing records from the shards' Redis outboxes into ClickHouse's <c>trigger_firings</c>, in
+/// Moves firing records from the shards' Redis outboxes into the archive's firings table, in
 /// batches. A shard's outbox is drained under a lock by one instance at a time, and trimmed only after
 /// the insert succeeded; the table replaces by firing id, so a repeated insert counts once.
 /// </summary>
 public sealed partial class FiringArchiver(
     IConnectionMultiplexer redis,
-    ClickHouseClient clickHouse,
+    ArchiveClient clickHouse,
     IOptions<TriggerOptions> options,
     ILogger<FiringArchiver> logger) : BackgroundService
 {
@@ -42,7 +40,7 @@ public sealed partial class FiringArchiver(
                     }
                 }
             }
-            catch (Exception e) when (e is RedisException or TimeoutException or HttpRequestException or ClickHouseException
+            catch (Exception e) when (e is RedisException or TimeoutException or HttpRequestException or ArchiveException
                                       || (e is OperationCanceledException && !stoppingToken.IsCancellationRequested))
             {
                 LogArchiveFailed(e);
@@ -78,13 +76,7 @@ public sealed partial class FiringArchiver(
                 return 0;
             }
 
-            var body = new StringBuilder();
-            foreach (var row in rows)
-            {
-                body.Append((string)row!).Append('\n');
-            }
-
-            await clickHouse.InsertJsonEachRowAsync(ArchiveSchema.TriggerFirings, Encoding.UTF8.GetBytes(body.ToString()), cancellationToken);
+            await TriggerArchive.InsertAsync(clickHouse, rows.Select(r => (string)r!), cancellationToken);
             await db.ListTrimAsync(outbox, 0, -rows.Length - 1);
             return rows.Length;
         }

@@ -1,8 +1,6 @@
-using System.Globalization;
 using System.Text.Json;
+using Ecrm.Common.Archive;
 using Ecrm.Common.Hosting;
-using Ecrm.Common.Storage;
-using Ecrm.DialogueEngine.Archive;
 using Ecrm.DialogueEngine.Catalog;
 using Ecrm.DialogueEngine.Funnels;
 using Microsoft.AspNetCore.Http.HttpResults;
@@ -79,7 +77,7 @@ public static class TriggerApi
         TriggerValidation.IsValidId(id) && await store.DeleteAsync(id) ? TypedResults.NoContent() : NotFound();
 
     private static async Task<Results<Ok<FiringList>, ProblemHttpResult>> FiringsAsync(
-        string id, int? limit, string? status, TriggerStore store, ClickHouseClient clickHouse, CancellationToken cancellationToken)
+        string id, int? limit, string? status, TriggerStore store, ArchiveClient clickHouse, CancellationToken cancellationToken)
     {
         if (!TriggerValidation.IsValidId(id) || await store.GetAsync(id) is null)
         {
@@ -96,53 +94,23 @@ public static class TriggerApi
             return Problem(StatusCodes.Status400BadRequest, "status: one of fired, suppressed, retrying, delivered, dead");
         }
 
-        var table = $"{clickHouse.Database}.{ArchiveSchema.TriggerFirings}";
-        var where = $"rule_id = {ClickHouseSql.Quote(id)}";
         try
         {
-            var counts = await clickHouse.QueryAsync($"SELECT status, count() FROM {table} FINAL WHERE {where} GROUP BY status FORMAT TSV", cancellationToken);
-            var byStatus = counts.Split('\n', StringSplitOptions.RemoveEmptyEntries)
-                .Select(line => line.Split('\t'))
-                .ToDictionary(p => p[0], p => long.Parse(p[1], CultureInfo.InvariantCulture), StringComparer.Ordinal);
-            var rows = await clickHouse.QueryAsync(
-                $"""
-                SELECT firing_id, customer_key, topic, episode, from_stage, to_stage, channel, status, attempts, error,
-                       toString(transition_at_ms) AS transition_at_ms, toString(fired_at_ms) AS fired_at_ms, toString(updated_at_ms) AS updated_at_ms
-                FROM {table} FINAL
-                WHERE {where}{(status is null ? "" : $" AND status = {ClickHouseSql.Quote(status)}")}
-                ORDER BY fired_at_ms DESC, firing_id
-                LIMIT {limit ?? 100}
-                FORMAT JSONEachRow
-                """, cancellationToken);
-            var firings = rows.Split('\n', StringSplitOptions.RemoveEmptyEntries).Select(line =>
-            {
-                var row = JsonDocument.Parse(line).RootElement;
-                return new FiringView(
-                    row.GetProperty("firing_id").GetString()!,
-                    row.GetProperty("customer_key").GetString()!,
-                    row.GetProperty("topic").GetString()!,
-                    row.GetProperty("episode").GetInt32(),
-                    row.GetProperty("from_stage").GetInt32(),
-                    row.GetProperty("to_stage").GetInt32(),
-                    row.GetProperty("channel").GetString()!,
-                    row.GetProperty("status").GetString()!,
-                    row.GetProperty("attempts").GetInt32(),
-                    row.GetProperty("error").GetString()!,
-                    Ms(row.GetProperty("transition_at_ms")),
-                    Ms(row.GetProperty("fired_at_ms")),
-                    Ms(row.GetProperty("updated_at_ms")));
-            }).ToList();
+            var byStatus = await TriggerArchive.CountByStatusAsync(clickHouse, id, cancellationToken);
+            var firings = (await TriggerArchive.ListAsync(clickHouse, id, status, limit ?? 100, cancellationToken))
+                .Select(f => new FiringView(f.FiringId, f.Customer, f.Topic, f.Episode, f.FromStage, f.ToStage, f.Channel, f.Status, f.Attempts, f.Error, f.TransitionAt, f.FiredAt, f.UpdatedAt))
+                .ToList();
             return TypedResults.Ok(new FiringList(firings, byStatus.Values.Sum(), byStatus));
         }
-        catch (Exception e) when (ArchiveAnswers.IsArchiveAway(e))
+        catch (Exception e) when (ArchiveAnswers.For(e) is { } answer)
         {
-            return ArchiveAnswers.Unavailable();
+            return answer;
         }
     }
 
     /// <summary>?from=&amp;to= (days, as the funnels take them) and ?window= (default 7d): how many firings were followed by a deeper stage in time.</summary>
     private static async Task<Results<Ok<TriggerConversionReport>, ProblemHttpResult>> ConversionsAsync(
-        string id, HttpRequest http, TriggerStore store, ClickHouseClient clickHouse, TimeProvider time, CancellationToken cancellationToken)
+        string id, HttpRequest http, TriggerStore store, ArchiveClient clickHouse, TimeProvider time, CancellationToken cancellationToken)
     {
         if (!TriggerValidation.IsValidId(id) || await store.GetAsync(id) is null)
         {
@@ -232,8 +200,6 @@ public static class TriggerApi
     private static TriggerRule Redact(TriggerRule rule) =>
         rule.Action is { Secret: not null } action ? rule with { Action = action with { Secret = Redacted } } : rule;
 
-    private static DateTimeOffset Ms(JsonElement value) =>
-        DateTimeOffset.FromUnixTimeMilliseconds(value.ValueKind == JsonValueKind.String ? long.Parse(value.GetString()!, CultureInfo.InvariantCulture) : value.GetInt64());
 
     private static ProblemHttpResult BadRequest(IReadOnlyList<string> errors) =>
         TypedResults.Problem(detail: string.Join("; ", errors), statusCode: StatusCodes.Status400BadRequest,

@@ -1,4 +1,5 @@
 using System.Text.Json;
+using Ecrm.Common.Archive;
 using Ecrm.Common.Storage;
 using StackExchange.Redis;
 
@@ -70,8 +71,7 @@ public sealed class TriggerErasure(IConnectionMultiplexer redis)
         long removed = 0;
         foreach (var line in await database.ListRangeAsync(TriggerKeys.Outbox(shard)))
         {
-            using var row = JsonDocument.Parse((string)line!);
-            if (row.RootElement.TryGetProperty("customer_key", out var customer) && forgotten.Contains(customer.GetString()!))
+            if (TriggerArchive.CustomerOf((string)line!) is { } customer && forgotten.Contains(customer))
             {
                 removed += await database.ListRemoveAsync(TriggerKeys.Outbox(shard), line);
             }

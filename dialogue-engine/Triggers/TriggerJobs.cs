@@ -1,5 +1,5 @@
-using System.Text;
 using System.Text.Json;
+using Ecrm.Common.Archive;
 using StackExchange.Redis;
 
 namespace Ecrm.DialogueEngine.Triggers;
@@ -189,32 +189,11 @@ public sealed class TriggerJobs(IConnectionMultiplexer redis, TimeProvider time)
     internal static string FiringRow(TriggerJob job, string status, int attempts, string error, DateTimeOffset now)
     {
         var t = job.Transition;
-        using var stream = new MemoryStream();
-        using (var w = new Utf8JsonWriter(stream))
-        {
-            w.WriteStartObject();
-            w.WriteString("firing_id", job.FiringId ?? TriggerJob.FiringIdOf(job.FiringKey));
-            w.WriteString("rule_id", job.Rule);
-            w.WriteString("customer_key", t.Customer);
-            w.WriteString("topic", t.Topic);
-            w.WriteNumber("episode", t.Episode);
-            w.WriteNumber("from_stage", t.FromStage);
-            w.WriteNumber("to_stage", t.ToStage);
-            w.WriteString("channel", t.Channel);
-            w.WriteString("transition_message_id", t.MessageId);
-            w.WriteNumber("transition_at", t.Timestamp.ToUnixTimeSeconds());
-            w.WriteNumber("transition_at_ms", t.Timestamp.ToUnixTimeMilliseconds());
-            w.WriteString("status", status);
-            w.WriteNumber("attempts", attempts);
-            w.WriteString("error", error.Length <= 500 ? error : error[..500]);
-            w.WriteNumber("fired_at", (job.FiredAt ?? now).ToUnixTimeSeconds());
-            w.WriteNumber("fired_at_ms", (job.FiredAt ?? now).ToUnixTimeMilliseconds());
-            w.WriteNumber("updated_at_ms", now.ToUnixTimeMilliseconds());
-            // Rows of one firing written in the same millisecond still order by how far along it is.
-            w.WriteNumber("version", (now.ToUnixTimeMilliseconds() * 8) + Rank(status));
-            w.WriteEndObject();
-        }
-
-        return Encoding.UTF8.GetString(stream.ToArray());
+        var firedAt = job.FiredAt ?? now;
+        // Rows of one firing written in the same millisecond still order by how far along it is.
+        var version = (now.ToUnixTimeMilliseconds() * 8) + Rank(status);
+        return TriggerArchive.ToJsonLine(new FiringRow(
+            job.FiringId ?? TriggerJob.FiringIdOf(job.FiringKey), job.Rule, t.Customer, t.Topic, t.Episode, t.FromStage, t.ToStage, t.Channel,
+            t.MessageId, t.Timestamp, status, attempts, error, firedAt, now, version));
     }
 }

@@ -1,6 +1,6 @@
 using System.Globalization;
 using System.Text.Json;
-using Ecrm.Common.Storage;
+using Ecrm.Common.Archive;
 using Ecrm.DialogueEngine.Segments;
 using Microsoft.Extensions.Options;
 using StackExchange.Redis;
@@ -18,7 +18,7 @@ public sealed partial class TriggerWorker(
     TriggerJobs jobs,
     TriggerActions actions,
     SegmentStore segments,
-    ClickHouseClient clickHouse,
+    ArchiveClient clickHouse,
     IOptions<TriggerOptions> options,
     TimeProvider time,
     ILogger<TriggerWorker> logger) : BackgroundService
@@ -145,7 +145,7 @@ public sealed partial class TriggerWorker(
         {
             // Shutting down: the lease brings the job back.
         }
-        catch (Exception e) when (e is RedisException or TimeoutException or HttpRequestException or ClickHouseException or OperationCanceledException)
+        catch (Exception e) when (e is RedisException or TimeoutException or HttpRequestException or ArchiveException or OperationCanceledException)
         {
             LogJobFailed(e, claimed.Id);
             try
@@ -255,8 +255,7 @@ public sealed partial class TriggerWorker(
             return false;
         }
 
-        var sql = $"SELECT count() FROM ({segments.CustomersSql(saved.Conditions)}) WHERE customer = {ClickHouseSql.Quote(customer)} FORMAT TSV";
-        return (await clickHouse.QueryAsync(sql, cancellationToken)).Trim() != "0";
+        return await TriggerArchive.InSegmentAsync(clickHouse, segments.CustomersSql(saved.Conditions), customer, cancellationToken);
     }
 
     internal static TimeZoneInfo ZoneOf(Dictionary<string, JsonElement> traits)

@@ -1,5 +1,5 @@
+using Ecrm.Common.Archive;
 using Ecrm.Common.Hosting;
-using Ecrm.Common.Storage;
 using Microsoft.AspNetCore.Http.HttpResults;
 
 namespace Ecrm.Recommender.Feedback;
@@ -24,9 +24,9 @@ public static class StatsApi
         {
             return TypedResults.Ok(await reader.ReadAsync(time.GetUtcNow().AddDays(-(days ?? 30)), cancellationToken));
         }
-        catch (Exception e) when (e is ClickHouseException or HttpRequestException)
+        catch (Exception e) when (ArchiveAnswers.For(e) is { } answer)
         {
-            return TypedResults.Problem($"the archive cannot be read: {e.Message}", statusCode: StatusCodes.Status503ServiceUnavailable);
+            return answer;
         }
     }
 }

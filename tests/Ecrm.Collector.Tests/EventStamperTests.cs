@@ -25,6 +25,28 @@ public sealed class EventStamperTests
         Assert.Equal(ReceivedAt, item.ReceivedAt);
     }
 
+    [Theory]
+    [InlineData("""{"revenue":1e309}""", "properties.revenue: 1e309")]
+    [InlineData("""{"revenue":-1e309}""", "properties.revenue: -1e309")]
+    [InlineData("""{"items":[{"price":12.5},{"price":1e-320}]}""", "properties.items[1].price: 1e-320")]
+    public void NumbersTheArchiveCannotStoreAreRefusedNamingTheField(string properties, string reason)
+    {
+        var item = Track();
+        item.Properties = JsonDocument.Parse(properties).RootElement;
+
+        Assert.StartsWith(reason + " is not a finite number", _stamper.Stamp(item, null, ReceivedAt));
+    }
+
+    [Fact]
+    public void LargeSmallAndZeroNumbersAreAccepted()
+    {
+        var item = Track();
+        item.Properties = JsonDocument.Parse("""{"revenue":1.7e308,"discount":-2.3e-308,"tax":0,"nested":{"n":[1,2.5]}}""").RootElement;
+        item.Traits = JsonDocument.Parse("""{"points":1e-300}""").RootElement;
+
+        Assert.Null(_stamper.Stamp(item, null, ReceivedAt));
+    }
+
     [Fact]
     public void BatchSentAtAppliesToItemsWithoutTheirOwn()
     {

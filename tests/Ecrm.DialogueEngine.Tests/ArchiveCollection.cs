@@ -1,6 +1,6 @@
 using System.Text.Json;
+using Ecrm.Common.Archive;
 using Ecrm.Common.Events;
-using Ecrm.Common.Storage;
 using Ecrm.DialogueEngine.Archive;
 using Ecrm.DialogueEngine.Catalog;
 using Ecrm.Testing;
@@ -16,7 +16,7 @@ public sealed class ArchiveCollection : ICollectionFixture<ClickHouseFixture>, I
 }
 
 /// <summary>Writes events and identity links into an archive database exactly as the archive consumer does.</summary>
-internal sealed class ArchiveWriter(ClickHouseClient clickHouse, TopicMatcher matcher)
+internal sealed class ArchiveWriter(ArchiveClient clickHouse, TopicMatcher matcher)
 {
     private long _offset;
 
@@ -27,7 +27,7 @@ internal sealed class ArchiveWriter(ClickHouseClient clickHouse, TopicMatcher ma
         return new ArchiveWriter(client, matcher);
     }
 
-    public ClickHouseClient Client => clickHouse;
+    public ArchiveClient Client => clickHouse;
 
     public async Task WriteAsync(IEnumerable<EventEnvelope> items, IEnumerable<(string LinkedId, string Customer)>? links = null)
     {

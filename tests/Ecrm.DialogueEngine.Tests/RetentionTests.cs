@@ -1,3 +1,4 @@
+using Ecrm.Common.Archive;
 using Ecrm.Common.Events;
 using Ecrm.DialogueEngine.Archive;
 using Ecrm.DialogueEngine.Catalog;

@@ -1,5 +1,6 @@
 using System.Globalization;
 using System.Text.Json;
+using Ecrm.Common.Archive;
 using Ecrm.Common.Events;
 using Ecrm.DialogueEngine.Catalog;
 using Ecrm.DialogueEngine.Segments;
@@ -67,11 +68,41 @@ public sealed class SegmentTests(ClickHouseFixture clickHouse)
     [InlineData("""{"dialogue":[{"topic":"tv-oled-55","minStage":99}]}""", "dialogue[0].minStage")]
     [InlineData("""{"activity":{"valueTier":"gold"}}""", "activity.valueTier")]
     [InlineData("""{"activity":{"minRevenue":1e308,"recencyDays":-1}}""", "activity.recencyDays")]
+    [InlineData("""{"activity":{"minRevenue":1e-320}}""", "activity.minRevenue")]
+    [InlineData("""{"traits":[{"name":"points","op":"gt","value":1e-320}]}""", "traits[0].value")]
+    [InlineData("""{"traits":[{"name":"points","op":"eq","value":1e309}]}""", "traits[0].value")]
+    [InlineData("""{"traits":[{"name":"points","op":"ne","value":-1e309}]}""", "traits[0].value")]
     public void InvalidConditionsAreRefusedNamingTheField(string conditions, string field)
     {
         var errors = SegmentSql.Validate(Parse(conditions), _matcher.Catalog);
 
         Assert.Contains(errors, e => e.StartsWith(field, StringComparison.Ordinal));
+    }
+
+    /// <summary>
+    /// One order archived with "revenue": 1e309 (as an archive written before the collector refused such
+    /// numbers holds it) once made every segment query answer 500: ClickHouse summed it to infinity,
+    /// wrote that as null, and the page could not be read. It now counts as 0 and the rest reads on.
+    /// </summary>
+    [Fact]
+    public async Task AnArchivedRevenueOfInfinityCountsAsZeroAndBreaksNoSegmentQuery()
+    {
+        var archive = await WriteAsync();
+        var huge = Order("h1", 0, 2);
+        huge.Properties = JsonDocument.Parse("""{"sku":"tv-other","revenue":1e309}""").RootElement;
+        var tiny = Order("h2", 0, 2);
+        tiny.Properties = JsonDocument.Parse("""{"sku":"tv-other","revenue":1e-320}""").RootElement;
+        await archive.WriteAsync([huge, tiny, Order("h3", 1.7e308, 2), Order("h3", 1.7e308, 1)]);
+        var sql = SegmentSql.CustomersSql(archive.Client.Database, Parse("""{"activity":{"minOrders":1}}"""), _matcher.Catalog, Now);
+
+        var page = await SegmentArchive.PageAsync(archive.Client, sql, 1, 50, CancellationToken.None);
+
+        Assert.Equal(0, page.Single(r => r.Customer == "h1").Revenue);
+        Assert.Equal(1e-320, page.Single(r => r.Customer == "h2").Revenue);
+        // Two storable revenues that add up past the largest double are held at 1e300, not infinity.
+        Assert.Equal(1e300, page.Single(r => r.Customer == "h3").Revenue);
+        Assert.Equal(page.Count, await SegmentArchive.CountAsync(archive.Client, sql, CancellationToken.None));
+        Assert.Contains("h1", await CustomersAsync(archive, """{"activity":{"minRevenue":0}}"""));
     }
 
     private async Task<ArchiveWriter> WriteAsync()

@@ -4,10 +4,9 @@ using System.Net.Http.Json;
 using System.Text;
 using System.Text.Json;
 using Confluent.Kafka;
+using Ecrm.Common.Archive;
 using Ecrm.Common.Hosting;
 using Ecrm.Common.Kafka;
-using Ecrm.Common.Storage;
-using Ecrm.DialogueEngine.Archive;
 using Ecrm.Testing;
 using Microsoft.Extensions.DependencyInjection;
 using Xunit;
@@ -53,7 +52,7 @@ public sealed class TriggerConversionAndPipelineTests : IClassFixture<KafkaFixtu
     [Fact]
     public async Task ConversionsCountFiringsFollowedByADeeperStageOfTheTopicWithinTheWindow()
     {
-        var clickHouse = _engine.Services.GetRequiredService<ClickHouseClient>();
+        var clickHouse = _engine.Services.GetRequiredService<ArchiveClient>();
         await ArchiveSchema.EnsureAsync(clickHouse, CancellationToken.None);
         var t0 = new DateTimeOffset(DateTime.UtcNow.Date.AddDays(-1).AddHours(9), TimeSpan.Zero);
         var earlier = t0.AddDays(-2);
@@ -158,7 +157,7 @@ public sealed class TriggerConversionAndPipelineTests : IClassFixture<KafkaFixtu
             p.GetProperty("end").GetInt64(),
             p.GetProperty("lag").GetInt64()))];
 
-    private static Task InsertAsync(ClickHouseClient clickHouse, string table, params Dictionary<string, object>[] rows) =>
+    private static Task InsertAsync(ArchiveClient clickHouse, string table, params Dictionary<string, object>[] rows) =>
         clickHouse.InsertJsonEachRowAsync(table, Encoding.UTF8.GetBytes(string.Join('\n', rows.Select(r => JsonSerializer.Serialize(r))) + "\n"), CancellationToken.None);
 
     private static Dictionary<string, object> Firing(string id, string rule, string customer, int toStage, DateTimeOffset at, string status = "delivered", int version = 1) => new Dictionary<string, object>

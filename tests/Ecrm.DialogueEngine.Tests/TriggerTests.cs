@@ -4,8 +4,8 @@ using System.Net.Http.Json;
 using System.Security.Cryptography;
 using System.Text;
 using System.Text.Json;
+using Ecrm.Common.Archive;
 using Ecrm.Common.Storage;
-using Ecrm.DialogueEngine.Archive;
 using Ecrm.DialogueEngine.Triggers;
 using Ecrm.Testing;
 using Microsoft.Extensions.DependencyInjection;
@@ -471,7 +471,7 @@ public sealed class TriggerTests : IClassFixture<KafkaFixture>, IAsyncLifetime
 
     private async Task<long> FiringRowsAsync(string customer) =>
         long.Parse(await _clickHouse.QueryAsync(
-            $"SELECT count() FROM {_engine.Database}.{ArchiveSchema.TriggerFirings} WHERE customer_key = {ClickHouseSql.Quote(customer)} FORMAT TSV"), CultureInfo.InvariantCulture);
+            $"SELECT count() FROM {_engine.Database}.{ArchiveSchema.TriggerFirings} WHERE customer_key = {ArchiveSql.Quote(customer)} FORMAT TSV"), CultureInfo.InvariantCulture);
 
     private async Task<long> Pending()
     {

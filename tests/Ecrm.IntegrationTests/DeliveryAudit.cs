@@ -2,6 +2,7 @@ using System.Globalization;
 using System.Net.Http.Json;
 using System.Text;
 using System.Text.Json;
+using Ecrm.Common.Archive;
 using Ecrm.Common.Events;
 using Ecrm.Common.Storage;
 using Ecrm.Testing;
@@ -151,7 +152,7 @@ public sealed class DeliveryAudit(EcrmServices stack, string bootstrapServers, C
     {
         var sql = $"""
             SELECT message_id, user_id, event, channel, count() FROM {stack.ClickHouseDatabase}.events FINAL
-            WHERE user_id LIKE {ClickHouseSql.Quote($"fs-{run}-%")} OR anonymous_id LIKE {ClickHouseSql.Quote($"anon-fs-{run}-%")}
+            WHERE user_id LIKE {ArchiveSql.Quote($"fs-{run}-%")} OR anonymous_id LIKE {ArchiveSql.Quote($"anon-fs-{run}-%")}
             GROUP BY message_id, user_id, event, channel FORMAT TabSeparated
             """;
         var contents = new ArchiveContents();

@@ -2,6 +2,7 @@ using System.Net;
 using System.Net.Http.Json;
 using System.Text;
 using System.Text.Json;
+using Ecrm.Common.Archive;
 using Ecrm.Common.Hosting;
 using Ecrm.Common.Kafka;
 using Ecrm.Common.Storage;
@@ -72,10 +73,10 @@ public abstract class EndToEndScenarios(KafkaFixture kafka, IRedisBackend redis,
 
         // 3. ClickHouse holds both raw events and both transitions.
         await Eventually("ClickHouse holds both events", async () => await CountAsync("events") == "2");
-        Assert.Equal($"{intro}\n{specs}\n", await QueryAsync($"SELECT message_id FROM {{db}}.events WHERE customer_key = {ClickHouseSql.Quote(_customer)} ORDER BY timestamp_ms FORMAT TSV"));
+        Assert.Equal($"{intro}\n{specs}\n", await QueryAsync($"SELECT message_id FROM {{db}}.events WHERE customer_key = {ArchiveSql.Quote(_customer)} ORDER BY timestamp_ms FORMAT TSV"));
         // Transitions come through the transitions topic, in the archive's own time.
         await Eventually("ClickHouse holds both transitions", async () => await CountAsync("transitions") == "2");
-        Assert.Equal("0\t1\tweb\n1\t2\tweb\n", await QueryAsync($"SELECT from_stage, to_stage, channel FROM {{db}}.transitions WHERE customer_key = {ClickHouseSql.Quote(_customer)} ORDER BY to_stage FORMAT TSV"));
+        Assert.Equal("0\t1\tweb\n1\t2\tweb\n", await QueryAsync($"SELECT from_stage, to_stage, channel FROM {{db}}.transitions WHERE customer_key = {ArchiveSql.Quote(_customer)} ORDER BY to_stage FORMAT TSV"));
 
         // 3b. Both stage changes are published on the transitions topic.
         var published = ConsumeTransitions(_customer, 2);
@@ -103,7 +104,7 @@ public abstract class EndToEndScenarios(KafkaFixture kafka, IRedisBackend redis,
         await Eventually("the sentinel is archived", async () => await CountAsync("events FINAL") == "3");
         Assert.Equal(dialogueBefore, await DialogueSnapshotAsync(dialogueKey));
         Assert.Equal("2", await CountAsync("transitions"));
-        Assert.Equal("3", await QueryAsync($"SELECT uniqExact(message_id) FROM {{db}}.events WHERE customer_key = {ClickHouseSql.Quote(_customer)} FORMAT TSV").ContinueWith(t => t.Result.Trim()));
+        Assert.Equal("3", await QueryAsync($"SELECT uniqExact(message_id) FROM {{db}}.events WHERE customer_key = {ArchiveSql.Quote(_customer)} FORMAT TSV").ContinueWith(t => t.Result.Trim()));
     }
 
     [Fact]
@@ -199,9 +200,9 @@ public abstract class EndToEndScenarios(KafkaFixture kafka, IRedisBackend redis,
         }
 
         await Eventually("the archive catches up", async () => await CountAsync("events FINAL") == "30");
-        Assert.Equal("30\t30\n", await QueryAsync($"SELECT count(), uniqExact(message_id) FROM {{db}}.events FINAL WHERE customer_key = {ClickHouseSql.Quote(_customer)} FORMAT TSV"));
+        Assert.Equal("30\t30\n", await QueryAsync($"SELECT count(), uniqExact(message_id) FROM {{db}}.events FINAL WHERE customer_key = {ArchiveSql.Quote(_customer)} FORMAT TSV"));
         await Eventually("both transitions are archived", async () => await CountAsync("transitions FINAL") == "2");
-        Assert.Equal("0\t1\n1\t2\n", await QueryAsync($"SELECT from_stage, to_stage FROM {{db}}.transitions FINAL WHERE customer_key = {ClickHouseSql.Quote(_customer)} ORDER BY to_stage FORMAT TSV"));
+        Assert.Equal("0\t1\n1\t2\n", await QueryAsync($"SELECT from_stage, to_stage FROM {{db}}.transitions FINAL WHERE customer_key = {ArchiveSql.Quote(_customer)} ORDER BY to_stage FORMAT TSV"));
     }
 
     [Fact]
@@ -264,8 +265,8 @@ public abstract class EndToEndScenarios(KafkaFixture kafka, IRedisBackend redis,
         Assert.Equal(HttpStatusCode.OK, (await collector.PostAsync("v1/batch", Json(Batch(identify, Page(Guid.NewGuid().ToString(), "/tv/oled-55", minutesAgo: 2).Replace(_customer, bystander, StringComparison.Ordinal))))).StatusCode);
         await Eventually("the customer's dialogue merged into the user", async () => (int)await _redis.GetDatabase().HashGetAsync(RedisKeys.Dialogue(user, Topic), DialogueFields.Stage) == 2);
         await Eventually("the link and all three events are archived", async () =>
-            await QueryAsync($"SELECT count() FROM {{db}}.identity_links FINAL WHERE linked_id = {ClickHouseSql.Quote(_customer)} FORMAT TSV") == "1\n"
-            && await QueryAsync($"SELECT count() FROM {{db}}.events FINAL WHERE customer_key IN ({ClickHouseSql.Quote(_customer)}, {ClickHouseSql.Quote(user)}, {ClickHouseSql.Quote(bystander)}) FORMAT TSV") == "3\n");
+            await QueryAsync($"SELECT count() FROM {{db}}.identity_links FINAL WHERE linked_id = {ArchiveSql.Quote(_customer)} FORMAT TSV") == "1\n"
+            && await QueryAsync($"SELECT count() FROM {{db}}.events FINAL WHERE customer_key IN ({ArchiveSql.Quote(_customer)}, {ArchiveSql.Quote(user)}, {ArchiveSql.Quote(bystander)}) FORMAT TSV") == "3\n");
 
         // Both ids hold keys (the visitor's owner pointer, the customer's dialogue) before the erasure.
         Assert.NotEmpty(await _redis.KeysOnEveryPrimaryAsync(RedisKeyScan.PrefixPattern(RedisKeys.CustomerPrefix(_customer))).ToListAsync());
@@ -286,14 +287,14 @@ public abstract class EndToEndScenarios(KafkaFixture kafka, IRedisBackend redis,
         foreach (var id in new[] { _customer, user })
         {
             Assert.Empty(await _redis.KeysOnEveryPrimaryAsync(RedisKeyScan.PrefixPattern(RedisKeys.CustomerPrefix(id))).ToListAsync());
-            Assert.Equal("0\n", await QueryAsync($"SELECT count() FROM {{db}}.events WHERE customer_key = {ClickHouseSql.Quote(id)} OR anonymous_id = {ClickHouseSql.Quote(id)} OR user_id = {ClickHouseSql.Quote(id)} FORMAT TSV"));
-            Assert.Equal("0\n", await QueryAsync($"SELECT count() FROM {{db}}.transitions WHERE customer_key = {ClickHouseSql.Quote(id)} FORMAT TSV"));
-            Assert.Equal("0\n", await QueryAsync($"SELECT count() FROM {{db}}.identity_links WHERE linked_id = {ClickHouseSql.Quote(id)} OR customer_key = {ClickHouseSql.Quote(id)} FORMAT TSV"));
+            Assert.Equal("0\n", await QueryAsync($"SELECT count() FROM {{db}}.events WHERE customer_key = {ArchiveSql.Quote(id)} OR anonymous_id = {ArchiveSql.Quote(id)} OR user_id = {ArchiveSql.Quote(id)} FORMAT TSV"));
+            Assert.Equal("0\n", await QueryAsync($"SELECT count() FROM {{db}}.transitions WHERE customer_key = {ArchiveSql.Quote(id)} FORMAT TSV"));
+            Assert.Equal("0\n", await QueryAsync($"SELECT count() FROM {{db}}.identity_links WHERE linked_id = {ArchiveSql.Quote(id)} OR customer_key = {ArchiveSql.Quote(id)} FORMAT TSV"));
         }
 
         // Everyone else stays.
         Assert.Equal(1, (int)await _redis.GetDatabase().HashGetAsync(RedisKeys.Dialogue(bystander, Topic), DialogueFields.Stage));
-        Assert.Equal("1\n", await QueryAsync($"SELECT count() FROM {{db}}.events WHERE customer_key = {ClickHouseSql.Quote(bystander)} FORMAT TSV"));
+        Assert.Equal("1\n", await QueryAsync($"SELECT count() FROM {{db}}.events WHERE customer_key = {ArchiveSql.Quote(bystander)} FORMAT TSV"));
         using var reader = EcrmServices.Client(_stack.EngineUrl, EcrmServices.ApiKey);
         Assert.Equal(HttpStatusCode.Forbidden, (await reader.DeleteAsync($"api/customers/{bystander}")).StatusCode);
     }
@@ -309,7 +310,7 @@ public abstract class EndToEndScenarios(KafkaFixture kafka, IRedisBackend redis,
             "{\"type\":\"identify\",\"userId\":" + JsonSerializer.Serialize(user) + ",\"traits\":{\"csvProbe\":\"" + probe + "\"}}");
         Assert.Equal(HttpStatusCode.OK, (await collector.PostAsync("v1/batch", Json(Batch([.. identifies])))).StatusCode);
         await Eventually("the identifies are archived", async () =>
-            await QueryAsync($"SELECT count() FROM {{db}}.events WHERE user_id LIKE {ClickHouseSql.Quote("%" + probe)} FORMAT TSV") == "5\n");
+            await QueryAsync($"SELECT count() FROM {{db}}.events WHERE user_id LIKE {ArchiveSql.Quote("%" + probe)} FORMAT TSV") == "5\n");
 
         using var reader = EcrmServices.Client(_stack.EngineUrl, EcrmServices.ApiKey);
         var conditions = "{\"conditions\":{\"traits\":[{\"name\":\"csvProbe\",\"op\":\"eq\",\"value\":\"" + probe + "\"}]}}";
@@ -335,7 +336,7 @@ public abstract class EndToEndScenarios(KafkaFixture kafka, IRedisBackend redis,
         var track = "{\"type\":\"track\",\"event\":\"Product Viewed\",\"userId\":" + JsonSerializer.Serialize(user) + ",\"context\":{\"page\":{\"path\":\"/tv/oled-55/specs\"}}}";
         Assert.Equal(HttpStatusCode.OK, (await collector.PostAsync("v1/batch", Json(Batch(track)))).StatusCode);
         await Eventually("the event is archived", async () =>
-            await QueryAsync($"SELECT count() FROM {{db}}.events FINAL WHERE user_id = {ClickHouseSql.Quote(user)} FORMAT TSV") == "1\n");
+            await QueryAsync($"SELECT count() FROM {{db}}.events FINAL WHERE user_id = {ArchiveSql.Quote(user)} FORMAT TSV") == "1\n");
 
         // Clients encode an id as one path segment (encodeURIComponent): a slash as %2F, a percent as %25.
         var segment = Uri.EscapeDataString(user);
@@ -354,7 +355,7 @@ public abstract class EndToEndScenarios(KafkaFixture kafka, IRedisBackend redis,
         await Eventually("the erasure job is done", async () =>
             (await admin.GetFromJsonAsync<JsonElement>($"api/erasures/{job}")).GetProperty("status").GetString() == "done");
         Assert.Empty(await _redis.KeysOnEveryPrimaryAsync(RedisKeyScan.PrefixPattern(RedisKeys.CustomerPrefix(user))).ToListAsync());
-        Assert.Equal("0\n", await QueryAsync($"SELECT count() FROM {{db}}.events WHERE user_id = {ClickHouseSql.Quote(user)} FORMAT TSV"));
+        Assert.Equal("0\n", await QueryAsync($"SELECT count() FROM {{db}}.events WHERE user_id = {ArchiveSql.Quote(user)} FORMAT TSV"));
     }
 
     [Fact]
@@ -365,7 +366,7 @@ public abstract class EndToEndScenarios(KafkaFixture kafka, IRedisBackend redis,
         var identify = "{\"type\":\"identify\",\"anonymousId\":\"" + _customer + "\",\"userId\":\"" + user + "\",\"traits\":{\"tier\":\"vip\"}}";
         Assert.Equal(HttpStatusCode.OK, (await collector.PostAsync("v1/batch", Json(Batch(Page(Guid.NewGuid().ToString(), "/tv/oled-55", minutesAgo: 3), identify)))).StatusCode);
         await Eventually("the identify is archived", async () =>
-            await QueryAsync($"SELECT count() FROM {{db}}.events WHERE customer_key = {ClickHouseSql.Quote(user)} FORMAT TSV") == "1\n");
+            await QueryAsync($"SELECT count() FROM {{db}}.events WHERE customer_key = {ArchiveSql.Quote(user)} FORMAT TSV") == "1\n");
         using var reader = EcrmServices.Client(_stack.EngineUrl, EcrmServices.ApiKey);
         using var recommender = EcrmServices.Client(_stack.RecommenderUrl, EcrmServices.ApiKey);
         var before = await recommender.GetFromJsonAsync<JsonElement>($"v1/recommendations/{user}?n=10");
@@ -499,7 +500,7 @@ public abstract class EndToEndScenarios(KafkaFixture kafka, IRedisBackend redis,
             return (int)await _redis.GetDatabase().HashGetAsync(dialogueKey, DialogueFields.Stage) == 2;
         });
         await Eventually("the transition is archived", async () => await CountAsync("transitions") == "1");
-        Assert.Equal($"{version}\n", await QueryAsync($"SELECT catalog_version FROM {{db}}.transitions WHERE customer_key = {ClickHouseSql.Quote(_customer)} FORMAT TSV"));
+        Assert.Equal($"{version}\n", await QueryAsync($"SELECT catalog_version FROM {{db}}.transitions WHERE customer_key = {ArchiveSql.Quote(_customer)} FORMAT TSV"));
     }
 
     [Fact]
@@ -560,7 +561,7 @@ public abstract class EndToEndScenarios(KafkaFixture kafka, IRedisBackend redis,
         + "\"context\":{\"page\":{\"path\":\"" + path + "\",\"url\":\"https://shop.example" + path + "\"}}}";
 
     private async Task<string> CountAsync(string table) =>
-        (await QueryAsync($"SELECT count() FROM {{db}}.{table} WHERE customer_key = {ClickHouseSql.Quote(_customer)} FORMAT TSV")).Trim();
+        (await QueryAsync($"SELECT count() FROM {{db}}.{table} WHERE customer_key = {ArchiveSql.Quote(_customer)} FORMAT TSV")).Trim();
 
     private Task<string> QueryAsync(string sql) => clickHouse.QueryAsync(sql.Replace("{db}", _stack.ClickHouseDatabase, StringComparison.Ordinal));
 

@@ -1,5 +1,6 @@
 using System.Net.Http.Json;
 using System.Text.Json;
+using Ecrm.Common.Archive;
 using Ecrm.Common.Storage;
 using Ecrm.Testing;
 using Xunit;
@@ -51,7 +52,7 @@ public sealed class SegmentCompatibilityTests(KafkaFixture kafka, RedisFixture r
         while (DateTime.UtcNow < deadline && types != "group,identify,page,track")
         {
             types = string.Join(',', (await clickHouse.QueryAsync(
-                $"SELECT type FROM {_services.ClickHouseDatabase}.events WHERE customer_key = {ClickHouseSql.Quote(customer)} ORDER BY type FORMAT TSV")).Split('\n', StringSplitOptions.RemoveEmptyEntries));
+                $"SELECT type FROM {_services.ClickHouseDatabase}.events WHERE customer_key = {ArchiveSql.Quote(customer)} ORDER BY type FORMAT TSV")).Split('\n', StringSplitOptions.RemoveEmptyEntries));
             await Task.Delay(200);
         }
 

@@ -1,4 +1,5 @@
 using System.Text.Json;
+using Ecrm.Common.Archive;
 using Ecrm.Common.Storage;
 using Ecrm.Testing;
 using StackExchange.Redis;
@@ -47,7 +48,7 @@ public sealed class TrackerEndToEndTests(KafkaFixture kafka, RedisFixture redis,
         var transitions = "";
         await Eventually("the four transitions in ClickHouse", async () =>
         {
-            transitions = await clickHouse.QueryAsync($"SELECT message_id, from_stage, to_stage FROM {_services.ClickHouseDatabase}.transitions FINAL WHERE customer_key = {ClickHouseSql.Quote(visitor)} ORDER BY to_stage FORMAT TSV");
+            transitions = await clickHouse.QueryAsync($"SELECT message_id, from_stage, to_stage FROM {_services.ClickHouseDatabase}.transitions FINAL WHERE customer_key = {ArchiveSql.Quote(visitor)} ORDER BY to_stage FORMAT TSV");
             return transitions == expected;
         }, () => $"transitions:\n{transitions}\nexpected:\n{expected}browser:\n{browser.Output}");
     }

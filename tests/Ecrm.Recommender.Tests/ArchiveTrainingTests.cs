@@ -1,15 +1,12 @@
-extern alias engine;
-
 using System.Net.Http.Json;
 using System.Text;
 using System.Text.Json;
-using Ecrm.Common.Storage;
+using Ecrm.Common.Archive;
 using Ecrm.Recommender.Models;
 using Ecrm.Recommender.Training;
 using Ecrm.Testing;
 using Microsoft.Extensions.DependencyInjection;
 using Xunit;
-using ArchiveSchema = engine::Ecrm.DialogueEngine.Archive.ArchiveSchema;
 
 namespace Ecrm.Recommender.Tests;
 
@@ -151,7 +148,7 @@ public sealed class ArchiveTrainingTests(RedisFixture redis, ClickHouseFixture c
         ["ClickHouse:Database"] = _database,
     });
 
-    private async Task<ClickHouseClient> ArchiveAsync()
+    private async Task<ArchiveClient> ArchiveAsync()
     {
         var client = clickHouse.Client(_database);
         await ArchiveSchema.EnsureAsync(client, CancellationToken.None);
@@ -159,13 +156,13 @@ public sealed class ArchiveTrainingTests(RedisFixture redis, ClickHouseFixture c
     }
 
     /// <summary><see cref="RecommenderHost.History"/> as archived events, one per interaction, with the stage as reached.</summary>
-    private static Task InsertHistoryAsync(ClickHouseClient client) =>
+    private static Task InsertHistoryAsync(ArchiveClient client) =>
         InsertAsync(client, [.. RecommenderHost.History().Select((i, n) => Event($"h{n}", i.User, (i.Item, (int)i.Weight), minutes: n))]);
 
-    private static Task InsertAsync(ClickHouseClient client, params string[] rows) =>
+    private static Task InsertAsync(ArchiveClient client, params string[] rows) =>
         client.InsertJsonEachRowAsync("events", Encoding.UTF8.GetBytes(string.Join('\n', rows)), CancellationToken.None);
 
-    private static Task InsertLinkAsync(ClickHouseClient client, string linked, string customer) =>
+    private static Task InsertLinkAsync(ArchiveClient client, string linked, string customer) =>
         client.InsertJsonEachRowAsync("identity_links", Encoding.UTF8.GetBytes(
             $$"""{"linked_id":"{{linked}}","customer_key":"{{customer}}","message_id":"link-{{linked}}","timestamp":{{Start.ToUnixTimeSeconds()}},"archived_at_ms":1}"""), CancellationToken.None);
 

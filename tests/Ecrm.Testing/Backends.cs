@@ -1,4 +1,5 @@
 using System.Net.Sockets;
+using Ecrm.Common.Archive;
 using Ecrm.Common.Storage;
 using Ecrm.DevKafka;
 using StackExchange.Redis;
@@ -212,7 +213,7 @@ public sealed class ClickHouseFixture : IAsyncLifetime
     public string Url => $"http://127.0.0.1:{HttpPort}";
 
     /// <summary>A client on a database of its own (created by whoever ensures the schema).</summary>
-    public ClickHouseClient Client(string database) => new(new HttpClient { Timeout = TimeSpan.FromSeconds(30) }, new ClickHouseOptions { Url = Url, Database = database });
+    public ArchiveClient Client(string database) => new(new ClickHouseOptions { Url = Url, Database = database });
 
     public async Task<string> QueryAsync(string sql)
     {

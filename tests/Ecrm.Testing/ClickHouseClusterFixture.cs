@@ -1,4 +1,4 @@
-using Ecrm.Common.Storage;
+using Ecrm.Common.Archive;
 using Xunit;
 
 namespace Ecrm.Testing;
@@ -17,13 +17,11 @@ public sealed class ClickHouseClusterFixture : IAsyncLifetime
     public IReadOnlyList<string> Urls => [.. _servers.Select(s => s.Url)];
 
     /// <summary>A client of the cluster on a database of its own (created by whoever ensures the schema), querying through the first server.</summary>
-    public ClickHouseClient Client(string database) => new(
-        new HttpClient { Timeout = TimeSpan.FromSeconds(30) },
-        new ClickHouseOptions { Url = _servers[0].Url, Database = database, Cluster = Name, ServerUrls = Urls });
+    public ArchiveClient Client(string database) => new(new ClickHouseOptions { Url = _servers[0].Url, Database = database, Cluster = Name, ServerUrls = Urls });
 
     /// <summary>A plain single-server client of one of the servers, to look at what that shard holds or to use it on its own.</summary>
-    public ClickHouseClient SingleServerClient(int server, string database) =>
-        new(new HttpClient { Timeout = TimeSpan.FromSeconds(30) }, new ClickHouseOptions { Url = _servers[server].Url, Database = database });
+    public ArchiveClient SingleServerClient(int server, string database) =>
+        new(new ClickHouseOptions { Url = _servers[server].Url, Database = database });
 
     public async Task InitializeAsync()
     {

@@ -1,7 +1,4 @@
-using System.Globalization;
-using Ecrm.Common.Storage;
-
-namespace Ecrm.DialogueEngine.Archive;
+namespace Ecrm.Common.Archive;
 
 /// <summary>
 /// The ClickHouse archive: every raw event, every stage transition, every identity link, every trigger firing. Replacing
@@ -18,11 +15,11 @@ namespace Ecrm.DialogueEngine.Archive;
 /// </summary>
 public static class ArchiveSchema
 {
-    public const string Events = "events";
-    public const string Transitions = "transitions";
-    public const string DeadLetters = "dead_letters";
-    public const string IdentityLinks = "identity_links";
-    public const string TriggerFirings = "trigger_firings";
+    internal const string Events = "events";
+    internal const string Transitions = "transitions";
+    internal const string DeadLetters = "dead_letters";
+    internal const string IdentityLinks = "identity_links";
+    internal const string TriggerFirings = "trigger_firings";
 
     private sealed record Table(string Name, (string Name, string Type)[] Columns, string Engine, string ShardKey = CustomerShard);
 
@@ -67,12 +64,17 @@ public static class ArchiveSchema
         "ReplacingMergeTree(version) PARTITION BY toYYYYMM(date) ORDER BY (rule_id, firing_id)"),
     ];
 
-    public static async Task EnsureAsync(ClickHouseClient clickHouse, CancellationToken cancellationToken)
+    /// <summary>The columns an insert into <paramref name="table"/> writes: all but the MATERIALIZED ones, in table order.</summary>
+    internal static ArchiveColumns InsertColumns(string table) =>
+        new([.. Tables.Single(t => t.Name == table).Columns.Where(c => !c.Type.Contains(" MATERIALIZED ", StringComparison.Ordinal))]);
+
+    /// <summary>Creates the database and tables, or adds the columns an older archive lacks (safe to run at every start).</summary>
+    public static async Task EnsureAsync(ArchiveClient clickHouse, CancellationToken cancellationToken)
     {
         var db = clickHouse.Database;
         if (clickHouse.Cluster is not { } cluster)
         {
-            await clickHouse.ExecuteAsync($"CREATE DATABASE IF NOT EXISTS {db}", cancellationToken);
+            await clickHouse.ExecuteAsync("create database", $"CREATE DATABASE IF NOT EXISTS {db}", cancellationToken);
             foreach (var table in Tables)
             {
                 await EnsureTableAsync(clickHouse, table.Name, table.Columns, table.Engine, cancellationToken);
@@ -81,8 +83,8 @@ public static class ArchiveSchema
             return;
         }
 
-        var listed = long.Parse((await clickHouse.QueryAsync(
-            $"SELECT count() FROM system.clusters WHERE cluster = {ClickHouseSql.Quote(cluster)} FORMAT TSV", cancellationToken)).Trim(), CultureInfo.InvariantCulture);
+        var listed = await clickHouse.QueryNumberAsync("cluster servers",
+            $"SELECT count() FROM system.clusters WHERE cluster = {ArchiveSql.Quote(cluster)} FORMAT TSV", cancellationToken);
         if (listed != clickHouse.Servers.Count)
         {
             throw new InvalidOperationException(
@@ -91,7 +93,7 @@ public static class ArchiveSchema
 
         foreach (var server in clickHouse.Servers)
         {
-            await server.ExecuteAsync($"CREATE DATABASE IF NOT EXISTS {db}", cancellationToken);
+            await server.ExecuteAsync("create database", $"CREATE DATABASE IF NOT EXISTS {db}", cancellationToken);
             foreach (var table in Tables)
             {
                 var local = clickHouse.LocalTable(table.Name);
@@ -100,8 +102,8 @@ public static class ArchiveSchema
                 // shards, which refuse it; as an ALIAS it is only read, and the shard computes its own.
                 var columns = table.Columns.Select(c => (c.Name, c.Type.Replace(" MATERIALIZED ", " ALIAS ", StringComparison.Ordinal))).ToArray();
                 await EnsureTableAsync(server, table.Name, columns, $"Distributed({cluster}, {db}, {local}, {table.ShardKey})", cancellationToken);
-                var engine = (await server.QueryAsync(
-                    $"SELECT engine FROM system.tables WHERE database = {ClickHouseSql.Quote(db)} AND name = {ClickHouseSql.Quote(table.Name)} FORMAT TSV", cancellationToken)).Trim();
+                var engine = (await server.QueryAsync("table engine",
+                    $"SELECT engine FROM system.tables WHERE database = {ArchiveSql.Quote(db)} AND name = {ArchiveSql.Quote(table.Name)} FORMAT TSV", cancellationToken)).Trim();
                 if (engine != "Distributed")
                 {
                     // A database first used by a single server: its rows would be hidden behind the name readers use.
@@ -111,17 +113,17 @@ public static class ArchiveSchema
         }
     }
 
-    private static async Task EnsureTableAsync(ClickHouseClient server, string name, (string Name, string Type)[] columns, string engine, CancellationToken cancellationToken)
+    private static async Task EnsureTableAsync(ArchiveClient server, string name, (string Name, string Type)[] columns, string engine, CancellationToken cancellationToken)
     {
         var db = server.Database;
         var definition = string.Join(",\n    ", columns.Select(c => $"{c.Name} {c.Type}"));
-        await server.ExecuteAsync($"CREATE TABLE IF NOT EXISTS {db}.{name} (\n    {definition}\n) ENGINE = {engine}", cancellationToken);
-        var existing = (await server.QueryAsync(
-            $"SELECT name FROM system.columns WHERE database = {ClickHouseSql.Quote(db)} AND table = {ClickHouseSql.Quote(name)} FORMAT TSV",
+        await server.ExecuteAsync("create table", $"CREATE TABLE IF NOT EXISTS {db}.{name} (\n    {definition}\n) ENGINE = {engine}", cancellationToken);
+        var existing = (await server.QueryAsync("table columns",
+            $"SELECT name FROM system.columns WHERE database = {ArchiveSql.Quote(db)} AND table = {ArchiveSql.Quote(name)} FORMAT TSV",
             cancellationToken)).Split('\n', StringSplitOptions.RemoveEmptyEntries).ToHashSet(StringComparer.Ordinal);
         foreach (var (column, type) in columns.Where(c => !existing.Contains(c.Name)))
         {
-            await server.ExecuteAsync($"ALTER TABLE {db}.{name} ADD COLUMN {column} {type}", cancellationToken);
+            await server.ExecuteAsync("add column", $"ALTER TABLE {db}.{name} ADD COLUMN {column} {type}", cancellationToken);
         }
     }
 }
