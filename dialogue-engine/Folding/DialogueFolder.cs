@@ -144,8 +144,12 @@ public sealed class DialogueFolder(IConnectionMultiplexer redis, IOptions<Engine
         values[5] = (long)catalog.Settings.Dormancy.TotalMilliseconds;
         values[6] = (long)catalog.Settings.ScoreHalfLife.TotalMilliseconds;
         values[7] = (long)catalog.Settings.ConversionGrace.TotalMilliseconds;
-        // Only the id the event names as its userId is marked, not the customer a redirect leads to.
-        values[8] = customer == item.UserId ? "1" : "0";
+        // Only the id the event names as its userId is marked, not the customer a redirect leads to; and
+        // only when the name is trusted (a server source, a signed browser). An unproved browser's own
+        // events must not make its user "known" before its identify links the visitor: a crash between
+        // the fold and the link would then refuse the re-delivered identify, and a sign-up whose events
+        // came a batch ahead of its identify would never merge. Such users are known by their linked ids.
+        values[8] = customer == item.UserId && !EventFlags.Has(item, EventFlags.UnverifiedIdentity) ? "1" : "0";
         for (var i = 0; i < matches.Count; i++)
         {
             keys[4 + 2 * i] = RedisKeys.Dialogue(customer, matches[i].Topic);

@@ -87,6 +87,21 @@ public sealed class UnverifiedIdentityTests(RedisFixture redis) : IClassFixture<
     }
 
     [Fact]
+    public async Task ABrowserSignUpWhoseEventsFoldedABatchAheadOfItsIdentifyStillMerges()
+    {
+        // Also what an engine killed between a batch's folds and its links sees when the identify comes again.
+        var visitor = $"visitor-{_run}";
+        var newUser = $"early-{_run}";
+        var folder = Folder();
+        await folder.FoldAsync([Page(visitor, "/tv/oled-55/specs"), Track(visitor, newUser, verified: false)], _matcher);
+
+        var result = await folder.FoldAsync([Identify(visitor, newUser, """{"email":"early@shop.example"}""", verified: false)], _matcher);
+
+        Assert.Contains(result.Changes, c => c.Kind == DialogueChangeKinds.Link && c.Customer == newUser && c.LinkedId == visitor);
+        Assert.Equal("\"early@shop.example\"", (string?)await redis.Connection.GetDatabase().HashGetAsync(RedisKeys.Traits(newUser), "email"));
+    }
+
+    [Fact]
     public async Task AVerifiedIdentifyMergesIntoAKnownCustomerAndSetsTheirEmail()
     {
         var customer = $"park-{_run}";
