@@ -148,12 +148,41 @@ public sealed class ServerProcess : IDisposable
         _process.Dispose();
     }
 
+    /// <summary>
+    /// A port for a server to listen on, below the kernel's ephemeral range (32768 and up on Linux).
+    /// Asking the kernel for port 0 hands out an ephemeral port, which is only free until the next
+    /// outgoing connection or port-0 listener (the Kafka mock brokers, every client socket) takes it:
+    /// a service started seconds later then failed with "address already in use" (CI, 2026-12-03).
+    /// Below the range only our own choices compete; those are never handed out twice in one run, and
+    /// the bind check skips any another process holds.
+    /// </summary>
     public static int FreePort()
     {
-        using var listener = new TcpListener(IPAddress.Loopback, 0);
-        listener.Start();
-        return ((IPEndPoint)listener.LocalEndpoint).Port;
+        const int lowest = 20_000, aboveHighest = 32_768;
+        for (var attempt = 0; attempt < 1_000; attempt++)
+        {
+            var port = Random.Shared.Next(lowest, aboveHighest);
+            if (!HandedOutPorts.TryAdd(port, 0))
+            {
+                continue;
+            }
+
+            try
+            {
+                using var listener = new TcpListener(IPAddress.Loopback, port);
+                listener.Start();
+                return port;
+            }
+            catch (SocketException)
+            {
+                // Held by another process: try another.
+            }
+        }
+
+        throw new InvalidOperationException($"no free port in {lowest}-{aboveHighest - 1} after 1,000 attempts");
     }
+
+    private static readonly ConcurrentDictionary<int, byte> HandedOutPorts = new();
 
     private void Append(string? line)
     {
