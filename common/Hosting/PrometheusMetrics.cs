@@ -24,6 +24,8 @@ public sealed class PrometheusMetrics : IDisposable
 
     private readonly MeterListener _listener = new();
     private readonly ConcurrentDictionary<(Instrument Instrument, string Labels), Series> _series = new();
+    private readonly Lock _observing = new();
+    private long _observation;
 
     public PrometheusMetrics()
     {
@@ -42,8 +44,7 @@ public sealed class PrometheusMetrics : IDisposable
 
     public string Render()
     {
-        // Observable instruments report now; their series hold the latest value.
-        _listener.RecordObservableInstruments();
+        ObserveNow();
         var text = new StringBuilder();
         foreach (var group in _series.GroupBy(s => s.Key.Instrument).OrderBy(g => Name(g.Key), StringComparer.Ordinal))
         {
@@ -89,6 +90,28 @@ public sealed class PrometheusMetrics : IDisposable
 
     public void Dispose() => _listener.Dispose();
 
+    /// <summary>
+    /// Observable instruments report now; their series hold the latest value, and a series they no
+    /// longer report is dropped. A gauge's label set is what exists now (a consumer's lag per partition
+    /// it owns): kept, a partition handed to another engine went on showing its last lag here, as if
+    /// both engines held it.
+    /// </summary>
+    private void ObserveNow()
+    {
+        lock (_observing)
+        {
+            var observation = Interlocked.Increment(ref _observation);
+            _listener.RecordObservableInstruments();
+            foreach (var (key, series) in _series)
+            {
+                if (key.Instrument.IsObservable && series.Observation != observation)
+                {
+                    _series.TryRemove(key, out _);
+                }
+            }
+        }
+    }
+
     private void Record<T>(Instrument instrument, T measurement, ReadOnlySpan<KeyValuePair<string, object?>> tags)
         where T : struct
     {
@@ -114,6 +137,7 @@ public sealed class PrometheusMetrics : IDisposable
                 default:
                     // Observable instruments report their current total or level.
                     series.Value = value;
+                    series.Observation = Interlocked.Read(ref _observation);
                     break;
             }
         }
@@ -177,6 +201,9 @@ public sealed class PrometheusMetrics : IDisposable
         public long Count { get; set; }
 
         public double Value { get; set; }
+
+        /// <summary>For an observable instrument, the observation that last reported this series.</summary>
+        public long Observation { get; set; }
     }
 }
 

@@ -33,10 +33,7 @@ public sealed partial class TwoEngineTakeoverTests(KafkaFixture kafka, RedisFixt
         await _stack.DisposeAsync();
     }
 
-    // Quarantined, not passing: on librdkafka 2.16 about half the runs never see a stable split within
-    // 60 s ("first: 0,1,2; second: 2": both engines hold partition 2's lag while assigned it). Issue 16
-    // stays open on it: see the closing note of 2026-12-03 (a rebalance cycle seen in scale-load.sh too).
-    [Fact(Skip = "issue 16: two engines do not settle on a partition split on librdkafka 2.16 in about half the runs")]
+    [Fact]
     public async Task TwoEnginesSplitThePartitionsAndOneTakesOverWhenTheOtherIsKilled()
     {
         const string first = "dialogue-engine";
