@@ -69,7 +69,7 @@ SECTION="$ECRM_RESULTS/funnel-section.md"
   ENGINE_RATE=$(ecrm_bench_json "$ECRM_RESULTS/archive-insert.json" rowsPerSecond)
   echo "Archive inserts first: $(ecrm_bench_fmt "$ROWS") generated events (mean payload $(ecrm_bench_json "$ECRM_RESULTS/archive-insert.json" meanPayloadBytes) bytes) matched to the demo catalog's topics,"
   echo "typed by the archive consumer's \`ArchiveBatch\` and inserted in RowBinary over HTTP (ClickHouse.Driver \`InsertBinaryAsync\`) in inserts"
-  echo "of 20,000 rows (\`Engine:ArchiveMaxBatchRows\`), one after another, after one untimed warm-up insert into a scratch database; the"
+  echo "of 20,000 rows (\`Engine:ArchiveMaxBatchRows\`), two in flight as the archive consumer runs them (\`Engine:ArchiveInsertsInFlight\`), after one untimed warm-up insert into a scratch database; the"
   echo "reference inserts exactly those rows (exported back) with \`clickhouse-client --query \"INSERT … FORMAT JSONEachRow\"\` in one"
   echo "stream, into a table of the same schema (its time includes starting clickhouse-client)."
   echo

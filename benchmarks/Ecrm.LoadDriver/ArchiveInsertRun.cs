@@ -5,6 +5,7 @@ using Ecrm.Common.Archive;
 using Ecrm.Common.Catalog;
 using Ecrm.Common.Events;
 using Ecrm.Common.Hosting;
+using Ecrm.DialogueEngine;
 using Ecrm.DialogueEngine.Archive;
 using Ecrm.DialogueEngine.Catalog;
 using Ecrm.LoadDriver.Traffic;
@@ -13,16 +14,19 @@ namespace Ecrm.LoadDriver;
 
 /// <summary>
 /// archive-insert: the archive's write path, as the archive consumer runs it: generated events matched to
-/// topics, encoded by <see cref="ArchiveBatch"/> in inserts of 20,000 rows (<c>Engine:ArchiveMaxBatchRows</c>)
+/// topics, encoded by <see cref="ArchiveBatch"/> in inserts of 20,000 rows (<c>Engine:ArchiveMaxBatchRows</c>), two in
+/// flight (<c>Engine:ArchiveInsertsInFlight</c>: the next batch is built and encoded while the previous one is written),
 /// and sent in RowBinary over HTTP (ClickHouse.Driver), timed after one untimed warm-up insert. The same rows are then exported to ROWS_FILE, so clickhouse-client can insert
 /// exactly them as the reference. Writes archive-insert.json.
 /// </summary>
 internal static class ArchiveInsertRun
 {
     public const string Usage =
-        "       Ecrm.LoadDriver archive-insert --clickhouse URL --catalog FILE --rows-file FILE [--events 200000] [--database archive_bench] [--output DIR]";
+        "       Ecrm.LoadDriver archive-insert --clickhouse URL --catalog FILE --rows-file FILE [--events 200000] [--database archive_bench] [--rows-per-insert N] [--in-flight N] [--output DIR]";
 
-    private const int RowsPerInsert = 20_000;
+    // The archive consumer's defaults (Engine:ArchiveMaxBatchRows, Engine:ArchiveInsertsInFlight).
+    private static readonly int RowsPerInsert = new EngineOptions().ArchiveMaxBatchRows;
+    private static readonly int InsertsInFlight = new EngineOptions().ArchiveInsertsInFlight;
 
     public static async Task<int> RunAsync(string[] args)
     {
@@ -77,19 +81,36 @@ internal static class ArchiveInsertRun
             await warmUp.ExecuteAsync("drop database", $"DROP DATABASE {warmUp.Database}", CancellationToken.None);
         }
 
-        Console.WriteLine($"encoding and inserting {work.Count:N0} events in inserts of {RowsPerInsert:N0} rows");
+        var rowsPerInsert = values.TryGetValue("rows-per-insert", out var rowsText) ? int.Parse(rowsText, CultureInfo.InvariantCulture) : RowsPerInsert;
+        var inFlight = values.TryGetValue("in-flight", out var inFlightText) ? int.Parse(inFlightText, CultureInfo.InvariantCulture) : InsertsInFlight;
+        Console.WriteLine($"encoding and inserting {work.Count:N0} events in inserts of {rowsPerInsert:N0} rows, {inFlight} at a time");
         var progress = new ConsoleProgress(work.Count, "rows");
         var clock = Stopwatch.StartNew();
-        foreach (var chunk in work.Chunk(RowsPerInsert))
+        var writing = new Queue<(Task Write, ArchiveBatch Batch, int Rows)>();
+        foreach (var chunk in work.Chunk(rowsPerInsert))
         {
-            using var batch = new ArchiveBatch(DateTimeOffset.UtcNow);
+            var batch = new ArchiveBatch(DateTimeOffset.UtcNow);
             for (var i = 0; i < chunk.Length; i++)
             {
                 batch.AddEvent(chunk[i].Item, chunk[i].Payload, chunk[i].Matches, 0, i);
             }
 
-            await batch.WriteAsync(clickHouse, CancellationToken.None);
-            progress.Add(chunk.Length);
+            if (writing.Count == inFlight)
+            {
+                var done = writing.Dequeue();
+                await done.Write;
+                done.Batch.Dispose();
+                progress.Add(done.Rows);
+            }
+
+            writing.Enqueue((Task.Run(() => batch.WriteAsync(clickHouse, CancellationToken.None)), batch, chunk.Length));
+        }
+
+        while (writing.TryDequeue(out var done))
+        {
+            await done.Write;
+            done.Batch.Dispose();
+            progress.Add(done.Rows);
         }
 
         var seconds = clock.Elapsed.TotalSeconds;

@@ -13,13 +13,11 @@ public sealed class EventStamper(IOptions<CollectorOptions> options)
 {
     private const int MaxIdLength = 256;
 
-    private static string? FirstIdWithControlCharacters(EventEnvelope item) =>
-        HasControlCharacters(item.UserId) ? "userId"
-        : HasControlCharacters(item.AnonymousId) ? "anonymousId"
-        : HasControlCharacters(item.PreviousId) ? "previousId"
-        : HasControlCharacters(item.GroupId) ? "groupId"
-        : HasControlCharacters(item.MessageId) ? "messageId"
-        : null;
+    /// <summary>Every id an event carries, by its field name: each one becomes a key or a value somewhere downstream.</summary>
+    private static IEnumerable<(string Field, string? Value)> Ids(EventEnvelope item) =>
+    [
+        ("userId", item.UserId), ("anonymousId", item.AnonymousId), ("previousId", item.PreviousId), ("groupId", item.GroupId), ("messageId", item.MessageId),
+    ];
 
     private static bool HasControlCharacters(string? id) =>
         id is not null && (id.AsSpan().ContainsAnyInRange('\u0000', '\u001f') || id.Contains('\u007f', StringComparison.Ordinal));
@@ -39,16 +37,21 @@ public sealed class EventStamper(IOptions<CollectorOptions> options)
             return "userId or anonymousId is required";
         }
 
-        if (item.UserId?.Length > MaxIdLength || item.AnonymousId?.Length > MaxIdLength || item.MessageId?.Length > MaxIdLength)
+        foreach (var (field, id) in Ids(item))
         {
-            return $"userId, anonymousId and messageId are limited to {MaxIdLength} characters";
-        }
+            if (id?.Length > MaxIdLength)
+            {
+                // An alias's previousId becomes an identity link and a group's groupId a stored value: unbounded, either would
+                // let one event grow a Redis key or an archive row without limit.
+                return $"{field} is limited to {MaxIdLength} characters";
+            }
 
-        if (FirstIdWithControlCharacters(item) is { } field)
-        {
-            // An id is a key in Redis, a value in the archive and a cell in exports: a newline or a tab in
-            // it would split a log line, a CSV row or a console table, and it cannot be typed to erase it.
-            return $"{field} must not contain control characters";
+            if (HasControlCharacters(id))
+            {
+                // An id is a key in Redis, a value in the archive and a cell in exports: a newline or a tab in
+                // it would split a log line, a CSV row or a console table, and it cannot be typed to erase it.
+                return $"{field} must not contain control characters";
+            }
         }
 
         switch (item.Type)

@@ -34,6 +34,9 @@ public sealed class ArchiveConsumer(
 
     protected override TimeSpan BatchWindow => TimeSpan.FromMilliseconds(options.Value.ArchiveBatchWindowMs);
 
+    // Inserts into replacing tables: two batches written at once, or in either order, count each row once.
+    protected override int BatchesInFlight => options.Value.ArchiveInsertsInFlight;
+
     // A permanent failure (a statement ClickHouse refuses) is retried too: skipping the batch would lose
     // events. It is logged and counted under its query's name (ecrm.archive.query_errors), so it is seen.
     protected override bool IsTransient(Exception exception) => exception is ArchiveException or HttpRequestException or TimeoutException;

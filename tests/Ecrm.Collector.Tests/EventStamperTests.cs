@@ -167,6 +167,30 @@ public sealed class EventStamperTests
         Assert.Equal("userId or anonymousId is required", _stamper.Stamp(item, null, ReceivedAt));
     }
 
+    [Theory]
+    [InlineData("userId")]
+    [InlineData("anonymousId")]
+    [InlineData("previousId")]
+    [InlineData("groupId")]
+    [InlineData("messageId")]
+    public void EveryIdIsLimitedTo256CharactersAndTheReasonNamesIt(string field)
+    {
+        var item = new EventEnvelope { Type = EventType.Alias, UserId = "u", PreviousId = "p", GroupId = "g" };
+        var tooLong = new string('x', 257);
+        switch (field)
+        {
+            case "userId": item.UserId = tooLong; break;
+            case "anonymousId": item.AnonymousId = tooLong; break;
+            case "previousId": item.PreviousId = tooLong; break;
+            case "groupId": item.GroupId = tooLong; break;
+            default: item.MessageId = tooLong; break;
+        }
+
+        Assert.Equal($"{field} is limited to 256 characters", _stamper.Stamp(item, null, ReceivedAt));
+        item.Type = EventType.Group;
+        Assert.Equal($"{field} is limited to 256 characters", _stamper.Stamp(item, null, ReceivedAt));
+    }
+
     [Fact]
     public void TrackNeedsAnEventName()
     {

@@ -17,7 +17,7 @@ namespace Ecrm.DialogueEngine.Tests;
 /// <summary>
 /// <see cref="BatchConsumer"/> on librdkafka's mock cluster: a non-fatal error that Consume throws
 /// (here a subscribed topic that does not exist yet) is counted and logged, and the member keeps
-/// consuming instead of ending the host.
+/// consuming instead of ending the host; with batches in flight, offsets move in batch order.
 /// </summary>
 public sealed class BatchConsumerTests(KafkaFixture kafka) : IClassFixture<KafkaFixture>
 {
@@ -55,7 +55,41 @@ public sealed class BatchConsumerTests(KafkaFixture kafka) : IClassFixture<Kafka
         Assert.Equal(Enumerable.Range(0, 20).Select(i => $"k{i}").Order(), consumer.Processed.Order());
     }
 
-    private sealed class RecordingConsumer(KafkaOptions kafka, string topic, ApplicationLifetime lifetime, IMeterFactory meters)
+    [Fact]
+    public async Task With_two_batches_in_flight_a_later_batch_that_finishes_first_moves_no_offset_until_the_earlier_one_is_done()
+    {
+        var topic = kafka.CreateTopic("in-flight", partitions: 1);
+        var options = new KafkaOptions { BootstrapServers = kafka.BootstrapServers };
+        using (var producer = KafkaClientFactory.CreateDurableProducer(options))
+        {
+            for (var i = 0; i < 10; i++)
+            {
+                await producer.ProduceAsync(new TopicPartition(topic, 0), new Message<string, byte[]> { Key = $"k{i}", Value = [(byte)i] });
+            }
+        }
+
+        using var services = new ServiceCollection().AddMetrics().BuildServiceProvider();
+        var lifetime = new ApplicationLifetime(NullLogger<ApplicationLifetime>.Instance);
+        var firstBatchMayFinish = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        using var consumer = new RecordingConsumer(options, topic, lifetime, services.GetRequiredService<IMeterFactory>(), batchesInFlight: 2, maxBatchMessages: 5,
+            holdBatch: batch => batch[0].Message.Key == "k0" ? firstBatchMayFinish.Task : Task.CompletedTask);
+        using var reader = KafkaClientFactory.CreateReader<string, byte[]>(options, consumer.Group);
+        long Committed() => reader.Committed([new TopicPartition(topic, 0)], TimeSpan.FromSeconds(10))[0].Offset.Value;
+
+        await consumer.StartAsync(CancellationToken.None);
+        // The second batch (k5..k9) is processed while the first is still being written.
+        await Poll.UntilAsync("the second batch processed while the first is held", () => Task.FromResult(consumer.Processed.Contains("k9")));
+        await Task.Delay(TimeSpan.FromSeconds(1)); // several auto-commit intervals
+        Assert.True(Committed() <= 0, $"offset {Committed()} committed while the batch before it was still in flight");
+
+        firstBatchMayFinish.SetResult();
+        await Poll.UntilAsync("both batches' offsets committed", () => Task.FromResult(Committed() == 10));
+        await consumer.StopAsync(CancellationToken.None);
+    }
+
+    private sealed class RecordingConsumer(
+        KafkaOptions kafka, string topic, ApplicationLifetime lifetime, IMeterFactory meters,
+        int batchesInFlight = 1, int maxBatchMessages = 100, Func<IReadOnlyList<ConsumeResult<string, byte[]>>, Task>? holdBatch = null)
         : BatchConsumer(Options.Create(kafka), TimeProvider.System, lifetime, meters, NullLogger.Instance)
     {
         public string Group { get; } = $"batch-consumer-{Guid.NewGuid():N}";
@@ -66,7 +100,9 @@ public sealed class BatchConsumerTests(KafkaFixture kafka) : IClassFixture<Kafka
 
         protected override IReadOnlyList<string> Topics => [topic];
 
-        protected override int MaxBatchMessages => 100;
+        protected override int MaxBatchMessages => maxBatchMessages;
+
+        protected override int BatchesInFlight => batchesInFlight;
 
         protected override TimeSpan BatchWindow => TimeSpan.FromMilliseconds(50);
 
@@ -74,6 +110,8 @@ public sealed class BatchConsumerTests(KafkaFixture kafka) : IClassFixture<Kafka
         {
             // See the topic appear without waiting for librdkafka's default five-minute metadata refresh.
             config.TopicMetadataRefreshIntervalMs = 500;
+            // Stored offsets reach the group within a moment, so a test sees what was stored.
+            config.AutoCommitIntervalMs = 100;
         }
 
         protected override Task ProcessAsync(IReadOnlyList<ConsumeResult<string, byte[]>> batch, CancellationToken stoppingToken)
@@ -83,7 +121,7 @@ public sealed class BatchConsumerTests(KafkaFixture kafka) : IClassFixture<Kafka
                 Processed.Add(result.Message.Key);
             }
 
-            return Task.CompletedTask;
+            return holdBatch?.Invoke(batch) ?? Task.CompletedTask;
         }
 
         protected override bool IsTransient(Exception exception) => false;
