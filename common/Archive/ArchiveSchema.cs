@@ -1,3 +1,5 @@
+using System.Text.Json;
+
 namespace Ecrm.Common.Archive;
 
 /// <summary>
@@ -20,6 +22,11 @@ public static class ArchiveSchema
     internal const string DeadLetters = "dead_letters";
     internal const string IdentityLinks = "identity_links";
     internal const string TriggerFirings = "trigger_firings";
+    internal const string DialogueStages = "dialogue_stages";
+    internal const string CustomerTraits = "customer_traits";
+
+    /// <summary>The materialized view that keeps <see cref="DialogueStages"/> from every insert into <see cref="Events"/>.</summary>
+    internal const string DialogueStagesView = "dialogue_stages_mv";
 
     private sealed record Table(string Name, (string Name, string Type)[] Columns, string Engine, string ShardKey = CustomerShard);
 
@@ -62,7 +69,33 @@ public static class ArchiveSchema
             ("version", "UInt64"), ("date", "Date MATERIALIZED toDate(fired_at)"),
         ],
         "ReplacingMergeTree(version) PARTITION BY toYYYYMM(date) ORDER BY (rule_id, firing_id)"),
+        // The dialogue history in compact form: per topic, id as sent, channel and exact stage, the first and the
+        // last time that id interacted there (unix seconds). Kept by a materialized view from every insert into
+        // the events, whoever writes them; raw-event retention does not touch it. Only min and max: a
+        // re-delivered event, written twice, changes neither, so the table needs no deduplication.
+        new(DialogueStages,
+        [
+            ("topic", "String"), ("customer_key", "String"), ("channel", "String"), ("stage", "UInt8"),
+            ("first_at", "AggregateFunction(min, UInt32)"), ("last_at", "AggregateFunction(max, UInt32)"),
+        ],
+        "AggregatingMergeTree ORDER BY (topic, customer_key, channel, stage)"),
+        // Each id's identify traits (top level, flattened as text), the latest by event time winning; written by ArchiveBatch.
+        new(CustomerTraits,
+        [("customer_key", "String"), ("name", "String"), ("value", "String"), ("ts", "UInt32")],
+        "ReplacingMergeTree(ts) ORDER BY (customer_key, name)"),
     ];
+
+    /// <summary>
+    /// The rows of <see cref="DialogueStages"/> that events of <paramref name="eventsTable"/> give: the view's
+    /// query, and the backfill of an archive that had events before the table existed.
+    /// </summary>
+    private static string DialogueStagesSelect(string eventsTable) =>
+        $"""
+        SELECT topic, customer_key, channel, stage, minState(toUInt32(timestamp)) AS first_at, maxState(toUInt32(timestamp)) AS last_at
+        FROM {eventsTable}
+        ARRAY JOIN topics AS topic, stages AS stage
+        GROUP BY topic, customer_key, channel, stage
+        """;
 
     /// <summary>The columns an insert into <paramref name="table"/> writes: all but the MATERIALIZED ones, in table order.</summary>
     internal static ArchiveColumns InsertColumns(string table) =>
@@ -75,9 +108,19 @@ public static class ArchiveSchema
         if (clickHouse.Cluster is not { } cluster)
         {
             await clickHouse.ExecuteAsync("create database", $"CREATE DATABASE IF NOT EXISTS {db}", cancellationToken);
+            var created = new HashSet<string>(StringComparer.Ordinal);
             foreach (var table in Tables)
             {
-                await EnsureTableAsync(clickHouse, table.Name, table.Columns, table.Engine, cancellationToken);
+                if (await EnsureTableAsync(clickHouse, table.Name, table.Columns, table.Engine, cancellationToken))
+                {
+                    created.Add(table.Name);
+                }
+            }
+
+            await EnsureDialogueStagesViewAsync(clickHouse, created.Contains(DialogueStages), cancellationToken);
+            if (created.Contains(CustomerTraits))
+            {
+                await BackfillTraitsAsync(clickHouse, cancellationToken);
             }
 
             return;
@@ -91,13 +134,19 @@ public static class ArchiveSchema
                 $"ClickHouse:Cluster '{cluster}' has {listed} servers in the remote_servers of the server at ClickHouse:Url, but ClickHouse:ServerUrls lists {clickHouse.Servers.Count}: list every server's HTTP URL");
         }
 
+        var traitsCreated = false;
         foreach (var server in clickHouse.Servers)
         {
             await server.ExecuteAsync("create database", $"CREATE DATABASE IF NOT EXISTS {db}", cancellationToken);
+            var created = new HashSet<string>(StringComparer.Ordinal);
             foreach (var table in Tables)
             {
                 var local = clickHouse.LocalTable(table.Name);
-                await EnsureTableAsync(server, local, table.Columns, table.Engine, cancellationToken);
+                if (await EnsureTableAsync(server, local, table.Columns, table.Engine, cancellationToken))
+                {
+                    created.Add(table.Name);
+                }
+
                 // A MATERIALIZED column of the Distributed table would be computed there and sent to the
                 // shards, which refuse it; as an ALIAS it is only read, and the shard computes its own.
                 var columns = table.Columns.Select(c => (c.Name, c.Type.Replace(" MATERIALIZED ", " ALIAS ", StringComparison.Ordinal))).ToArray();
@@ -110,12 +159,68 @@ public static class ArchiveSchema
                     throw new InvalidOperationException($"{db}.{table.Name} is a {engine} table, not a Distributed one: move its rows to {db}.{local} on each server and drop it (see the README's ClickHouse cluster notes)");
                 }
             }
+
+            // Each server keeps its own compact rows from its own events: the shard key is the same customer_key.
+            await EnsureDialogueStagesViewAsync(server, clickHouse.LocalTable(Events), clickHouse.LocalTable(DialogueStages), created.Contains(DialogueStages), cancellationToken);
+            traitsCreated |= created.Contains(CustomerTraits);
+        }
+
+        if (traitsCreated)
+        {
+            await BackfillTraitsAsync(clickHouse, cancellationToken);
         }
     }
 
-    private static async Task EnsureTableAsync(ArchiveClient server, string name, (string Name, string Type)[] columns, string engine, CancellationToken cancellationToken)
+    private static Task EnsureDialogueStagesViewAsync(ArchiveClient server, bool backfill, CancellationToken cancellationToken) =>
+        EnsureDialogueStagesViewAsync(server, Events, DialogueStages, backfill, cancellationToken);
+
+    /// <summary>
+    /// The view that fills the compact table from each insert into the events, and, when the table was just
+    /// created on an archive that already had events, the same rows from those events. The backfill runs after
+    /// the view exists, so no event falls between the two; one seen by both only repeats a min and a max.
+    /// </summary>
+    private static async Task EnsureDialogueStagesViewAsync(ArchiveClient server, string events, string stages, bool backfill, CancellationToken cancellationToken)
     {
         var db = server.Database;
+        await server.ExecuteAsync("create view",
+            $"CREATE MATERIALIZED VIEW IF NOT EXISTS {db}.{DialogueStagesView} TO {db}.{stages} AS {DialogueStagesSelect($"{db}.{events}")}", cancellationToken);
+        if (backfill)
+        {
+            await server.ExecuteAsync("backfill dialogue stages", $"INSERT INTO {db}.{stages} {DialogueStagesSelect($"{db}.{events}")}", cancellationToken);
+        }
+    }
+
+    /// <summary>The traits of the identify events archived before <see cref="CustomerTraits"/> existed, read back from their payloads.</summary>
+    private static async Task BackfillTraitsAsync(ArchiveClient clickHouse, CancellationToken cancellationToken)
+    {
+        using var batch = new ArchiveBatch(DateTimeOffset.UtcNow);
+        await foreach (var line in clickHouse.QueryLinesAsync("read identify payloads",
+            $"SELECT customer_key, toUInt32(timestamp) AS ts, payload FROM {clickHouse.Table(Events)} WHERE type = 'identify' FORMAT JSONEachRow", cancellationToken))
+        {
+            var row = JsonDocument.Parse(line).RootElement;
+            try
+            {
+                using var payload = JsonDocument.Parse(row.GetProperty("payload").GetString()!);
+                if (payload.RootElement.ValueKind == JsonValueKind.Object && payload.RootElement.TryGetProperty("traits", out var traits))
+                {
+                    batch.AddTraits(row.GetProperty("customer_key").GetString()!, row.GetProperty("ts").GetUInt32(), traits);
+                }
+            }
+            catch (JsonException)
+            {
+                // An archived payload that is not JSON has no traits to carry over.
+            }
+        }
+
+        await batch.WriteAsync(clickHouse, cancellationToken);
+    }
+
+    /// <summary>Creates the table or adds its missing columns; true when the table did not exist before.</summary>
+    private static async Task<bool> EnsureTableAsync(ArchiveClient server, string name, (string Name, string Type)[] columns, string engine, CancellationToken cancellationToken)
+    {
+        var db = server.Database;
+        var existed = await server.QueryNumberAsync("table exists",
+            $"SELECT count() FROM system.tables WHERE database = {ArchiveSql.Quote(db)} AND name = {ArchiveSql.Quote(name)} FORMAT TSV", cancellationToken) > 0;
         var definition = string.Join(",\n    ", columns.Select(c => $"{c.Name} {c.Type}"));
         await server.ExecuteAsync("create table", $"CREATE TABLE IF NOT EXISTS {db}.{name} (\n    {definition}\n) ENGINE = {engine}", cancellationToken);
         var existing = (await server.QueryAsync("table columns",
@@ -125,5 +230,7 @@ public static class ArchiveSchema
         {
             await server.ExecuteAsync("add column", $"ALTER TABLE {db}.{name} ADD COLUMN {column} {type}", cancellationToken);
         }
+
+        return !existed;
     }
 }

@@ -47,6 +47,11 @@ public record FunnelQuery(
 /// The funnel SQL: one row per (topic, breakdown key) with the customers at each step (<c>c1</c>..) and
 /// the median and p90 time from the previous step (<c>q2</c>..). Customers are counted distinct after
 /// identity resolution (an id linked to a customer counts as that customer).
+/// Dialogue order reads the compact dialogue history (<see cref="ArchiveSchema.DialogueStages"/>), so it
+/// counts the dialogues that began in the range: a customer enters a topic's funnel when their first
+/// interaction with it ever (on the channel, with a channel filter or breakdown) falls in [From, To), and
+/// counts at step k when they first reached stage k or deeper before To and within the window after
+/// entering. Strict order needs every interaction in turn and reads the raw events of the range.
 /// </summary>
 public static class FunnelSql
 {
@@ -58,19 +63,6 @@ public static class FunnelSql
         // No window means the whole range.
         var window = (long)(request.Window ?? (request.To - request.From)).TotalSeconds;
         var strict = request.Order == FunnelOrder.Strict;
-
-        var filters = new StringBuilder($"date >= toDate(toDateTime({from})) AND date <= toDate(toDateTime({to})) AND timestamp >= toDateTime({from}) AND timestamp < toDateTime({to})");
-        if (topic is not null)
-        {
-            filters.Append(CultureInfo.InvariantCulture, $" AND has(topics, {ArchiveSql.Quote(topic)})");
-        }
-
-        if (request.Channel is not null)
-        {
-            filters.Append(CultureInfo.InvariantCulture, $" AND channel = {ArchiveSql.Quote(request.Channel)}");
-        }
-
-        var topicFilter = topic is null ? "" : $"WHERE topic = {ArchiveSql.Quote(topic)}";
         var segmentFilter = customersSql is null ? "" : $"WHERE customer IN ({customersSql})";
 
         var perCustomer = new StringBuilder();
@@ -84,7 +76,8 @@ public static class FunnelSql
         {
             var reachedAt = k == 1 ? (strict ? "minIf(ts, stage = 1)" : "min(ts)") : strict ? $"minIf(ts, stage = {k})" : $"minIf(ts, stage >= {k})";
             perCustomer.Append(CultureInfo.InvariantCulture, $"{reachedAt} AS t{k}, ");
-            var reached = strict ? $"level >= {k}" : k == 1 ? "1" : $"t{k} > 0 AND t{k} - t1 <= {window}";
+            // Dialogue order: rows before To only (see the read below), so t1 > 0 means the dialogue began before To.
+            var reached = strict ? $"level >= {k}" : k == 1 ? $"t1 >= {from}" : $"t{k} > 0 AND t{k} - t1 <= {window}";
             perCustomer.Append(CultureInfo.InvariantCulture, $"({reached}) AS r{k}, ");
             perKey.Append(CultureInfo.InvariantCulture, $", countIf(r{k}) AS c{k}");
             if (k > 1)
@@ -102,17 +95,12 @@ public static class FunnelSql
             _ => ("''", ""),
         };
 
+        var rows = strict ? EventRowsSql(db, topic, request) : StageRowsSql(db, topic, request);
         var resolvedEvents =
             $"""
             SELECT topic, if(owner = '', customer_key, owner) AS customer, ts, stage, channel
-            FROM (
-                SELECT customer_key, toUInt32(timestamp) AS ts, channel, topic, stage
-                FROM {db}.{ArchiveSchema.Events}
-                ARRAY JOIN topics AS topic, stages AS stage
-                WHERE {filters}
-            )
+            FROM ({rows})
             ANY LEFT JOIN ({LinksSql(db)}) USING customer_key
-            {topicFilter}
             """;
         if (request.Breakdown == BreakdownKind.Trait)
         {
@@ -134,31 +122,80 @@ public static class FunnelSql
             """;
     }
 
+    /// <summary>
+    /// Dialogue order: each id's first time at each stage of each topic on each channel, of all time up to To.
+    /// A time at or after To can neither be the one that enters nor one that counts, so it is left out here;
+    /// a time before From stays, because it means the dialogue began before the range.
+    /// </summary>
+    private static string StageRowsSql(string db, string? topic, FunnelQuery request)
+    {
+        var filters = new List<string>();
+        if (topic is not null)
+        {
+            filters.Add($"topic = {ArchiveSql.Quote(topic)}");
+        }
+
+        if (request.Channel is not null)
+        {
+            filters.Add($"channel = {ArchiveSql.Quote(request.Channel)}");
+        }
+
+        return
+            $"""
+            SELECT topic, customer_key, channel, stage, minMerge(first_at) AS ts
+            FROM {db}.{ArchiveSchema.DialogueStages}
+            {(filters.Count == 0 ? "" : "WHERE " + string.Join(" AND ", filters))}
+            GROUP BY topic, customer_key, channel, stage
+            HAVING ts < {request.To.ToUnixTimeSeconds()}
+            """;
+    }
+
+    /// <summary>Strict order: every interaction in the range, from the raw events.</summary>
+    private static string EventRowsSql(string db, string? topic, FunnelQuery request)
+    {
+        var from = request.From.ToUnixTimeSeconds();
+        var to = request.To.ToUnixTimeSeconds();
+        var filters = new StringBuilder($"date >= toDate(toDateTime({from})) AND date <= toDate(toDateTime({to})) AND timestamp >= toDateTime({from}) AND timestamp < toDateTime({to})");
+        if (topic is not null)
+        {
+            filters.Append(CultureInfo.InvariantCulture, $" AND has(topics, {ArchiveSql.Quote(topic)})");
+        }
+
+        if (request.Channel is not null)
+        {
+            filters.Append(CultureInfo.InvariantCulture, $" AND channel = {ArchiveSql.Quote(request.Channel)}");
+        }
+
+        return
+            $"""
+            SELECT topic, customer_key, channel, stage, ts
+            FROM (
+                SELECT customer_key, toUInt32(timestamp) AS ts, channel, topic, stage
+                FROM {db}.{ArchiveSchema.Events}
+                ARRAY JOIN topics AS topic, stages AS stage
+                WHERE {filters}
+            )
+            {(topic is null ? "" : $"WHERE topic = {ArchiveSql.Quote(topic)}")}
+            """;
+    }
+
     /// <summary>Each linked id with the customer it belongs to.</summary>
     public static string LinksSql(string db) =>
         // ClickHouse aliases are query-wide: the owner is renamed in a subquery before linked_id takes the name customer_key.
         $"SELECT linked_id AS customer_key, any(link_owner) AS owner FROM (SELECT linked_id, customer_key AS link_owner FROM {db}.{ArchiveSchema.IdentityLinks}) GROUP BY linked_id";
 
-    /// <summary>Each customer's latest value of an identify trait (string or number), found in the raw payload.</summary>
-    private static string TraitSql(string db, string trait)
-    {
-        var name = ArchiveSql.Quote(trait);
-        return
-            $"""
-            SELECT customer, argMax(value, ts) AS trait_value
+    /// <summary>Each customer's latest value of an identify trait (after identity resolution), from the compact traits.</summary>
+    private static string TraitSql(string db, string trait) =>
+        $"""
+        SELECT customer, argMax(value, ts) AS trait_value
+        FROM (
+            SELECT if(owner = '', customer_key, owner) AS customer, ts, value
             FROM (
-                SELECT if(owner = '', customer_key, owner) AS customer, ts, value
-                FROM (
-                    SELECT customer_key, toUInt32(timestamp) AS ts,
-                           if(visitParamExtractString(payload, {name}) != '', visitParamExtractString(payload, {name}), visitParamExtractRaw(payload, {name})) AS value
-                    FROM {db}.{ArchiveSchema.Events}
-                    WHERE type = 'identify'
-                )
-                -- Joined above the read of the events, so that on a cluster it runs once, over every shard's rows.
-                ANY LEFT JOIN ({LinksSql(db)}) USING customer_key
+                SELECT customer_key, ts, value FROM {db}.{ArchiveSchema.CustomerTraits} WHERE name = {ArchiveSql.Quote(trait)}
             )
-            WHERE value != ''
-            GROUP BY customer
-            """;
-    }
+            -- Joined above the read of the traits, so that on a cluster it runs once, over every shard's rows.
+            ANY LEFT JOIN ({LinksSql(db)}) USING customer_key
+        )
+        GROUP BY customer
+        """;
 }

@@ -1,5 +1,4 @@
 using System.Globalization;
-using System.Text;
 using System.Text.Json;
 using System.Text.RegularExpressions;
 using Ecrm.Common.Catalog;
@@ -154,35 +153,55 @@ public static partial class SegmentSql
     /// <summary>
     /// One row per customer who matches: customer, value_tier, orders, revenue, last_seen (unix s).
     /// <paramref name="now"/> fixes "the last N days" so that a count and its list agree.
+    /// Dialogue conditions read the compact dialogue history (<see cref="ArchiveSchema.DialogueStages"/>) and
+    /// trait conditions the compact traits, so raw-event retention changes neither; orders, revenue and
+    /// recency come from the raw <c>Order Completed</c> events. Each source is summed up per id as sent,
+    /// then per customer after identity resolution; a customer is anyone any of them knows.
     /// </summary>
     public static string CustomersSql(string db, SegmentConditions conditions, TopicCatalog catalog, DateTimeOffset now)
     {
         var nowSeconds = now.ToUnixTimeSeconds();
-        var columns = new StringBuilder();
         var where = new List<string>();
+        // Every source gives the same columns (UNION ALL): its own, and zeros for the others'.
+        var columns = new List<(string Name, string Zero, string FromEvents, string FromStages, string FromTraits, string PerCustomer)>
+        {
+            ("seen", "toUInt32(0)", "max(toUInt32(timestamp))", "max(last_ts)", "max(ts)", "max(seen)"),
+            ("orders", "toUInt64(0)", "countIf(event = 'Order Completed')", "", "", "sum(orders)"),
+            ("order_revenue", "toFloat64(0)", $"sumIf({ArchiveSql.PayloadFloat("payload", "revenue")}, event = 'Order Completed')", "", "", "sum(order_revenue)"),
+            ("last_order_at", "toUInt32(0)", "maxIf(toUInt32(timestamp), event = 'Order Completed')", "", "", "max(last_order_at)"),
+        };
+
         var dialogue = conditions.Dialogue ?? [];
         for (var i = 0; i < dialogue.Count; i++)
         {
             var d = dialogue[i];
             var topic = ArchiveSql.Quote(d.Topic!);
-            var since = d.WithinDays is { } days ? $" AND ts >= {nowSeconds - (days * 86400L)}" : "";
-            columns.Append(CultureInfo.InvariantCulture, $", maxIf(stage, topic = {topic}{since}) AS d{i}_stage");
+            // The last interaction at a stage is what "within the last days" asks of it.
+            var since = d.WithinDays is { } days ? $" AND last_ts >= {nowSeconds - (days * 86400L)}" : "";
+            columns.Add(($"d{i}_stage", "toUInt8(0)", "", $"maxIf(stage, topic = {topic}{since})", "", $"max(d{i}_stage)"));
             where.Add($"d{i}_stage >= {d.MinStage}");
             if (d.NotConverted)
             {
                 // Never converted in the topic, at any time: a customer who bought it is not a prospect for it.
-                columns.Append(CultureInfo.InvariantCulture, $", maxIf(stage, topic = {topic}) AS d{i}_deepest");
+                columns.Add(($"d{i}_deepest", "toUInt8(0)", "", $"maxIf(stage, topic = {topic})", "", $"max(d{i}_deepest)"));
                 where.Add($"d{i}_deepest < {catalog.Stages.Last}");
             }
         }
 
         var traits = conditions.Traits ?? [];
         var traitNames = traits.Select(t => t.Name!).Append("suppressed").Distinct(StringComparer.Ordinal).ToList();
+        for (var i = 0; i < traitNames.Count; i++)
+        {
+            var name = ArchiveSql.Quote(traitNames[i]);
+            // The latest value wins across the customer's ids: each id's latest, with its time.
+            columns.Add(($"tv_{i}", "''", "", "", $"argMaxIf(value, ts, name = {name})", $"argMaxIf(tv_{i}, tt_{i}, tv_{i} != '')"));
+            columns.Add(($"tt_{i}", "toUInt32(0)", "", "", $"maxIf(ts, name = {name})", $"max(tt_{i})"));
+        }
+
         for (var i = 0; i < traits.Count; i++)
         {
             var t = traits[i];
-            var column = $"trait_{traitNames.IndexOf(t.Name!)}";
-            where.Add(TraitPredicate(column, t));
+            where.Add(TraitPredicate($"trait_{traitNames.IndexOf(t.Name!)}", t));
         }
 
         if (conditions.ExcludeSuppressed)
@@ -213,37 +232,43 @@ public static partial class SegmentSql
             }
         }
 
-        var traitColumns = string.Concat(traitNames.Select((name, i) => $", argMaxIf(trait_value_{i}, ts, is_identify AND trait_value_{i} != '') AS trait_{i}"));
-        var traitValues = string.Concat(traitNames.Select((name, i) =>
-        {
-            var quoted = ArchiveSql.Quote(name);
-            return $", if(type = 'identify', if(visitParamExtractString(payload, {quoted}) != '', visitParamExtractString(payload, {quoted}), visitParamExtractRaw(payload, {quoted})), '') AS trait_value_{i}";
-        }));
+        string Source(Func<(string Name, string Zero, string FromEvents, string FromStages, string FromTraits, string PerCustomer), string> pick) =>
+            string.Join(", ", columns.Select(c => $"{(pick(c) is { Length: > 0 } e ? e : c.Zero)} AS {c.Name}"));
+        var traitColumns = string.Concat(traitNames.Select((_, i) => $", tv_{i} AS trait_{i}"));
+        var conditionColumns = string.Concat(columns.Skip(4).Select(c => $", {c.Name}"));
 
         return
             $"""
             SELECT customer, {ValueTier(nowSeconds)} AS value_tier, orders, revenue, last_seen
             FROM (
-                SELECT customer,
-                       max(ts) AS last_seen,
-                       countIf(is_order) AS orders,
+                SELECT customer, seen AS last_seen, orders, last_order_at AS last_order,
                        -- Kept finite: two huge but storable revenues would add up to infinity, which JSON cannot carry.
-                       least(greatest(sumIf(order_revenue, is_order), -1e300), 1e300) AS revenue,
-                       maxIf(ts, is_order) AS last_order{traitColumns}{columns}
+                       least(greatest(order_revenue, -1e300), 1e300) AS revenue{traitColumns}{conditionColumns}
                 FROM (
-                    SELECT if(owner = '', customer_key, owner) AS customer, ts, topic, stage, type,
-                           type = 'identify' AS is_identify, event = 'Order Completed' AND idx = 1 AS is_order,
-                           {ArchiveSql.PayloadFloat("payload", "revenue")} AS order_revenue{traitValues}
+                    SELECT customer, {string.Join(", ", columns.Select(c => $"{c.PerCustomer} AS {c.Name}"))}
                     FROM (
-                        SELECT customer_key, toUInt32(timestamp) AS ts, type, event, payload, topics, stages
-                        FROM {db}.{ArchiveSchema.Events} FINAL
+                        SELECT if(owner = '', customer_key, owner) AS customer, {string.Join(", ", columns.Select(c => c.Name))}
+                        FROM (
+                            SELECT customer_key, {Source(c => c.FromEvents)}
+                            FROM {db}.{ArchiveSchema.Events} FINAL
+                            GROUP BY customer_key
+                            UNION ALL
+                            SELECT customer_key, {Source(c => c.FromStages)}
+                            FROM (
+                                SELECT topic, customer_key, stage, maxMerge(last_at) AS last_ts
+                                FROM {db}.{ArchiveSchema.DialogueStages}
+                                GROUP BY topic, customer_key, channel, stage
+                            )
+                            GROUP BY customer_key
+                            UNION ALL
+                            SELECT customer_key, {Source(c => c.FromTraits)}
+                            FROM {db}.{ArchiveSchema.CustomerTraits}
+                            GROUP BY customer_key
+                        )
+                        ANY LEFT JOIN ({FunnelSql.LinksSql(db)}) USING customer_key
                     )
-                    -- One row per matched topic; an event of no topic keeps one row. Orders count on the first.
-                    ARRAY JOIN if(empty(topics), [''], topics) AS topic, if(empty(stages), [toUInt8(0)], stages) AS stage,
-                               arrayEnumerate(if(empty(topics), [''], topics)) AS idx
-                    ANY LEFT JOIN ({FunnelSql.LinksSql(db)}) USING customer_key
+                    GROUP BY customer
                 )
-                GROUP BY customer
             )
             {(where.Count == 0 ? "" : "WHERE " + string.Join(" AND ", where))}
             """;

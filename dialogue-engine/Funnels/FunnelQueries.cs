@@ -33,10 +33,16 @@ public sealed record Funnel(
 /// <summary>
 /// Dialogue funnels over the ClickHouse archive. Customers are counted distinct after identity
 /// resolution (an id linked to a customer counts as that customer); a re-delivered event only
-/// repeats an interaction already there, which changes no first-reached time and no count. A
-/// customer enters a topic's funnel at their first interaction with it in the range, and counts at
-/// step k when they reached stage k (or, in strict order, an interaction of exactly stage k after
-/// step k-1) within the window after entering. Times between steps are between the first times
+/// repeats an interaction already there, which changes no first-reached time and no count.
+/// In dialogue order (the default) a funnel counts the dialogues that began in the range: a customer
+/// enters a topic's funnel when their first interaction with the topic ever (t1) falls in [From, To),
+/// and counts at step k when they first reached stage k or deeper (tk) before To and within the window
+/// after entering (tk - t1 &lt;= window). A dialogue begun before From is not entered again, and a stage
+/// reached at or after To does not count. A channel filter or breakdown looks at that channel's
+/// interactions only; firstChannel is the channel of t1, cohortWeek its week. These read the compact
+/// dialogue history, not the raw events, so raw-event retention changes no answer. In strict order
+/// each step needs an interaction of exactly stage k after step k-1, within the window, among the raw
+/// events of the range (ClickHouse's windowFunnel). Times between steps are between the first times
 /// each stage was reached.
 /// </summary>
 public sealed class FunnelQueries(ArchiveClient clickHouse)

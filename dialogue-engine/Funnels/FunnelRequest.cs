@@ -5,17 +5,14 @@ using Ecrm.Common.Events;
 
 namespace Ecrm.DialogueEngine.Funnels;
 
-/// <summary>A validated funnel question: the range is [From, To) in UTC.</summary>
-public sealed partial record FunnelRequest(
-    DateTimeOffset From,
-    DateTimeOffset To,
-    TimeSpan? Window,
-    string? Channel,
-    FunnelOrder Order,
-    BreakdownKind Breakdown,
-    string? BreakdownTrait,
-    string? Segment) : FunnelQuery(From, To, Window, Channel, Order, Breakdown, BreakdownTrait)
+/// <summary>A validated funnel question: what it asks of the archive, and the segment (a saved id or its JSON) it is limited to.</summary>
+public sealed partial record FunnelRequest : FunnelQuery
 {
+    public FunnelRequest(FunnelQuery query, string? segment = null)
+        : base(query) => Segment = segment;
+
+    public string? Segment { get; init; }
+
     public static readonly TimeSpan MaxRange = TimeSpan.FromDays(3 * 366);
 
     /// <summary>The window as the API writes it back: "7d", "12h", or "none".</summary>
@@ -67,7 +64,7 @@ public sealed partial record FunnelRequest(
 
         var (breakdown, trait) = ParseBreakdown(query["breakdown"].ToString(), errors);
         var segment = query["segment"].ToString() is { Length: > 0 } s ? s : null;
-        return errors.Count > 0 ? null : new FunnelRequest(new DateTimeOffset(from, TimeSpan.Zero), new DateTimeOffset(to, TimeSpan.Zero), window, channel, order, breakdown, trait, segment);
+        return errors.Count > 0 ? null : new FunnelRequest(new FunnelQuery(new DateTimeOffset(from, TimeSpan.Zero), new DateTimeOffset(to, TimeSpan.Zero), window, channel, order, breakdown, trait), segment);
     }
 
     private static DateTime? ParseDate(IQueryCollection query, string name, List<string> errors)

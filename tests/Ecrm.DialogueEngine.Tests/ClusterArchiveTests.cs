@@ -105,6 +105,17 @@ public sealed class ClusterArchiveTests(ClickHouseClusterFixture cluster, RedisF
         // A customer whose anonymous id sits on the other shard: only the archive's links (Redis knows none here) find it.
         var perShard = await IdsPerShardAsync(db, ArchiveSchema.Events);
         var (anonymous, customer) = links.First(l => perShard[0].Contains(l.LinkedId) && perShard[1].Contains(l.Customer) || perShard[1].Contains(l.LinkedId) && perShard[0].Contains(l.Customer));
+        // Traits under both ids, so that both compact tables hold rows of the ids erased, on both shards.
+        await archive.WriteAsync(new[] { anonymous, customer }.Select(id => new EventEnvelope
+        {
+            Type = EventType.Identify, UserId = id, MessageId = Guid.NewGuid().ToString(), Timestamp = Day, Channel = Channel.Web,
+            Traits = JsonDocument.Parse("""{"region":"Erased"}""").RootElement,
+        }));
+        var erasedIds = string.Join(", ", new[] { anonymous, customer }.Select(ArchiveSql.Quote));
+        Assert.Equal("1\t2\n", await archive.Client.QueryAsync(
+            $"SELECT (SELECT uniqExact(customer_key) > 0 FROM {db}.{ArchiveSchema.DialogueStages} WHERE customer_key IN ({erasedIds})), (SELECT uniqExact(customer_key) FROM {db}.{ArchiveSchema.CustomerTraits} WHERE customer_key IN ({erasedIds})) FORMAT TSV",
+            CancellationToken.None));
+        var compactBefore = await CompactRowsAsync(archive.Client, $"customer_key NOT IN ({erasedIds})");
 
         using var connection = RedisConnection.Connect(redis.IsolatedConfiguration());
         var job = new ErasureJob(Guid.NewGuid().ToString("N"), customer, ErasureStatus.Queued, DateTimeOffset.UtcNow);
@@ -130,17 +141,21 @@ public sealed class ClusterArchiveTests(ClickHouseClusterFixture cluster, RedisF
         for (var shard = 0; shard < 2; shard++)
         {
             var server = cluster.SingleServerClient(shard, db);
-            Assert.Equal("0\t0\t0\n", await server.QueryAsync(
+            Assert.Equal("0\t0\t0\t0\t0\n", await server.QueryAsync(
                 $"""
                 SELECT (SELECT count() FROM {db}.events_local WHERE customer_key IN ({quoted}) OR anonymous_id IN ({quoted}) OR user_id IN ({quoted})),
                        (SELECT count() FROM {db}.transitions_local WHERE customer_key IN ({quoted})),
-                       (SELECT count() FROM {db}.identity_links_local WHERE linked_id IN ({quoted}) OR customer_key IN ({quoted}))
+                       (SELECT count() FROM {db}.identity_links_local WHERE linked_id IN ({quoted}) OR customer_key IN ({quoted})),
+                       (SELECT count() FROM {db}.{ArchiveSchema.DialogueStages}_local WHERE customer_key IN ({quoted})),
+                       (SELECT count() FROM {db}.{ArchiveSchema.CustomerTraits}_local WHERE customer_key IN ({quoted}))
                 FORMAT TSV
                 """, CancellationToken.None));
             // Everyone else's events are all still there.
             Assert.Equal(events.Where(e => !erased.Contains(e.CustomerKey) && perShard[shard].Contains(e.CustomerKey!)).Select(e => e.MessageId).Distinct().Count(), after[shard].Events);
         }
 
+        // Everyone else's compact rows are all still there.
+        Assert.Equal(compactBefore, await CompactRowsAsync(archive.Client, $"customer_key NOT IN ({erasedIds})"));
         Assert.Contains(changes, c => erased.Contains(c.Customer));
         Assert.Equal(changes.Where(c => !erased.Contains(c.Customer)).Select(c => c.MessageId).Distinct().Count(), after.Sum(s => s.Transitions));
         Assert.Equal($"{links.Count - 1}\n", await archive.Client.QueryAsync($"SELECT uniqExact(linked_id) FROM {db}.identity_links FORMAT TSV", CancellationToken.None));
@@ -290,6 +305,15 @@ public sealed class ClusterArchiveTests(ClickHouseClusterFixture cluster, RedisF
 
         await batch.WriteAsync(client, CancellationToken.None);
     }
+
+    /// <summary>Rows of the compact dialogue history and traits that match <paramref name="condition"/>, merged.</summary>
+    private static async Task<string> CompactRowsAsync(ArchiveClient client, string condition) =>
+        await client.QueryAsync(
+            $"""
+            SELECT (SELECT count() FROM (SELECT topic, customer_key, channel, stage, minMerge(first_at), maxMerge(last_at) FROM {client.Database}.{ArchiveSchema.DialogueStages} WHERE {condition} GROUP BY topic, customer_key, channel, stage)),
+                   (SELECT count() FROM (SELECT customer_key, name, argMax(value, ts) FROM {client.Database}.{ArchiveSchema.CustomerTraits} WHERE {condition} GROUP BY customer_key, name))
+            FORMAT TSV
+            """, CancellationToken.None);
 
     /// <summary>The ids whose raw events each shard holds in its local table.</summary>
     private async Task<HashSet<string>[]> IdsPerShardAsync(string db, string table) =>

@@ -1,4 +1,5 @@
 using System.Text.Json;
+using Ecrm.Common.Archive;
 using Ecrm.Common.Events;
 using Ecrm.Common.Storage;
 using Ecrm.DialogueEngine.Catalog;
@@ -107,6 +108,65 @@ public sealed class FunnelTests(ClickHouseFixture clickHouse, RedisFixture redis
             byRegion.Breakdown.Select(b => (b.Key, b.Stages.Select(s => s.Customers).ToArray())));
         // 2026-11-01 is a Sunday: its week began on Monday 26 October.
         Assert.Equal([("2026-10-26", 6L)], byCohort.Breakdown.Select(b => (b.Key, b.Stages[0].Customers)));
+    }
+
+    /// <summary>
+    /// A funnel counts the dialogues that began in the range: "early" first looked at the topic before it and
+    /// is not entered again by its later step, however the range is cut; "late" reached stage 3 after it ended.
+    /// </summary>
+    [Fact]
+    public async Task DialogueOrderEntersOnlyDialoguesBegunInTheRangeAndCountsOnlyStepsReachedBeforeItsEnd()
+    {
+        var archive = await ArchiveWriter.CreateAsync(clickHouse, _matcher);
+        await archive.WriteAsync(
+        [
+            Envelope("early", 1, new DateTimeOffset(2026, 10, 20, 9, 0, 0, TimeSpan.Zero), Channel.Web),
+            Envelope("early", 2, Day.AddHours(5), Channel.Web),
+            Envelope("late", 1, Day.AddHours(1), Channel.Web),
+            Envelope("late", 3, new DateTimeOffset(2026, 12, 5, 9, 0, 0, TimeSpan.Zero), Channel.Web),
+        ]);
+        var queries = new FunnelQueries(archive.Client);
+
+        // 31 October to 30 November: "early" began on 20 October.
+        Assert.Equal([1L, 0, 0, 0], (await ReadAsync(queries, "")).Stages.Select(s => s.Customers));
+        // From 1 October both began in the range; "early" reached stage 2 in it, "late" reached 3 on 5 December.
+        Assert.Equal([2L, 1, 0, 0], (await ReadAsync(queries, "from=2026-10-01")).Stages.Select(s => s.Customers));
+        // Through December, "late" counts at stage 3 too (stage 2 on the way).
+        Assert.Equal([2L, 2, 1, 0], (await ReadAsync(queries, "from=2026-10-01&to=2026-12-31")).Stages.Select(s => s.Customers));
+    }
+
+    /// <summary>An archive written before the compact tables existed gets them filled from its events at start, and answers the same.</summary>
+    [Fact]
+    public async Task AnArchiveFromBeforeTheCompactTablesGetsThemFilledFromItsEvents()
+    {
+        var archive = await WriteFixedArchiveAsync();
+        await archive.WriteAsync([Identify("a", """{"region":"Seoul","points":7}""", Day), Identify("user-d", """{"region":"Busan"}""", Day)]);
+        var queries = new FunnelQueries(archive.Client);
+        string[] cases = ["", "window=7d", "breakdown=firstChannel", "breakdown=channel", "breakdown=trait:region", "breakdown=trait:points"];
+        var before = new List<Funnel>();
+        foreach (var query in cases)
+        {
+            before.Add(await ReadAsync(queries, query));
+        }
+
+        var db = archive.Client.Database;
+        foreach (var table in new[] { ArchiveSchema.DialogueStagesView, ArchiveSchema.DialogueStages, ArchiveSchema.CustomerTraits })
+        {
+            await archive.Client.ExecuteAsync("drop", $"DROP TABLE {db}.{table}", CancellationToken.None);
+        }
+
+        await ArchiveSchema.EnsureAsync(archive.Client, CancellationToken.None);
+
+        Assert.Equal([6L, 5, 3, 1], before[0].Stages.Select(s => s.Customers));
+        Assert.Contains(before[4].Breakdown, b => b.Key == "Seoul");
+        for (var i = 0; i < cases.Length; i++)
+        {
+            Assert.Equivalent(before[i], await ReadAsync(queries, cases[i]), strict: true);
+        }
+
+        // The view is back too: a new event reaches the funnel.
+        await archive.WriteAsync([Envelope("g", 1, Day.AddDays(2), Channel.Web)]);
+        Assert.Equal(7, (await ReadAsync(queries, "")).Stages[0].Customers);
     }
 
     [Theory]
@@ -218,7 +278,8 @@ public sealed class FunnelTests(ClickHouseFixture clickHouse, RedisFixture redis
     private async Task<Funnel> ReadAsync(FunnelQueries queries, string query)
     {
         var errors = new List<string>();
-        var request = FunnelRequest.Parse(Query("from=2026-10-31&to=2026-11-30&" + query), Day, errors) ?? throw new InvalidOperationException(string.Join("; ", errors));
+        var defaults = (query.Contains("from=", StringComparison.Ordinal) ? "" : "from=2026-10-31&") + (query.Contains("to=", StringComparison.Ordinal) ? "" : "to=2026-11-30&");
+        var request = FunnelRequest.Parse(Query(defaults + query), Day, errors) ?? throw new InvalidOperationException(string.Join("; ", errors));
         return (await queries.ReadAsync(_matcher.Catalog, Topic, request, null, CancellationToken.None))[0];
     }
 
