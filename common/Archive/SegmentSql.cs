@@ -162,13 +162,14 @@ public static partial class SegmentSql
     {
         var nowSeconds = now.ToUnixTimeSeconds();
         var where = new List<string>();
-        // Every source gives the same columns (UNION ALL): its own, and zeros for the others'.
+        // Every source gives the same columns (UNION ALL), named s_*: its own, and zeros for the others'. ClickHouse
+        // aliases are query-wide, so the per-customer columns need other names than the ones they sum up.
         var columns = new List<(string Name, string Zero, string FromEvents, string FromStages, string FromTraits, string PerCustomer)>
         {
-            ("seen", "toUInt32(0)", "max(toUInt32(timestamp))", "max(last_ts)", "max(ts)", "max(seen)"),
-            ("orders", "toUInt64(0)", "countIf(event = 'Order Completed')", "", "", "sum(orders)"),
-            ("order_revenue", "toFloat64(0)", $"sumIf({ArchiveSql.PayloadFloat("payload", "revenue")}, event = 'Order Completed')", "", "", "sum(order_revenue)"),
-            ("last_order_at", "toUInt32(0)", "maxIf(toUInt32(timestamp), event = 'Order Completed')", "", "", "max(last_order_at)"),
+            ("seen", "toUInt32(0)", "max(toUInt32(timestamp))", "max(last_ts)", "max(ts)", "max(s_seen)"),
+            ("orders", "toUInt64(0)", "countIf(event = 'Order Completed')", "", "", "sum(s_orders)"),
+            ("order_revenue", "toFloat64(0)", $"sumIf({ArchiveSql.PayloadFloat("payload", "revenue")}, event = 'Order Completed')", "", "", "sum(s_order_revenue)"),
+            ("last_order_at", "toUInt32(0)", "maxIf(toUInt32(timestamp), event = 'Order Completed')", "", "", "max(s_last_order_at)"),
         };
 
         var dialogue = conditions.Dialogue ?? [];
@@ -178,12 +179,12 @@ public static partial class SegmentSql
             var topic = ArchiveSql.Quote(d.Topic!);
             // The last interaction at a stage is what "within the last days" asks of it.
             var since = d.WithinDays is { } days ? $" AND last_ts >= {nowSeconds - (days * 86400L)}" : "";
-            columns.Add(($"d{i}_stage", "toUInt8(0)", "", $"maxIf(stage, topic = {topic}{since})", "", $"max(d{i}_stage)"));
+            columns.Add(($"d{i}_stage", "toUInt8(0)", "", $"maxIf(stage, topic = {topic}{since})", "", $"max(s_d{i}_stage)"));
             where.Add($"d{i}_stage >= {d.MinStage}");
             if (d.NotConverted)
             {
                 // Never converted in the topic, at any time: a customer who bought it is not a prospect for it.
-                columns.Add(($"d{i}_deepest", "toUInt8(0)", "", $"maxIf(stage, topic = {topic})", "", $"max(d{i}_deepest)"));
+                columns.Add(($"d{i}_deepest", "toUInt8(0)", "", $"maxIf(stage, topic = {topic})", "", $"max(s_d{i}_deepest)"));
                 where.Add($"d{i}_deepest < {catalog.Stages.Last}");
             }
         }
@@ -194,8 +195,8 @@ public static partial class SegmentSql
         {
             var name = ArchiveSql.Quote(traitNames[i]);
             // The latest value wins across the customer's ids: each id's latest, with its time.
-            columns.Add(($"tv_{i}", "''", "", "", $"argMaxIf(value, ts, name = {name})", $"argMaxIf(tv_{i}, tt_{i}, tv_{i} != '')"));
-            columns.Add(($"tt_{i}", "toUInt32(0)", "", "", $"maxIf(ts, name = {name})", $"max(tt_{i})"));
+            columns.Add(($"tv_{i}", "''", "", "", $"argMaxIf(value, ts, name = {name})", $"argMaxIf(s_tv_{i}, s_tt_{i}, s_tv_{i} != '')"));
+            columns.Add(($"tt_{i}", "toUInt32(0)", "", "", $"maxIf(ts, name = {name})", $"max(s_tt_{i})"));
         }
 
         for (var i = 0; i < traits.Count; i++)
@@ -233,7 +234,7 @@ public static partial class SegmentSql
         }
 
         string Source(Func<(string Name, string Zero, string FromEvents, string FromStages, string FromTraits, string PerCustomer), string> pick) =>
-            string.Join(", ", columns.Select(c => $"{(pick(c) is { Length: > 0 } e ? e : c.Zero)} AS {c.Name}"));
+            string.Join(", ", columns.Select(c => $"{(pick(c) is { Length: > 0 } e ? e : c.Zero)} AS s_{c.Name}"));
         var traitColumns = string.Concat(traitNames.Select((_, i) => $", tv_{i} AS trait_{i}"));
         var conditionColumns = string.Concat(columns.Skip(4).Select(c => $", {c.Name}"));
 
@@ -247,7 +248,7 @@ public static partial class SegmentSql
                 FROM (
                     SELECT customer, {string.Join(", ", columns.Select(c => $"{c.PerCustomer} AS {c.Name}"))}
                     FROM (
-                        SELECT if(owner = '', customer_key, owner) AS customer, {string.Join(", ", columns.Select(c => c.Name))}
+                        SELECT if(owner = '', customer_key, owner) AS customer, {string.Join(", ", columns.Select(c => "s_" + c.Name))}
                         FROM (
                             SELECT customer_key, {Source(c => c.FromEvents)}
                             FROM {db}.{ArchiveSchema.Events} FINAL

@@ -58,7 +58,7 @@ public sealed class RetentionTests(ClickHouseFixture clickHouse)
         var matcher = new TopicMatcher(CatalogSamples.Oled(version: 1));
         var archive = await ArchiveWriter.CreateAsync(clickHouse, matcher);
         var now = new DateTimeOffset(DateTime.UtcNow.Date, TimeSpan.Zero).AddHours(12);
-        var start = now.AddDays(-120);
+        var start = now.AddDays(-200);
         var random = new Random(20261203);
         var events = new List<EventEnvelope>();
         var links = new List<(string, string)>();
@@ -73,9 +73,9 @@ public sealed class RetentionTests(ClickHouseFixture clickHouse)
                 links.Add((id, customer));
             }
 
-            // Most journeys end long before the retention's cutoff of 90 days, some after it.
+            // Most interactions come before the retention's cutoff of 90 days, some after it.
             var journey = Enumerable.Range(0, random.Next(1, 5))
-                .Select(_ => FunnelTests.Envelope(random.Next(3) == 0 ? customer : id, random.Next(1, 5), start + TimeSpan.FromHours(random.Next(0, 110 * 24)), (Channel)random.Next(0, 3)))
+                .Select(_ => FunnelTests.Envelope(random.Next(3) == 0 ? customer : id, random.Next(1, 5), start + TimeSpan.FromHours(random.Next(0, 150 * 24)), (Channel)random.Next(0, 3)))
                 .OrderBy(e => e.Timestamp).ToList();
             var stage = 0;
             foreach (var item in journey)
@@ -128,7 +128,7 @@ public sealed class RetentionTests(ClickHouseFixture clickHouse)
     private static async Task<List<object>> ReadEverythingAsync(ArchiveClient client, TopicMatcher matcher, DateTimeOffset now)
     {
         var answers = new List<object>();
-        var from = now.AddDays(-120).ToString("yyyy-MM-dd", System.Globalization.CultureInfo.InvariantCulture);
+        var from = now.AddDays(-200).ToString("yyyy-MM-dd", System.Globalization.CultureInfo.InvariantCulture);
         var to = now.ToString("yyyy-MM-dd", System.Globalization.CultureInfo.InvariantCulture);
         foreach (var query in new[] { "", "window=7d", "breakdown=channel", "breakdown=firstChannel", "breakdown=cohortWeek", "breakdown=trait:region", "channel=email" })
         {
