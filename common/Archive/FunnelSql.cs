@@ -140,13 +140,14 @@ public static class FunnelSql
             filters.Add($"channel = {ArchiveSql.Quote(request.Channel)}");
         }
 
+        // Each row's own state, not a GROUP BY that merges them: rows of parts not merged yet repeat a key, and
+        // the minimum per customer taken above comes out the same, without a grouping as large as the table.
+        filters.Add($"ts < {request.To.ToUnixTimeSeconds()}");
         return
             $"""
-            SELECT topic, customer_key, channel, stage, minMerge(first_at) AS ts
+            SELECT topic, customer_key, channel, stage, finalizeAggregation(first_at) AS ts
             FROM {db}.{ArchiveSchema.DialogueStages}
-            {(filters.Count == 0 ? "" : "WHERE " + string.Join(" AND ", filters))}
-            GROUP BY topic, customer_key, channel, stage
-            HAVING ts < {request.To.ToUnixTimeSeconds()}
+            WHERE {string.Join(" AND ", filters)}
             """;
     }
 

@@ -256,9 +256,9 @@ public static partial class SegmentSql
                             UNION ALL
                             SELECT customer_key, {Source(c => c.FromStages)}
                             FROM (
-                                SELECT topic, customer_key, stage, maxMerge(last_at) AS last_ts
+                                -- Unmerged rows of one key only repeat a maximum: no grouping needed before the one per id.
+                                SELECT topic, customer_key, stage, finalizeAggregation(last_at) AS last_ts
                                 FROM {db}.{ArchiveSchema.DialogueStages}
-                                GROUP BY topic, customer_key, channel, stage
                             )
                             GROUP BY customer_key
                             UNION ALL
