@@ -59,7 +59,8 @@ set ytics nomirror
 plot '$ECRM_RESULTS/funnel.csv' every ::1 using (\$2*0.5):0:(\$2*0.5):(0.3):yticlabels(1) with boxxyerror notitle
 GNUPLOT
 
-median() { awk -F'"' -v q="$1" 'index($2, q) == 1 { split($3, f, ","); print f[2] }' "$2" | head -1; }
+# The median of the query on line N of a results CSV (the same queries, in the same order, at every size).
+median() { awk -F'"' -v n="$1" 'NR == n { split($3, f, ","); print f[2] }' "$2"; }
 SECTION="$ECRM_RESULTS/funnel-section.md"
 {
   echo "<!-- funnel:begin (written by benchmarks/funnel-load.sh; do not edit by hand) -->"
@@ -91,20 +92,21 @@ SECTION="$ECRM_RESULTS/funnel-section.md"
   LAST="${SIZES##*,}"
   if [ "$LAST" != "$EVENTS" ]; then HEADER="$HEADER | $(ecrm_bench_fmt "$LAST") vs $(ecrm_bench_fmt "$EVENTS")"; RULE="$RULE|---"; fi
   echo "$HEADER |"; echo "$RULE|"
+  n=1
   tail -n +2 "$FIRST_CSV" | while IFS= read -r line; do
+    n=$((n + 1))
     what="${line%\"*}"; what="${what#\"}"
     # The first reference line is timed before the compact table's merges; the later one, after them, is the one quoted.
-    row="| $what"
+    case "$what" in "4-stage funnel of one topic (dialogue order"*|"every topic's funnel at once (50 topics)") row="| **$what**" ;; *) row="| $what" ;; esac
     for N in ${SIZES//,/ }; do
       csv="$ECRM_RESULTS/funnel-$N/funnel.csv"
       scan=$(awk -F'"' 'index($2, "reference: SELECT count()") == 1 { split($3, f, ","); v = f[2] } END { print v }' "$csv")
-      ms=$(median "$what" "$csv")
+      ms=$(median "$n" "$csv")
       row="$row | $ms ms | $(awk -v a="$ms" -v b="$scan" 'BEGIN { if (b > 0) printf "%.2f×", a / b }')"
     done
     if [ "$LAST" != "$EVENTS" ]; then
-      row="$row | $(awk -v a="$(median "$what" "$ECRM_RESULTS/funnel-$LAST/funnel.csv")" -v b="$(median "$what" "$FIRST_CSV")" 'BEGIN { if (b > 0) printf "%.2f×", a / b }')"
+      row="$row | $(awk -v a="$(median "$n" "$ECRM_RESULTS/funnel-$LAST/funnel.csv")" -v b="$(median "$n" "$FIRST_CSV")" 'BEGIN { if (b > 0) printf "%.2f×", a / b }')"
     fi
-    case "$what" in "4-stage funnel of one topic (dialogue order"*|"every topic's funnel at once (50 topics)") row="**${row#| }**"; row="| $row" ;; esac
     echo "$row |"
   done
   echo
