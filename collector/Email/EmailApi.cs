@@ -45,8 +45,7 @@ public static class EmailApi
             return TypedResults.Problem($"the open was not recorded ({e.Message})", statusCode: StatusCodes.Status503ServiceUnavailable);
         }
 
-        http.Response.Headers.CacheControl = "no-store, no-cache, must-revalidate, private";
-        return TypedResults.Bytes(TransparentGif.Bytes, "image/gif");
+        return TransparentGif.Answer(http.Response);
     }
 
     private static async Task<IResult> ClickAsync(string token, HttpContext http, EmailTokens tokens, IngestionPipeline pipeline, LostClicks lostClicks, CancellationToken cancellationToken)

@@ -196,8 +196,7 @@ public static class CompatibleClientsApi
             return result;
         }
 
-        http.Response.Headers.CacheControl = "no-store, no-cache, must-revalidate, private";
-        return TypedResults.Bytes(TransparentGif.Bytes, "image/gif");
+        return TransparentGif.Answer(http.Response);
     }
 
     private static bool TrySet(Dictionary<string, object> node, string[] path, string value)

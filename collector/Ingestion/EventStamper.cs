@@ -13,11 +13,19 @@ public sealed class EventStamper(IOptions<CollectorOptions> options)
 {
     private const int MaxIdLength = 256;
 
-    /// <summary>Every id an event carries, by its field name: each one becomes a key or a value somewhere downstream.</summary>
-    private static IEnumerable<(string Field, string? Value)> Ids(EventEnvelope item) =>
-    [
-        ("userId", item.UserId), ("anonymousId", item.AnonymousId), ("previousId", item.PreviousId), ("groupId", item.GroupId), ("messageId", item.MessageId),
-    ];
+    /// <summary>What is wrong with the first of the event's ids that is unacceptable, or null: each id becomes a key or a value downstream.</summary>
+    private static string? FirstIdProblem(EventEnvelope item) =>
+        IdProblem("userId", item.UserId) ?? IdProblem("anonymousId", item.AnonymousId) ?? IdProblem("previousId", item.PreviousId)
+        ?? IdProblem("groupId", item.GroupId) ?? IdProblem("messageId", item.MessageId);
+
+    private static string? IdProblem(string field, string? id) =>
+        // An alias's previousId becomes an identity link and a group's groupId a stored value: unbounded, either would
+        // let one event grow a Redis key or an archive row without limit.
+        id?.Length > MaxIdLength ? $"{field} is limited to {MaxIdLength} characters"
+        // An id is a key in Redis, a value in the archive and a cell in exports: a newline or a tab in
+        // it would split a log line, a CSV row or a console table, and it cannot be typed to erase it.
+        : HasControlCharacters(id) ? $"{field} must not contain control characters"
+        : null;
 
     private static bool HasControlCharacters(string? id) =>
         id is not null && (id.AsSpan().ContainsAnyInRange('\u0000', '\u001f') || id.Contains('\u007f', StringComparison.Ordinal));
@@ -37,21 +45,9 @@ public sealed class EventStamper(IOptions<CollectorOptions> options)
             return "userId or anonymousId is required";
         }
 
-        foreach (var (field, id) in Ids(item))
+        if (FirstIdProblem(item) is { } idProblem)
         {
-            if (id?.Length > MaxIdLength)
-            {
-                // An alias's previousId becomes an identity link and a group's groupId a stored value: unbounded, either would
-                // let one event grow a Redis key or an archive row without limit.
-                return $"{field} is limited to {MaxIdLength} characters";
-            }
-
-            if (HasControlCharacters(id))
-            {
-                // An id is a key in Redis, a value in the archive and a cell in exports: a newline or a tab in
-                // it would split a log line, a CSV row or a console table, and it cannot be typed to erase it.
-                return $"{field} must not contain control characters";
-            }
+            return idProblem;
         }
 
         switch (item.Type)

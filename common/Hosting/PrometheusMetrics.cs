@@ -100,7 +100,7 @@ public sealed class PrometheusMetrics : IDisposable
     {
         lock (_observing)
         {
-            var observation = Interlocked.Increment(ref _observation);
+            var observation = ++_observation;
             _listener.RecordObservableInstruments();
             foreach (var (key, series) in _series)
             {
@@ -137,7 +137,8 @@ public sealed class PrometheusMetrics : IDisposable
                 default:
                     // Observable instruments report their current total or level.
                     series.Value = value;
-                    series.Observation = Interlocked.Read(ref _observation);
+                    // Observable instruments report only inside ObserveNow, under its lock.
+                    series.Observation = _observation;
                     break;
             }
         }
