@@ -20,6 +20,10 @@ public static class ArchiveSchema
     internal const string DeadLetters = "dead_letters";
     internal const string IdentityLinks = "identity_links";
     internal const string TriggerFirings = "trigger_firings";
+    internal const string DialogueStages = "dialogue_stages";
+    internal const string DialogueChannelStages = "dialogue_channel_stages";
+    internal const string DialogueStagesView = "dialogue_stages_mv";
+    internal const string DialogueChannelStagesView = "dialogue_channel_stages_mv";
 
     private sealed record Table(string Name, (string Name, string Type)[] Columns, string Engine, string ShardKey = CustomerShard);
 
@@ -62,6 +66,51 @@ public static class ArchiveSchema
             ("version", "UInt64"), ("date", "Date MATERIALIZED toDate(fired_at)"),
         ],
         "ReplacingMergeTree(version) PARTITION BY toYYYYMM(date) ORDER BY (rule_id, firing_id)"),
+        // The dialogue history in compact form, one row per dialogue (topic, id as sent) however many events it had:
+        // first_at[k] and last_at[k] are the first and the last time (unix seconds) the id interacted at stage k or
+        // deeper (the arrays are as long as the deepest stage reached), first_channel the channel of its first
+        // interaction. Kept by a materialized view from every insert into the events (see CompactViews); only
+        // minimums and maximums, so an event written twice changes nothing and no deduplication is needed.
+        new(DialogueStages,
+        [
+            ("topic", "String"), ("customer_key", "String"),
+            ("first_at", "AggregateFunction(minForEach, Array(UInt32))"), ("last_at", "AggregateFunction(maxForEach, Array(UInt32))"),
+            ("first_channel", "AggregateFunction(argMin, String, UInt32)"),
+        ],
+        "AggregatingMergeTree ORDER BY (topic, customer_key)"),
+        // The same per channel, for funnels that filter or break down by channel: at most one row per channel a dialogue used.
+        new(DialogueChannelStages,
+        [("topic", "String"), ("customer_key", "String"), ("channel", "String"), ("first_at", "AggregateFunction(minForEach, Array(UInt32))")],
+        "AggregatingMergeTree ORDER BY (topic, customer_key, channel)"),
+    ];
+
+    /// <summary>A materialized view that keeps a compact table from every insert into the events.</summary>
+    private sealed record CompactView(string Name, string Target, Func<string, string> SelectFrom);
+
+    /// <summary>
+    /// Each event of stage s gives its time for stages 1..s (it passes the stages before it): an array of s
+    /// copies, which minForEach and maxForEach fold per position however long each row's array is. An
+    /// interaction of no stage still counts as one with the topic, at position 1.
+    /// </summary>
+    private const string StageTimes = "arrayResize([toUInt32(timestamp)], greatest(stage, 1), toUInt32(timestamp))";
+
+    private static readonly CompactView[] CompactViews =
+    [
+        new(DialogueStagesView, DialogueStages, events =>
+            $"""
+            SELECT topic, customer_key, minForEachState({StageTimes}) AS first_at, maxForEachState({StageTimes}) AS last_at,
+                   argMinState(channel, toUInt32(timestamp)) AS first_channel
+            FROM {events}
+            ARRAY JOIN topics AS topic, stages AS stage
+            GROUP BY topic, customer_key
+            """),
+        new(DialogueChannelStagesView, DialogueChannelStages, events =>
+            $"""
+            SELECT topic, customer_key, channel, minForEachState({StageTimes}) AS first_at
+            FROM {events}
+            ARRAY JOIN topics AS topic, stages AS stage
+            GROUP BY topic, customer_key, channel
+            """),
     ];
 
     /// <summary>The columns an insert into <paramref name="table"/> writes: all but the MATERIALIZED ones, in table order.</summary>
@@ -75,11 +124,16 @@ public static class ArchiveSchema
         if (clickHouse.Cluster is not { } cluster)
         {
             await clickHouse.ExecuteAsync("create database", $"CREATE DATABASE IF NOT EXISTS {db}", cancellationToken);
+            var created = new HashSet<string>(StringComparer.Ordinal);
             foreach (var table in Tables)
             {
-                await EnsureTableAsync(clickHouse, table.Name, table.Columns, table.Engine, cancellationToken);
+                if (await EnsureTableAsync(clickHouse, table.Name, table.Columns, table.Engine, cancellationToken))
+                {
+                    created.Add(table.Name);
+                }
             }
 
+            await EnsureCompactViewsAsync(clickHouse, table => table, created, cancellationToken);
             return;
         }
 
@@ -94,10 +148,15 @@ public static class ArchiveSchema
         foreach (var server in clickHouse.Servers)
         {
             await server.ExecuteAsync("create database", $"CREATE DATABASE IF NOT EXISTS {db}", cancellationToken);
+            var created = new HashSet<string>(StringComparer.Ordinal);
             foreach (var table in Tables)
             {
                 var local = clickHouse.LocalTable(table.Name);
-                await EnsureTableAsync(server, local, table.Columns, table.Engine, cancellationToken);
+                if (await EnsureTableAsync(server, local, table.Columns, table.Engine, cancellationToken))
+                {
+                    created.Add(table.Name);
+                }
+
                 // A MATERIALIZED column of the Distributed table would be computed there and sent to the
                 // shards, which refuse it; as an ALIAS it is only read, and the shard computes its own.
                 var columns = table.Columns.Select(c => (c.Name, c.Type.Replace(" MATERIALIZED ", " ALIAS ", StringComparison.Ordinal))).ToArray();
@@ -110,12 +169,37 @@ public static class ArchiveSchema
                     throw new InvalidOperationException($"{db}.{table.Name} is a {engine} table, not a Distributed one: move its rows to {db}.{local} on each server and drop it (see the README's ClickHouse cluster notes)");
                 }
             }
+
+            // Each server keeps the compact rows of its own events; both are sharded by the same customer_key.
+            await EnsureCompactViewsAsync(server, clickHouse.LocalTable, created, cancellationToken);
         }
     }
 
-    private static async Task EnsureTableAsync(ArchiveClient server, string name, (string Name, string Type)[] columns, string engine, CancellationToken cancellationToken)
+    /// <summary>
+    /// The views that fill the compact tables from each insert into the events and, for a compact table just
+    /// created on an archive that already had events, the same rows from those events. The backfill runs after
+    /// the view exists, so no event falls between the two; an event seen by both only repeats a minimum and a maximum.
+    /// </summary>
+    private static async Task EnsureCompactViewsAsync(ArchiveClient server, Func<string, string> local, HashSet<string> created, CancellationToken cancellationToken)
     {
         var db = server.Database;
+        var events = $"{db}.{local(Events)}";
+        foreach (var view in CompactViews)
+        {
+            await server.ExecuteAsync("create view", $"CREATE MATERIALIZED VIEW IF NOT EXISTS {db}.{view.Name} TO {db}.{local(view.Target)} AS {view.SelectFrom(events)}", cancellationToken);
+            if (created.Contains(view.Target))
+            {
+                await server.ExecuteAsync("backfill compact table", $"INSERT INTO {db}.{local(view.Target)} {view.SelectFrom(events)}", cancellationToken);
+            }
+        }
+    }
+
+    /// <summary>Creates the table or adds its missing columns; true when the table did not exist before.</summary>
+    private static async Task<bool> EnsureTableAsync(ArchiveClient server, string name, (string Name, string Type)[] columns, string engine, CancellationToken cancellationToken)
+    {
+        var db = server.Database;
+        var existed = await server.QueryNumberAsync("table exists",
+            $"SELECT count() FROM system.tables WHERE database = {ArchiveSql.Quote(db)} AND name = {ArchiveSql.Quote(name)} FORMAT TSV", cancellationToken) > 0;
         var definition = string.Join(",\n    ", columns.Select(c => $"{c.Name} {c.Type}"));
         await server.ExecuteAsync("create table", $"CREATE TABLE IF NOT EXISTS {db}.{name} (\n    {definition}\n) ENGINE = {engine}", cancellationToken);
         var existing = (await server.QueryAsync("table columns",
@@ -125,5 +209,7 @@ public static class ArchiveSchema
         {
             await server.ExecuteAsync("add column", $"ALTER TABLE {db}.{name} ADD COLUMN {column} {type}", cancellationToken);
         }
+
+        return !existed;
     }
 }

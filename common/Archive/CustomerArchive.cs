@@ -54,5 +54,7 @@ public static class CustomerArchive
         await archive.DeleteWhereAsync("erase transitions", ArchiveSchema.Transitions, $"customer_key IN ({ids})", cancellationToken);
         await archive.DeleteWhereAsync("erase identity links", ArchiveSchema.IdentityLinks, $"linked_id IN ({ids}) OR customer_key IN ({ids})", cancellationToken);
         await archive.DeleteWhereAsync("erase trigger firings", ArchiveSchema.TriggerFirings, $"customer_key IN ({ids})", cancellationToken);
+        await archive.DeleteWhereAsync("erase dialogue stages", ArchiveSchema.DialogueStages, $"customer_key IN ({ids})", cancellationToken);
+        await archive.DeleteWhereAsync("erase dialogue channel stages", ArchiveSchema.DialogueChannelStages, $"customer_key IN ({ids})", cancellationToken);
     }
 }

@@ -47,6 +47,14 @@ public record FunnelQuery(
 /// The funnel SQL: one row per (topic, breakdown key) with the customers at each step (<c>c1</c>..) and
 /// the median and p90 time from the previous step (<c>q2</c>..). Customers are counted distinct after
 /// identity resolution (an id linked to a customer counts as that customer).
+/// Dialogue order reads the compact dialogue history (<see cref="ArchiveSchema.DialogueStages"/>, or
+/// <see cref="ArchiveSchema.DialogueChannelStages"/> when a channel filters or splits it), never the raw
+/// events: it counts the dialogues that began in the range. A customer enters a topic's funnel when their
+/// first interaction with it (on the channel, with a channel filter or breakdown) falls in [From, To), and
+/// counts at step k when they first reached stage k or deeper before To and within the window after
+/// entering. A customer who was already in the dialogue before From is not entered again by a later step:
+/// that is what keeps the table one row per dialogue, whatever the number of events.
+/// Strict order needs every interaction in turn, and reads the raw events of the range.
 /// </summary>
 public static class FunnelSql
 {
@@ -58,19 +66,6 @@ public static class FunnelSql
         // No window means the whole range.
         var window = (long)(request.Window ?? (request.To - request.From)).TotalSeconds;
         var strict = request.Order == FunnelOrder.Strict;
-
-        var filters = new StringBuilder($"date >= toDate(toDateTime({from})) AND date <= toDate(toDateTime({to})) AND timestamp >= toDateTime({from}) AND timestamp < toDateTime({to})");
-        if (topic is not null)
-        {
-            filters.Append(CultureInfo.InvariantCulture, $" AND has(topics, {ArchiveSql.Quote(topic)})");
-        }
-
-        if (request.Channel is not null)
-        {
-            filters.Append(CultureInfo.InvariantCulture, $" AND channel = {ArchiveSql.Quote(request.Channel)}");
-        }
-
-        var topicFilter = topic is null ? "" : $"WHERE topic = {ArchiveSql.Quote(topic)}";
         var segmentFilter = customersSql is null ? "" : $"WHERE customer IN ({customersSql})";
 
         var perCustomer = new StringBuilder();
@@ -82,9 +77,14 @@ public static class FunnelSql
 
         for (var k = 1; k <= stageCount; k++)
         {
-            var reachedAt = k == 1 ? (strict ? "minIf(ts, stage = 1)" : "min(ts)") : strict ? $"minIf(ts, stage = {k})" : $"minIf(ts, stage >= {k})";
+            // Strict order: the first interaction of exactly stage k in the range. Dialogue order: the first time
+            // at stage k or deeper (position k of each dialogue row's array, 0 where the row never got there),
+            // before To; the first interaction of all, wherever it falls, decides whether the customer enters.
+            var reachedAt = strict ? $"minIf(ts, stage = {k})"
+                : k == 1 ? "min(f[1])"
+                : $"minIf(f[{k}], f[{k}] > 0 AND f[{k}] < {to})";
             perCustomer.Append(CultureInfo.InvariantCulture, $"{reachedAt} AS t{k}, ");
-            var reached = strict ? $"level >= {k}" : k == 1 ? "1" : $"t{k} > 0 AND t{k} - t1 <= {window}";
+            var reached = strict ? $"level >= {k}" : k == 1 ? $"t1 >= {from} AND t1 < {to}" : $"t{k} > 0 AND t{k} - t1 <= {window}";
             perCustomer.Append(CultureInfo.InvariantCulture, $"({reached}) AS r{k}, ");
             perKey.Append(CultureInfo.InvariantCulture, $", countIf(r{k}) AS c{k}");
             if (k > 1)
@@ -96,27 +96,22 @@ public static class FunnelSql
         var (keyExpression, extraGroup) = request.Breakdown switch
         {
             BreakdownKind.Channel => ("channel", ", channel"),
-            BreakdownKind.FirstChannel => ("argMin(channel, ts)", ""),
-            BreakdownKind.CohortWeek => ("toString(toMonday(toDate(toDateTime(min(ts)))))", ""),
+            BreakdownKind.FirstChannel => (strict ? "argMin(channel, ts)" : "argMin(channel, f[1])", ""),
+            BreakdownKind.CohortWeek => ($"toString(toMonday(toDate(toDateTime({(strict ? "min(ts)" : "t1")}))))", ""),
             BreakdownKind.Trait => ("any(trait_value)", ""),
             _ => ("''", ""),
         };
 
-        var resolvedEvents =
+        var columns = strict ? "ts, stage, channel" : "f, channel";
+        var resolvedRows =
             $"""
-            SELECT topic, if(owner = '', customer_key, owner) AS customer, ts, stage, channel
-            FROM (
-                SELECT customer_key, toUInt32(timestamp) AS ts, channel, topic, stage
-                FROM {db}.{ArchiveSchema.Events}
-                ARRAY JOIN topics AS topic, stages AS stage
-                WHERE {filters}
-            )
+            SELECT topic, if(owner = '', customer_key, owner) AS customer, {columns}
+            FROM ({(strict ? EventRowsSql(db, topic, request) : DialogueRowsSql(db, topic, request))})
             ANY LEFT JOIN ({LinksSql(db)}) USING customer_key
-            {topicFilter}
             """;
         if (request.Breakdown == BreakdownKind.Trait)
         {
-            resolvedEvents = $"SELECT * FROM ({resolvedEvents}) ANY LEFT JOIN ({TraitSql(db, request.BreakdownTrait!)}) USING customer";
+            resolvedRows = $"SELECT * FROM ({resolvedRows}) ANY LEFT JOIN ({TraitSql(db, request.BreakdownTrait!)}) USING customer";
         }
 
         return
@@ -124,13 +119,67 @@ public static class FunnelSql
             SELECT topic, key{perKey}
             FROM (
                 SELECT topic, customer, {perCustomer}{keyExpression} AS key
-                FROM ({resolvedEvents})
+                FROM ({resolvedRows})
                 {segmentFilter}
                 GROUP BY topic, customer{extraGroup}
             )
             WHERE r1
             GROUP BY topic, key
             FORMAT JSONEachRow
+            """;
+    }
+
+    /// <summary>
+    /// Dialogue order: one row per dialogue of an id (per channel, when a channel filters or splits the funnel), with
+    /// its first times per stage (<c>f</c>) and the channel of its first interaction. Each row's own state is read,
+    /// not a GROUP BY of the table: rows of parts not merged yet repeat a key, and the minimum per customer taken
+    /// above comes out the same. A dialogue whose first interaction is at or after To neither enters nor counts.
+    /// </summary>
+    private static string DialogueRowsSql(string db, string? topic, FunnelQuery request)
+    {
+        var byChannel = request.Channel is not null || request.Breakdown == BreakdownKind.Channel;
+        var filters = new List<string> { $"f[1] < {request.To.ToUnixTimeSeconds()}" };
+        if (topic is not null)
+        {
+            filters.Add($"topic = {ArchiveSql.Quote(topic)}");
+        }
+
+        if (request.Channel is not null)
+        {
+            filters.Add($"channel = {ArchiveSql.Quote(request.Channel)}");
+        }
+
+        return byChannel
+            ? $"SELECT topic, customer_key, channel, finalizeAggregation(first_at) AS f FROM {db}.{ArchiveSchema.DialogueChannelStages} WHERE {string.Join(" AND ", filters)}"
+            : $"SELECT topic, customer_key, finalizeAggregation(first_channel) AS channel, finalizeAggregation(first_at) AS f FROM {db}.{ArchiveSchema.DialogueStages} WHERE {string.Join(" AND ", filters)}";
+    }
+
+    /// <summary>Strict order: every interaction in the range, from the raw events.</summary>
+    private static string EventRowsSql(string db, string? topic, FunnelQuery request)
+    {
+        var from = request.From.ToUnixTimeSeconds();
+        var to = request.To.ToUnixTimeSeconds();
+        var filters = new StringBuilder($"date >= toDate(toDateTime({from})) AND date <= toDate(toDateTime({to})) AND timestamp >= toDateTime({from}) AND timestamp < toDateTime({to})");
+        if (topic is not null)
+        {
+            filters.Append(CultureInfo.InvariantCulture, $" AND has(topics, {ArchiveSql.Quote(topic)})");
+        }
+
+        if (request.Channel is not null)
+        {
+            filters.Append(CultureInfo.InvariantCulture, $" AND channel = {ArchiveSql.Quote(request.Channel)}");
+        }
+
+        return
+            $"""
+            SELECT topic, customer_key, ts, stage, channel
+            FROM (
+                SELECT customer_key, toUInt32(timestamp) AS ts, channel, topic, stage
+                FROM {db}.{ArchiveSchema.Events}
+                ARRAY JOIN topics AS topic, stages AS stage
+                WHERE {filters}
+            )
+            {(topic is null ? "" : $"WHERE topic = {ArchiveSql.Quote(topic)}")}
             """;
     }
 

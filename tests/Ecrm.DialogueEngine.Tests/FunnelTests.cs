@@ -1,4 +1,5 @@
 using System.Text.Json;
+using Ecrm.Common.Archive;
 using Ecrm.Common.Events;
 using Ecrm.Common.Storage;
 using Ecrm.DialogueEngine.Catalog;
@@ -198,6 +199,67 @@ public sealed class FunnelTests(ClickHouseFixture clickHouse, RedisFixture redis
         Assert.Equal(state, (await ReadAsync(queries, "")).Stages.Select(s => s.Customers));
     }
 
+    /// <summary>
+    /// A funnel counts the dialogues that began in the range: "early" first looked at the topic before it and
+    /// is not entered again by its later step, however the range is cut; "late" reached stage 3 after it ended.
+    /// </summary>
+    [Fact]
+    public async Task DialogueOrderEntersOnlyDialoguesBegunInTheRangeAndCountsOnlyStepsReachedBeforeItsEnd()
+    {
+        var archive = await ArchiveWriter.CreateAsync(clickHouse, _matcher);
+        await archive.WriteAsync(
+        [
+            Envelope("early", 1, new DateTimeOffset(2026, 10, 20, 9, 0, 0, TimeSpan.Zero), Channel.Web),
+            Envelope("early", 2, Day.AddHours(5), Channel.Web),
+            Envelope("late", 1, Day.AddHours(1), Channel.Web),
+            Envelope("late", 3, new DateTimeOffset(2026, 12, 5, 9, 0, 0, TimeSpan.Zero), Channel.Web),
+        ]);
+        var queries = new FunnelQueries(archive.Client);
+
+        // 31 October to 30 November: "early" began on 20 October.
+        Assert.Equal([1L, 0, 0, 0], (await ReadAsync(queries, "")).Stages.Select(s => s.Customers));
+        // From 1 October both began in the range; "early" reached stage 2 in it, "late" reached 3 on 5 December.
+        Assert.Equal([2L, 1, 0, 0], (await ReadAsync(queries, "from=2026-10-01")).Stages.Select(s => s.Customers));
+        // Through December, "late" counts at stage 3 too (stage 2 on the way).
+        Assert.Equal([2L, 2, 1, 0], (await ReadAsync(queries, "from=2026-10-01&to=2026-12-31")).Stages.Select(s => s.Customers));
+        // Strict order still reads the range's own interactions: "early" enters with no stage-1 interaction in it.
+        Assert.Equal([1L, 0, 0, 0], (await ReadAsync(queries, "order=strict")).Stages.Select(s => s.Customers));
+    }
+
+    /// <summary>
+    /// An archive written before the compact dialogue tables existed gets them filled from its events at start,
+    /// and answers every dialogue-order question the same; the views are back too, so new events reach them.
+    /// </summary>
+    [Fact]
+    public async Task AnArchiveFromBeforeTheCompactTablesGetsThemFilledFromItsEvents()
+    {
+        var archive = await WriteFixedArchiveAsync();
+        var queries = new FunnelQueries(archive.Client);
+        string[] cases = ["", "window=7d", "breakdown=firstChannel", "breakdown=channel", "channel=email", "breakdown=cohortWeek"];
+        var before = new List<Funnel>();
+        foreach (var query in cases)
+        {
+            before.Add(await ReadAsync(queries, query));
+        }
+
+        var db = archive.Client.Database;
+        foreach (var table in new[] { ArchiveSchema.DialogueStagesView, ArchiveSchema.DialogueChannelStagesView, ArchiveSchema.DialogueStages, ArchiveSchema.DialogueChannelStages })
+        {
+            await archive.Client.ExecuteAsync("drop", $"DROP TABLE {db}.{table}", CancellationToken.None);
+        }
+
+        await ArchiveSchema.EnsureAsync(archive.Client, CancellationToken.None);
+
+        Assert.Equal([6L, 5, 3, 1], before[0].Stages.Select(s => s.Customers));
+        for (var i = 0; i < cases.Length; i++)
+        {
+            Assert.Equivalent(before[i], await ReadAsync(queries, cases[i]), strict: true);
+        }
+
+        await archive.WriteAsync([Envelope("g", 1, Day.AddDays(2), Channel.Web)]);
+        Assert.Equal(7, (await ReadAsync(queries, "")).Stages[0].Customers);
+    }
+
     private static EventEnvelope Identify(string id, string traits, DateTimeOffset at) => new()
     {
         Type = EventType.Identify, UserId = id, MessageId = Guid.NewGuid().ToString(), Timestamp = at, ReceivedAt = at, Channel = Channel.Web,
@@ -218,7 +280,8 @@ public sealed class FunnelTests(ClickHouseFixture clickHouse, RedisFixture redis
     private async Task<Funnel> ReadAsync(FunnelQueries queries, string query)
     {
         var errors = new List<string>();
-        var request = FunnelRequest.Parse(Query("from=2026-10-31&to=2026-11-30&" + query), Day, errors) ?? throw new InvalidOperationException(string.Join("; ", errors));
+        var defaults = (query.Contains("from=", StringComparison.Ordinal) ? "" : "from=2026-10-31&") + (query.Contains("to=", StringComparison.Ordinal) ? "" : "to=2026-11-30&");
+        var request = FunnelRequest.Parse(Query(defaults + query), Day, errors) ?? throw new InvalidOperationException(string.Join("; ", errors));
         return (await queries.ReadAsync(_matcher.Catalog, Topic, request, null, CancellationToken.None))[0];
     }
 

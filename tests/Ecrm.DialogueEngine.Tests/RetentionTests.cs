@@ -2,6 +2,7 @@ using Ecrm.Common.Archive;
 using Ecrm.Common.Events;
 using Ecrm.DialogueEngine.Archive;
 using Ecrm.DialogueEngine.Catalog;
+using Ecrm.DialogueEngine.Funnels;
 using Ecrm.Testing;
 using Microsoft.Extensions.Logging.Abstractions;
 using Microsoft.Extensions.Options;
@@ -44,5 +45,75 @@ public sealed class RetentionTests(ClickHouseFixture clickHouse)
 
         Assert.Equal("1", remaining.Trim());
         Assert.Equal("1\n", await archive.Client.QueryAsync($"SELECT count() FROM {archive.Client.Database}.transitions FORMAT TSV", CancellationToken.None));
+    }
+
+    /// <summary>
+    /// Dialogue-order funnels (every breakdown but the trait one, which reads identify events) and trends read the
+    /// communication history, not the raw events: removing every raw event changes none of their answers.
+    /// </summary>
+    [Fact]
+    public async Task RemovingRawEventsChangesNoDialogueFunnelAndNoTrend()
+    {
+        var matcher = new TopicMatcher(CatalogSamples.Oled(version: 1));
+        var archive = await ArchiveWriter.CreateAsync(clickHouse, matcher);
+        var now = DateTimeOffset.UtcNow;
+        var events = new List<(EventEnvelope Event, int Stage)>();
+        var random = new Random(7);
+        for (var customer = 0; customer < 40; customer++)
+        {
+            var started = now.AddDays(-random.Next(20, 200)).AddMinutes(random.Next(0, 1440));
+            var deepest = 1 + (customer % 4);
+            for (var stage = 1; stage <= deepest; stage++)
+            {
+                var channel = stage == 1 && customer % 3 == 0 ? Channel.Email : Channel.Web;
+                events.Add((FunnelTests.Envelope(customer % 5 == 0 ? $"anon-{customer}" : $"c{customer}", stage, started.AddHours(stage * random.Next(1, 200)), channel), stage));
+            }
+        }
+
+        await archive.WriteAsync(events.Select(e => e.Event), Enumerable.Range(0, 40).Where(c => c % 5 == 0).Select(c => ($"anon-{c}", $"c{c}")));
+        using (var batch = new ArchiveBatch(now))
+        {
+            foreach (var (e, stage) in events)
+            {
+                batch.AddChange(new DialogueChange
+                {
+                    Customer = e.AnonymousId!, Topic = "tv-oled-55", FromStage = stage - 1, ToStage = stage, MessageId = e.MessageId!, Timestamp = e.Timestamp!.Value, Channel = ChannelNames.Of(e.Channel!.Value),
+                });
+            }
+
+            await batch.WriteAsync(archive.Client, CancellationToken.None);
+        }
+
+        var funnels = new FunnelQueries(archive.Client);
+        var trends = new TrendQueries(archive.Client);
+        string[] cases = ["", "from=" + now.AddDays(-120).ToString("yyyy-MM-dd"), "window=7d", "breakdown=firstChannel", "breakdown=channel", "channel=email", "breakdown=cohortWeek"];
+        async Task<string> AnswersAsync()
+        {
+            var answers = new List<object>();
+            foreach (var query in cases)
+            {
+                var errors = new List<string>();
+                var request = FunnelRequest.Parse(FunnelTests.Query((query.StartsWith("from=", StringComparison.Ordinal) ? "" : $"from={now.AddDays(-365):yyyy-MM-dd}&") + query), now, errors)
+                    ?? throw new InvalidOperationException(string.Join("; ", errors));
+                answers.Add((await funnels.ReadAsync(matcher.Catalog, "tv-oled-55", request, null, CancellationToken.None))[0]);
+                answers.Add(await trends.ReadAsync(matcher.Catalog, "tv-oled-55", request, weekly: true, byChannel: true, CancellationToken.None));
+            }
+
+            return System.Text.Json.JsonSerializer.Serialize(answers);
+        }
+
+        var before = await AnswersAsync();
+        Assert.Contains("\"Customers\":40", before, StringComparison.Ordinal);
+
+        var retention = new RawEventRetention(archive.Client, Options.Create(new EngineOptions { RawEventRetentionDays = 1 }), TimeProvider.System, NullLogger<RawEventRetention>.Instance);
+        await retention.RemoveExpiredAsync(CancellationToken.None);
+        var deadline = DateTime.UtcNow.AddSeconds(30);
+        while (await archive.Client.QueryNumberAsync("count", $"SELECT count() FROM {archive.Client.Table(ArchiveSchema.Events)} FORMAT TSV", CancellationToken.None) > 0)
+        {
+            Assert.True(DateTime.UtcNow < deadline, "the expired raw events were not removed within 30 s");
+            await Task.Delay(100);
+        }
+
+        Assert.Equal(before, await AnswersAsync());
     }
 }
