@@ -175,6 +175,33 @@ public static class ArchiveSchema
         }
     }
 
+    /// <summary>Drops the compact dialogue tables and their views (one server): the next <see cref="EnsureAsync"/> fills them again from the events.</summary>
+    internal static async Task DropCompactTablesAsync(ArchiveClient server, CancellationToken cancellationToken)
+    {
+        foreach (var view in CompactViews)
+        {
+            await server.ExecuteAsync("drop view", $"DROP TABLE IF EXISTS {server.Database}.{view.Name}", cancellationToken);
+            await server.ExecuteAsync("drop compact table", $"DROP TABLE IF EXISTS {server.Database}.{view.Target}", cancellationToken);
+        }
+    }
+
+    /// <summary>Rows and compressed bytes of each table of the database on one server, in its active parts.</summary>
+    internal static async Task<Dictionary<string, (long Rows, long Bytes)>> TableSizesAsync(ArchiveClient server, CancellationToken cancellationToken)
+    {
+        var sizes = Tables.ToDictionary(t => t.Name, _ => (0L, 0L), StringComparer.Ordinal);
+        await foreach (var line in server.QueryLinesAsync("table sizes",
+            $"SELECT table, sum(rows), sum(data_compressed_bytes) FROM system.parts WHERE active AND database = {ArchiveSql.Quote(server.Database)} GROUP BY table FORMAT TSV", cancellationToken))
+        {
+            var fields = line.Split('\t');
+            if (sizes.ContainsKey(fields[0]))
+            {
+                sizes[fields[0]] = (long.Parse(fields[1], System.Globalization.CultureInfo.InvariantCulture), long.Parse(fields[2], System.Globalization.CultureInfo.InvariantCulture));
+            }
+        }
+
+        return sizes;
+    }
+
     /// <summary>
     /// The views that fill the compact tables from each insert into the events and, for a compact table just
     /// created on an archive that already had events, the same rows from those events. The backfill runs after
