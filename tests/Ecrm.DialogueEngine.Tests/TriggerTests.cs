@@ -322,10 +322,11 @@ public sealed class TriggerTests : IClassFixture<KafkaFixture>, IAsyncLifetime
             return dead!.DeadLetters.Count == 1;
         });
 
-        // MaxAttempts 3 with a 200 ms base: waits of about 200 and 400 ms between attempts, then no more.
+        // MaxAttempts 3 with a 200 ms base: waits of at least 200 and 400 ms between attempts, then no more. Only the
+        // lower bounds are asserted: a loaded machine may stretch the first wait past the second (seen in CI: 1,147 and 431 ms).
         Assert.Equal(["1", "2", "3"], attempts.Select(a => a.Headers[TriggerActions.AttemptHeader]));
         var gaps = attempts.Zip(attempts.Skip(1), (a, b) => (b.ReceivedAt - a.ReceivedAt).TotalMilliseconds).ToArray();
-        Assert.True(gaps[0] >= 180 && gaps[1] >= 380 && gaps[1] > gaps[0], $"backoff gaps {string.Join(", ", gaps)}");
+        Assert.True(gaps[0] >= 180 && gaps[1] >= 380, $"backoff gaps {string.Join(", ", gaps)}");
         var letter = dead!.DeadLetters.Single();
         Assert.Equal(("c-fail", 3), (letter.Customer, letter.Attempts));
         Assert.Contains("500", letter.Error, StringComparison.Ordinal);
