@@ -97,7 +97,7 @@ SECTION="$ECRM_RESULTS/funnel-section.md"
   echo "| reference: \`clickhouse-client\`, the same rows | $(ecrm_bench_fmt "$CLIENT_RATE") | 100 % |"
   echo "| reference: \`clickhouse-client\`, the same rows into the events table alone (no compact dialogue tables) | $(ecrm_bench_fmt "$PLAIN_RATE") | $(ecrm_bench_ratio "$PLAIN_RATE" "$CLIENT_RATE") |"
   echo
-  echo "Keeping the compact dialogue history (two materialized views over every insert into the events) costs an insert"
+  echo "Keeping the compact history (the materialized views over every insert into the events: dialogue stages, per channel, last activity, orders) costs an insert"
   echo "$(awk -v a="$CLIENT_MS" -v b="$PLAIN_MS" 'BEGIN { printf "%.0f %%", 100 * (a - b) / b }') more time with clickhouse-client."
   echo
   echo "| query | median | vs the topic scan |"

@@ -1,3 +1,4 @@
+using System.Text.Json;
 using Ecrm.Common.Events;
 
 namespace Ecrm.Common.Archive;
@@ -12,11 +13,13 @@ public sealed class ArchiveBatch : IDisposable
     private static readonly ArchiveColumns TransitionColumns = ArchiveSchema.InsertColumns(ArchiveSchema.Transitions);
     private static readonly ArchiveColumns DeadLetterColumns = ArchiveSchema.InsertColumns(ArchiveSchema.DeadLetters);
     private static readonly ArchiveColumns LinkColumns = ArchiveSchema.InsertColumns(ArchiveSchema.IdentityLinks);
+    private static readonly ArchiveColumns TraitColumns = ArchiveSchema.InsertColumns(ArchiveSchema.CustomerTraits);
 
     private readonly List<object[]> _events = [];
     private readonly List<object[]> _transitions = [];
     private readonly List<object[]> _deadLetters = [];
     private readonly List<object[]> _links = [];
+    private readonly List<object[]> _traits = [];
     private readonly object _archivedAtMs;
     private readonly DateTime _archivedAt;
 
@@ -65,6 +68,28 @@ public sealed class ArchiveBatch : IDisposable
             payload,
             _archivedAtMs,
         ]);
+        if (item.Type == EventType.Identify && item.Traits is { } traits)
+        {
+            AddTraits(item.CustomerKey ?? "", (uint)Math.Clamp(timestamp.ToUnixTimeSeconds(), 0, uint.MaxValue), traits);
+        }
+    }
+
+    /// <summary>
+    /// Adds an id's identify traits, one row per top-level trait, as segments and funnels compare them: a
+    /// non-empty string as it is, any other value (number, boolean, object, an empty string) as its JSON text.
+    /// </summary>
+    internal void AddTraits(string customerKey, uint timestamp, JsonElement traits)
+    {
+        if (traits.ValueKind != JsonValueKind.Object)
+        {
+            return;
+        }
+
+        foreach (var trait in traits.EnumerateObject())
+        {
+            var value = trait.Value.ValueKind == JsonValueKind.String && trait.Value.GetString() is { Length: > 0 } text ? text : trait.Value.GetRawText();
+            _traits.Add([customerKey, trait.Name, value, timestamp]);
+        }
     }
 
     /// <summary>Adds a stage transition or an identity link, as the engine published it.</summary>
@@ -115,6 +140,11 @@ public sealed class ArchiveBatch : IDisposable
             await archive.InsertAsync(ArchiveSchema.IdentityLinks, LinkColumns, _links, cancellationToken);
         }
 
+        if (_traits.Count > 0)
+        {
+            await archive.InsertAsync(ArchiveSchema.CustomerTraits, TraitColumns, _traits, cancellationToken);
+        }
+
         if (_events.Count > 0)
         {
             await archive.InsertAsync(ArchiveSchema.Events, EventColumns, _events, cancellationToken);
@@ -127,6 +157,7 @@ public sealed class ArchiveBatch : IDisposable
         _transitions.Clear();
         _deadLetters.Clear();
         _links.Clear();
+        _traits.Clear();
     }
 
     // DateTime('UTC') holds whole seconds from 1970 to 2106; a time outside (an unset one) is held at the nearer end, as ClickHouse does with text.

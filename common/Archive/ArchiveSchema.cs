@@ -1,3 +1,5 @@
+using System.Text.Json;
+
 namespace Ecrm.Common.Archive;
 
 /// <summary>
@@ -22,6 +24,9 @@ public static class ArchiveSchema
     internal const string TriggerFirings = "trigger_firings";
     internal const string DialogueStages = "dialogue_stages";
     internal const string DialogueChannelStages = "dialogue_channel_stages";
+    internal const string CustomerActivity = "customer_activity";
+    internal const string Orders = "orders";
+    internal const string CustomerTraits = "customer_traits";
     internal const string DialogueStagesView = "dialogue_stages_mv";
     internal const string DialogueChannelStagesView = "dialogue_channel_stages_mv";
 
@@ -82,6 +87,12 @@ public static class ArchiveSchema
         new(DialogueChannelStages,
         [("topic", "String"), ("customer_key", "String"), ("channel", "String"), ("first_at", "AggregateFunction(minForEach, Array(UInt32))")],
         "AggregatingMergeTree ORDER BY (topic, customer_key, channel)"),
+        // Each id's last interaction of any kind, for segments' "last seen" (a view from the events, like the above).
+        new(CustomerActivity, [("customer_key", "String"), ("last_seen", "AggregateFunction(max, UInt32)")], "AggregatingMergeTree ORDER BY customer_key"),
+        // Each Order Completed once (a re-delivered one replaces itself), with its revenue: segments' value and recency.
+        new(Orders, [("customer_key", "String"), ("message_id", "String"), ("ts", "UInt32"), ("revenue", "Float64")], "ReplacingMergeTree ORDER BY (customer_key, message_id)"),
+        // Each id's identify traits, one row per top-level trait with the latest value by event time (written by ArchiveBatch).
+        new(CustomerTraits, [("customer_key", "String"), ("name", "String"), ("value", "String"), ("ts", "UInt32")], "ReplacingMergeTree(ts) ORDER BY (customer_key, name)"),
     ];
 
     /// <summary>A materialized view that keeps a compact table from every insert into the events.</summary>
@@ -111,6 +122,10 @@ public static class ArchiveSchema
             ARRAY JOIN topics AS topic, stages AS stage
             GROUP BY topic, customer_key, channel
             """),
+        new("customer_activity_mv", CustomerActivity, events =>
+            $"SELECT customer_key, maxState(toUInt32(timestamp)) AS last_seen FROM {events} GROUP BY customer_key"),
+        new("orders_mv", Orders, events =>
+            $"SELECT customer_key, message_id, toUInt32(timestamp) AS ts, {ArchiveSql.PayloadFloat("payload", "revenue")} AS revenue FROM {events} WHERE event = 'Order Completed'"),
     ];
 
     /// <summary>The columns an insert into <paramref name="table"/> writes: all but the MATERIALIZED ones, in table order.</summary>
@@ -134,6 +149,11 @@ public static class ArchiveSchema
             }
 
             await EnsureCompactViewsAsync(clickHouse, table => table, created, cancellationToken);
+            if (created.Contains(CustomerTraits))
+            {
+                await BackfillTraitsAsync(clickHouse, cancellationToken);
+            }
+
             return;
         }
 
@@ -145,6 +165,7 @@ public static class ArchiveSchema
                 $"ClickHouse:Cluster '{cluster}' has {listed} servers in the remote_servers of the server at ClickHouse:Url, but ClickHouse:ServerUrls lists {clickHouse.Servers.Count}: list every server's HTTP URL");
         }
 
+        var traitsCreated = false;
         foreach (var server in clickHouse.Servers)
         {
             await server.ExecuteAsync("create database", $"CREATE DATABASE IF NOT EXISTS {db}", cancellationToken);
@@ -172,7 +193,39 @@ public static class ArchiveSchema
 
             // Each server keeps the compact rows of its own events; both are sharded by the same customer_key.
             await EnsureCompactViewsAsync(server, clickHouse.LocalTable, created, cancellationToken);
+            traitsCreated |= created.Contains(CustomerTraits);
         }
+
+        if (traitsCreated)
+        {
+            // Read and written through the Distributed tables: each trait row goes to its customer's shard.
+            await BackfillTraitsAsync(clickHouse, cancellationToken);
+        }
+    }
+
+    /// <summary>The traits of the identify events archived before <see cref="CustomerTraits"/> existed, read back from their payloads.</summary>
+    private static async Task BackfillTraitsAsync(ArchiveClient clickHouse, CancellationToken cancellationToken)
+    {
+        using var batch = new ArchiveBatch(DateTimeOffset.UtcNow);
+        await foreach (var line in clickHouse.QueryLinesAsync("read identify payloads",
+            $"SELECT customer_key, toUInt32(timestamp) AS ts, payload FROM {clickHouse.Table(Events)} WHERE type = 'identify' FORMAT JSONEachRow", cancellationToken))
+        {
+            using var row = JsonDocument.Parse(line);
+            try
+            {
+                using var payload = JsonDocument.Parse(row.RootElement.GetProperty("payload").GetString()!);
+                if (payload.RootElement.ValueKind == JsonValueKind.Object && payload.RootElement.TryGetProperty("traits", out var traits))
+                {
+                    batch.AddTraits(row.RootElement.GetProperty("customer_key").GetString()!, row.RootElement.GetProperty("ts").GetUInt32(), traits);
+                }
+            }
+            catch (JsonException)
+            {
+                // An archived payload that is not JSON has no traits to carry over.
+            }
+        }
+
+        await batch.WriteAsync(clickHouse, cancellationToken);
     }
 
     /// <summary>Drops the compact dialogue tables and their views (one server): the next <see cref="EnsureAsync"/> fills them again from the events.</summary>

@@ -56,5 +56,8 @@ public static class CustomerArchive
         await archive.DeleteWhereAsync("erase trigger firings", ArchiveSchema.TriggerFirings, $"customer_key IN ({ids})", cancellationToken);
         await archive.DeleteWhereAsync("erase dialogue stages", ArchiveSchema.DialogueStages, $"customer_key IN ({ids})", cancellationToken);
         await archive.DeleteWhereAsync("erase dialogue channel stages", ArchiveSchema.DialogueChannelStages, $"customer_key IN ({ids})", cancellationToken);
+        await archive.DeleteWhereAsync("erase customer activity", ArchiveSchema.CustomerActivity, $"customer_key IN ({ids})", cancellationToken);
+        await archive.DeleteWhereAsync("erase orders", ArchiveSchema.Orders, $"customer_key IN ({ids})", cancellationToken);
+        await archive.DeleteWhereAsync("erase traits", ArchiveSchema.CustomerTraits, $"customer_key IN ({ids})", cancellationToken);
     }
 }

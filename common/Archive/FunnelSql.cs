@@ -188,26 +188,18 @@ public static class FunnelSql
         // ClickHouse aliases are query-wide: the owner is renamed in a subquery before linked_id takes the name customer_key.
         $"SELECT linked_id AS customer_key, any(link_owner) AS owner FROM (SELECT linked_id, customer_key AS link_owner FROM {db}.{ArchiveSchema.IdentityLinks}) GROUP BY linked_id";
 
-    /// <summary>Each customer's latest value of an identify trait (string or number), found in the raw payload.</summary>
-    private static string TraitSql(string db, string trait)
-    {
-        var name = ArchiveSql.Quote(trait);
-        return
-            $"""
-            SELECT customer, argMax(value, ts) AS trait_value
+    /// <summary>Each customer's latest value of an identify trait (after identity resolution), from the compact traits.</summary>
+    private static string TraitSql(string db, string trait) =>
+        $"""
+        SELECT customer, argMax(value, ts) AS trait_value
+        FROM (
+            SELECT if(owner = '', customer_key, owner) AS customer, ts, value
             FROM (
-                SELECT if(owner = '', customer_key, owner) AS customer, ts, value
-                FROM (
-                    SELECT customer_key, toUInt32(timestamp) AS ts,
-                           if(visitParamExtractString(payload, {name}) != '', visitParamExtractString(payload, {name}), visitParamExtractRaw(payload, {name})) AS value
-                    FROM {db}.{ArchiveSchema.Events}
-                    WHERE type = 'identify'
-                )
-                -- Joined above the read of the events, so that on a cluster it runs once, over every shard's rows.
-                ANY LEFT JOIN ({LinksSql(db)}) USING customer_key
+                SELECT customer_key, ts, value FROM {db}.{ArchiveSchema.CustomerTraits} WHERE name = {ArchiveSql.Quote(trait)}
             )
-            WHERE value != ''
-            GROUP BY customer
-            """;
-    }
+            -- Joined above the read of the traits, so that on a cluster it runs once, over every shard's rows.
+            ANY LEFT JOIN ({LinksSql(db)}) USING customer_key
+        )
+        GROUP BY customer
+        """;
 }

@@ -1,5 +1,4 @@
 using System.Globalization;
-using System.Text;
 using System.Text.Json;
 using System.Text.RegularExpressions;
 using Ecrm.Common.Catalog;
@@ -154,40 +153,61 @@ public static partial class SegmentSql
     /// <summary>
     /// One row per customer who matches: customer, value_tier, orders, revenue, last_seen (unix s).
     /// <paramref name="now"/> fixes "the last N days" so that a count and its list agree.
+    /// Every condition reads the compact history the archive keeps beside the raw events, never the events
+    /// themselves, so raw-event retention changes no segment: dialogue conditions the dialogue stages, trait
+    /// conditions the identify traits, value and recency the orders, "last seen" each id's last interaction.
+    /// Each source gives one row per id as sent (UNION ALL, with zeros for the other sources' columns); the rows
+    /// are summed up per customer after identity resolution, and a customer is anyone any source knows.
     /// </summary>
     public static string CustomersSql(string db, SegmentConditions conditions, TopicCatalog catalog, DateTimeOffset now)
     {
         var nowSeconds = now.ToUnixTimeSeconds();
-        var columns = new StringBuilder();
         var where = new List<string>();
+        // ClickHouse aliases are query-wide, so each source's column is s_NAME and the per-customer one NAME.
+        var columns = new List<SourceColumn>
+        {
+            new("seen", "toUInt32(0)", "max(s_seen)") { FromActivity = "maxMerge(last_seen)" },
+            new("orders", "toUInt64(0)", "sum(s_orders)") { FromOrders = "count()" },
+            new("order_revenue", "toFloat64(0)", "sum(s_order_revenue)") { FromOrders = "sum(revenue)" },
+            new("last_order_at", "toUInt32(0)", "max(s_last_order_at)") { FromOrders = "max(ts)" },
+        };
+
         var dialogue = conditions.Dialogue ?? [];
         for (var i = 0; i < dialogue.Count; i++)
         {
             var d = dialogue[i];
             var topic = ArchiveSql.Quote(d.Topic!);
-            var since = d.WithinDays is { } days ? $" AND ts >= {nowSeconds - (days * 86400L)}" : "";
-            columns.Append(CultureInfo.InvariantCulture, $", maxIf(stage, topic = {topic}{since}) AS d{i}_stage");
+            // last[k] is the last time at stage k or deeper, so it never grows with k: the positions at or after
+            // "since" are a prefix, and their count is the deepest stage the id was at within the last days.
+            var stage = d.WithinDays is { } days ? $"arrayCount(t -> t >= {nowSeconds - (days * 86400L)}, last)" : "length(last)";
+            columns.Add(new($"d{i}_stage", "toUInt64(0)", $"max(s_d{i}_stage)") { FromStages = $"maxIf({stage}, topic = {topic})" });
             where.Add($"d{i}_stage >= {d.MinStage}");
             if (d.NotConverted)
             {
                 // Never converted in the topic, at any time: a customer who bought it is not a prospect for it.
-                columns.Append(CultureInfo.InvariantCulture, $", maxIf(stage, topic = {topic}) AS d{i}_deepest");
+                columns.Add(new($"d{i}_deepest", "toUInt64(0)", $"max(s_d{i}_deepest)") { FromStages = $"maxIf(length(last), topic = {topic})" });
                 where.Add($"d{i}_deepest < {catalog.Stages.Last}");
             }
         }
 
         var traits = conditions.Traits ?? [];
         var traitNames = traits.Select(t => t.Name!).Append("suppressed").Distinct(StringComparer.Ordinal).ToList();
+        for (var i = 0; i < traitNames.Count; i++)
+        {
+            var name = ArchiveSql.Quote(traitNames[i]);
+            // The latest value wins across the customer's ids: each id's latest, with its time.
+            columns.Add(new($"tv_{i}", "''", $"argMaxIf(s_tv_{i}, s_tt_{i}, s_tv_{i} != '')") { FromTraits = $"argMaxIf(value, ts, name = {name})" });
+            columns.Add(new($"tt_{i}", "toUInt32(0)", $"max(s_tt_{i})") { FromTraits = $"maxIf(ts, name = {name})" });
+        }
+
         for (var i = 0; i < traits.Count; i++)
         {
-            var t = traits[i];
-            var column = $"trait_{traitNames.IndexOf(t.Name!)}";
-            where.Add(TraitPredicate(column, t));
+            where.Add(TraitPredicate($"tv_{traitNames.IndexOf(traits[i].Name!)}", traits[i]));
         }
 
         if (conditions.ExcludeSuppressed)
         {
-            where.Add($"trait_{traitNames.IndexOf("suppressed")} != 'true'");
+            where.Add($"tv_{traitNames.IndexOf("suppressed")} != 'true'");
         }
 
         if (conditions.Activity is { } a)
@@ -213,40 +233,59 @@ public static partial class SegmentSql
             }
         }
 
-        var traitColumns = string.Concat(traitNames.Select((name, i) => $", argMaxIf(trait_value_{i}, ts, is_identify AND trait_value_{i} != '') AS trait_{i}"));
-        var traitValues = string.Concat(traitNames.Select((name, i) =>
-        {
-            var quoted = ArchiveSql.Quote(name);
-            return $", if(type = 'identify', if(visitParamExtractString(payload, {quoted}) != '', visitParamExtractString(payload, {quoted}), visitParamExtractRaw(payload, {quoted})), '') AS trait_value_{i}";
-        }));
+        string Source(Func<SourceColumn, string?> pick) => string.Join(", ", columns.Select(c => $"{pick(c) ?? c.Zero} AS s_{c.Name}"));
+        var conditionColumns = string.Concat(columns.Skip(4).Select(c => $", {c.Name}"));
 
         return
             $"""
             SELECT customer, {ValueTier(nowSeconds)} AS value_tier, orders, revenue, last_seen
             FROM (
-                SELECT customer,
-                       max(ts) AS last_seen,
-                       countIf(is_order) AS orders,
+                SELECT customer, seen AS last_seen, orders, last_order_at AS last_order,
                        -- Kept finite: two huge but storable revenues would add up to infinity, which JSON cannot carry.
-                       least(greatest(sumIf(order_revenue, is_order), -1e300), 1e300) AS revenue,
-                       maxIf(ts, is_order) AS last_order{traitColumns}{columns}
+                       least(greatest(order_revenue, -1e300), 1e300) AS revenue{conditionColumns}
                 FROM (
-                    SELECT if(owner = '', customer_key, owner) AS customer, ts, topic, stage, type,
-                           type = 'identify' AS is_identify, event = 'Order Completed' AND idx = 1 AS is_order,
-                           {ArchiveSql.PayloadFloat("payload", "revenue")} AS order_revenue{traitValues}
+                    SELECT customer, {string.Join(", ", columns.Select(c => $"{c.PerCustomer} AS {c.Name}"))}
                     FROM (
-                        SELECT customer_key, toUInt32(timestamp) AS ts, type, event, payload, topics, stages
-                        FROM {db}.{ArchiveSchema.Events} FINAL
+                        SELECT if(owner = '', customer_key, owner) AS customer, {string.Join(", ", columns.Select(c => "s_" + c.Name))}
+                        FROM (
+                            SELECT customer_key, {Source(c => c.FromActivity)}
+                            FROM {db}.{ArchiveSchema.CustomerActivity}
+                            GROUP BY customer_key
+                            UNION ALL
+                            SELECT customer_key, {Source(c => c.FromOrders)}
+                            -- An order re-delivered before its table merged counts once.
+                            FROM (SELECT customer_key, message_id, any(ts) AS ts, any(revenue) AS revenue FROM {db}.{ArchiveSchema.Orders} GROUP BY customer_key, message_id)
+                            GROUP BY customer_key
+                            UNION ALL
+                            SELECT customer_key, {Source(c => c.FromStages)}
+                            -- Each row's own state: unmerged rows of one key only repeat a maximum.
+                            FROM (SELECT topic, customer_key, finalizeAggregation(last_at) AS last FROM {db}.{ArchiveSchema.DialogueStages})
+                            GROUP BY customer_key
+                            UNION ALL
+                            SELECT customer_key, {Source(c => c.FromTraits)}
+                            FROM {db}.{ArchiveSchema.CustomerTraits}
+                            GROUP BY customer_key
+                        )
+                        -- Joined above the reads, so that on a cluster it runs once, over every shard's rows.
+                        ANY LEFT JOIN ({FunnelSql.LinksSql(db)}) USING customer_key
                     )
-                    -- One row per matched topic; an event of no topic keeps one row. Orders count on the first.
-                    ARRAY JOIN if(empty(topics), [''], topics) AS topic, if(empty(stages), [toUInt8(0)], stages) AS stage,
-                               arrayEnumerate(if(empty(topics), [''], topics)) AS idx
-                    ANY LEFT JOIN ({FunnelSql.LinksSql(db)}) USING customer_key
+                    GROUP BY customer
                 )
-                GROUP BY customer
             )
             {(where.Count == 0 ? "" : "WHERE " + string.Join(" AND ", where))}
             """;
+    }
+
+    /// <summary>A column of the segment query: its zero, how each source gives it per id, and how ids add up per customer.</summary>
+    private sealed record SourceColumn(string Name, string Zero, string PerCustomer)
+    {
+        public string? FromActivity { get; init; }
+
+        public string? FromOrders { get; init; }
+
+        public string? FromStages { get; init; }
+
+        public string? FromTraits { get; init; }
     }
 
     private static string TraitPredicate(string column, TraitCondition t)

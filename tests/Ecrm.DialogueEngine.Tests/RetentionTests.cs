@@ -48,11 +48,11 @@ public sealed class RetentionTests(ClickHouseFixture clickHouse)
     }
 
     /// <summary>
-    /// Dialogue-order funnels (every breakdown but the trait one, which reads identify events) and trends read the
-    /// communication history, not the raw events: removing every raw event changes none of their answers.
+    /// Dialogue-order funnels with every breakdown, trends and segments (dialogue, trait and value conditions) read the
+    /// communication history the archive keeps beside the raw events: removing every raw event changes none of their answers.
     /// </summary>
     [Fact]
-    public async Task RemovingRawEventsChangesNoDialogueFunnelAndNoTrend()
+    public async Task RemovingRawEventsChangesNoDialogueFunnelTrendOrSegment()
     {
         var matcher = new TopicMatcher(CatalogSamples.Oled(version: 1));
         var archive = await ArchiveWriter.CreateAsync(clickHouse, matcher);
@@ -70,6 +70,25 @@ public sealed class RetentionTests(ClickHouseFixture clickHouse)
             }
         }
 
+        // Traits (one changed later, one under a visitor id linked to its customer) and orders (one re-delivered).
+        var profile = new List<EventEnvelope>();
+        for (var customer = 0; customer < 40; customer++)
+        {
+            var id = customer % 5 == 0 ? $"anon-{customer}" : $"c{customer}";
+            profile.Add(Identify(id, $$"""{"region":"{{(customer % 2 == 0 ? "Gangnam" : "Busan")}}","points":{{customer * 500}}}""", now.AddDays(-150)));
+            if (customer % 7 == 0)
+            {
+                profile.Add(Identify(id, """{"region":"Seoul","suppressed":true}""", now.AddDays(-100)));
+            }
+
+            for (var order = 0; order < customer % 4; order++)
+            {
+                profile.Add(Order(id, 150.5 * (order + 1), now.AddDays(-10 - (customer * 3) - order)));
+            }
+        }
+
+        profile.Add(profile.Last(e => e.Event == "Order Completed"));
+        await archive.WriteAsync(profile);
         await archive.WriteAsync(events.Select(e => e.Event), Enumerable.Range(0, 40).Where(c => c % 5 == 0).Select(c => ($"anon-{c}", $"c{c}")));
         using (var batch = new ArchiveBatch(now))
         {
@@ -86,7 +105,16 @@ public sealed class RetentionTests(ClickHouseFixture clickHouse)
 
         var funnels = new FunnelQueries(archive.Client);
         var trends = new TrendQueries(archive.Client);
-        string[] cases = ["", "from=" + now.AddDays(-120).ToString("yyyy-MM-dd"), "window=7d", "breakdown=firstChannel", "breakdown=channel", "channel=email", "breakdown=cohortWeek"];
+        string[] cases = ["", "from=" + now.AddDays(-120).ToString("yyyy-MM-dd"), "window=7d", "breakdown=firstChannel", "breakdown=channel", "channel=email", "breakdown=cohortWeek", "breakdown=trait:region"];
+        string[] segments =
+        [
+            "{}",
+            """{"dialogue":[{"topic":"tv-oled-55","minStage":2,"withinDays":60}]}""",
+            """{"dialogue":[{"topic":"tv-oled-55","minStage":1,"notConverted":true}],"traits":[{"name":"region","op":"eq","value":"Gangnam"}]}""",
+            """{"traits":[{"name":"points","op":"gte","value":5000}],"excludeSuppressed":false}""",
+            """{"activity":{"valueTier":"medium"}}""",
+            """{"activity":{"minRevenue":300,"recencyDays":60}}""",
+        ];
         async Task<string> AnswersAsync()
         {
             var answers = new List<object>();
@@ -99,11 +127,20 @@ public sealed class RetentionTests(ClickHouseFixture clickHouse)
                 answers.Add(await trends.ReadAsync(matcher.Catalog, "tv-oled-55", request, weekly: true, byChannel: true, CancellationToken.None));
             }
 
+            foreach (var segment in segments)
+            {
+                var conditions = System.Text.Json.JsonSerializer.Deserialize(segment, Ecrm.DialogueEngine.Segments.SegmentJsonContext.Default.SegmentConditions)!;
+                var sql = SegmentSql.CustomersSql(archive.Client.Database, conditions, matcher.Catalog, now);
+                answers.Add(await SegmentArchive.PageAsync(archive.Client, sql, 1, 100, CancellationToken.None));
+            }
+
             return System.Text.Json.JsonSerializer.Serialize(answers);
         }
 
         var before = await AnswersAsync();
         Assert.Contains("\"Customers\":40", before, StringComparison.Ordinal);
+        Assert.Contains("\"Key\":\"Gangnam\"", before, StringComparison.Ordinal);
+        Assert.Contains("\"ValueTier\":\"medium\"", before, StringComparison.Ordinal);
 
         var retention = new RawEventRetention(archive.Client, Options.Create(new EngineOptions { RawEventRetentionDays = 1 }), TimeProvider.System, NullLogger<RawEventRetention>.Instance);
         await retention.RemoveExpiredAsync(CancellationToken.None);
@@ -116,4 +153,16 @@ public sealed class RetentionTests(ClickHouseFixture clickHouse)
 
         Assert.Equal(before, await AnswersAsync());
     }
+
+    private static EventEnvelope Identify(string id, string traits, DateTimeOffset at) => new()
+    {
+        Type = EventType.Identify, AnonymousId = id, MessageId = Guid.NewGuid().ToString(), Timestamp = at, ReceivedAt = at, Channel = Channel.Web,
+        Traits = System.Text.Json.JsonDocument.Parse(traits).RootElement,
+    };
+
+    private static EventEnvelope Order(string id, double revenue, DateTimeOffset at) => new()
+    {
+        Type = EventType.Track, Event = "Order Completed", AnonymousId = id, MessageId = Guid.NewGuid().ToString(), Timestamp = at, ReceivedAt = at, Channel = Channel.Web,
+        Properties = System.Text.Json.JsonDocument.Parse($$"""{"revenue":{{revenue.ToString(System.Globalization.CultureInfo.InvariantCulture)}}}""").RootElement,
+    };
 }
