@@ -36,6 +36,7 @@ public static class EngineExtensions
         builder.Services.AddSingleton<SegmentStore>();
         builder.Services.AddHostedService<ErasureWorker>();
         builder.Services.AddHostedService<SegmentMaterializer>();
+        builder.Services.AddHostedService<OverviewSnapshots>();
         builder.Services.AddSingleton<RawEventRetention>();
         builder.Services.AddHostedService(services => services.GetRequiredService<RawEventRetention>());
         builder.Services.AddSingleton<CatalogHolder>();

@@ -46,6 +46,13 @@ public sealed record EngineOptions
     [Range(0, 36_500)]
     public int RawEventRetentionDays { get; init; }
 
+    /// <summary>
+    /// How often this instance takes a snapshot of the dialogue history for the all-topics funnel overview
+    /// (<see cref="Ecrm.Common.Archive.DialogueSummary"/>); 0 never does, and the overview then groups every dialogue each time.
+    /// </summary>
+    [Range(0, 10_080)]
+    public int OverviewSnapshotMinutes { get; init; } = 10;
+
     /// <summary>How often the saved segments' members are recomputed into Redis for the recommender's boosts.</summary>
     [Range(1, 86_400)]
     public int SegmentRefreshSeconds { get; init; } = 300;

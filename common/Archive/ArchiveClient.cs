@@ -21,7 +21,12 @@ public sealed class ArchiveClient : IDisposable
 
     // The driver asks for RowBinaryWithNamesAndTypes by default, which 18.16 lacks; a statement with no
     // FORMAT of its own (DDL, INSERT … SELECT) must fall back to one every release knows.
-    private static readonly QueryOptions Plain = new() { CustomSettings = new Dictionary<string, object> { ["default_format"] = "TabSeparated" } };
+    // max_query_size: the overview names up to DialogueSummary.MaxChangedCustomers ids as literals (18.16 takes no
+    // parameters), more than the default 256 KiB of query text holds.
+    private static readonly QueryOptions Plain = new()
+    {
+        CustomSettings = new Dictionary<string, object> { ["default_format"] = "TabSeparated", ["max_query_size"] = 16 * 1024 * 1024 },
+    };
     private readonly ClickHouseClient _driver;
     private readonly ClickHouseOptions _options;
     private readonly ArchiveDiagnostics _diagnostics;

@@ -81,6 +81,9 @@ public static class ArchiveSchema
             ("topic", "String"), ("customer_key", "String"),
             ("first_at", "AggregateFunction(minForEach, Array(UInt32))"), ("last_at", "AggregateFunction(maxForEach, Array(UInt32))"),
             ("first_channel", "AggregateFunction(argMin, String, UInt32)"),
+            // When the server last wrote to the row (its own clock, at insert time, so a retried insert counts when it
+            // lands): the overview's snapshot (DialogueSummary) takes rows written since it was taken from here.
+            ("inserted_at", "AggregateFunction(max, DateTime)"),
         ],
         "AggregatingMergeTree ORDER BY (topic, customer_key)"),
         // The same per channel, for funnels that filter or break down by channel: at most one row per channel a dialogue used.
@@ -110,7 +113,7 @@ public static class ArchiveSchema
         new(DialogueStagesView, DialogueStages, events =>
             $"""
             SELECT topic, customer_key, minForEachState({StageTimes}) AS first_at, maxForEachState({StageTimes}) AS last_at,
-                   argMinState(channel, toUInt32(timestamp)) AS first_channel
+                   argMinState(channel, toUInt32(timestamp)) AS first_channel, maxState(now()) AS inserted_at
             FROM {events}
             ARRAY JOIN topics AS topic, stages AS stage
             GROUP BY topic, customer_key

@@ -69,29 +69,17 @@ public static class FunnelSql
         var segmentFilter = customersSql is null ? "" : $"WHERE customer IN ({customersSql})";
 
         var perCustomer = new StringBuilder();
-        var perKey = new StringBuilder();
         if (strict)
         {
             perCustomer.Append(CultureInfo.InvariantCulture, $"windowFunnel({window})(ts{string.Concat(Enumerable.Range(1, stageCount).Select(k => $", stage = {k}"))}) AS level, ");
         }
 
-        for (var k = 1; k <= stageCount; k++)
-        {
-            // Strict order: the first interaction of exactly stage k in the range. Dialogue order: the first time
-            // at stage k or deeper (position k of each dialogue row's array, 0 where the row never got there),
-            // before To; the first interaction of all, wherever it falls, decides whether the customer enters.
-            var reachedAt = strict ? $"minIf(ts, stage = {k})"
-                : k == 1 ? "min(f[1])"
-                : $"minIf(f[{k}], f[{k}] > 0 AND f[{k}] < {to})";
-            perCustomer.Append(CultureInfo.InvariantCulture, $"{reachedAt} AS t{k}, ");
-            var reached = strict ? $"level >= {k}" : k == 1 ? $"t1 >= {from} AND t1 < {to}" : $"t{k} > 0 AND t{k} - t1 <= {window}";
-            perCustomer.Append(CultureInfo.InvariantCulture, $"({reached}) AS r{k}, ");
-            perKey.Append(CultureInfo.InvariantCulture, $", countIf(r{k}) AS c{k}");
-            if (k > 1)
-            {
-                perKey.Append(CultureInfo.InvariantCulture, $", quantilesIf(0.5, 0.9)(t{k} - t{k - 1}, r{k}) AS q{k}");
-            }
-        }
+        // Strict order: the first interaction of exactly stage k in the range. Dialogue order: the first time at stage
+        // k or deeper (position k of each dialogue row's array, 0 where the row never got there), before To; the first
+        // interaction of all, wherever it falls, decides whether the customer enters.
+        var perKey = StepColumns(perCustomer, stageCount, request,
+            k => strict ? $"minIf(ts, stage = {k})" : k == 1 ? "min(f[1])" : $"minIf(f[{k}], f[{k}] > 0 AND f[{k}] < {to})",
+            k => strict ? $"level >= {k}" : null);
 
         var (keyExpression, extraGroup) = request.Breakdown switch
         {
@@ -127,6 +115,88 @@ public static class FunnelSql
             GROUP BY topic, key
             FORMAT JSONEachRow
             """;
+    }
+
+    /// <summary>
+    /// The all-topics overview in dialogue order (no channel, breakdown or segment) from <paramref name="snapshot"/>:
+    /// its rows, but for the customers that changed since, which are grouped again from the dialogue rows. The same
+    /// answer as <see cref="Build"/> with no topic, without grouping every dialogue by customer.
+    /// </summary>
+    public static string BuildOverview(string db, int stageCount, FunnelQuery request, DialogueSummary.Snapshot snapshot, DialogueSummary.Changes changes)
+    {
+        var to = request.To.ToUnixTimeSeconds();
+        var perRow = new StringBuilder();
+        var perKey = StepColumns(perRow, stageCount, request, k => k == 1 ? "f[1]" : $"if(f[{k}] > 0 AND f[{k}] < {to}, f[{k}], 0)", _ => null);
+        var rows = new StringBuilder($"SELECT topic, f FROM {db}.{snapshot.Table} WHERE f[1] < {to}");
+        if (changes.LeftOut.Count > 0)
+        {
+            rows.Append(CultureInfo.InvariantCulture, $" AND customer NOT IN ({ArchiveSql.QuoteAll(changes.LeftOut)})");
+        }
+
+        if (changes.Regrouped.Count > 0)
+        {
+            var customers = ArchiveSql.QuoteAll(changes.Regrouped);
+            rows.Append(CultureInfo.InvariantCulture,
+                $"""
+
+                UNION ALL
+                SELECT topic, f FROM ({ResolvedDialoguesSql(db, $"customer_key IN ({customers}) OR customer_key IN (SELECT customer_key FROM ({LinksSql(db)}) WHERE owner IN ({customers}))")})
+                """);
+        }
+
+        return
+            $"""
+            SELECT topic, '' AS key{perKey}
+            FROM (
+                SELECT topic, {perRow}1
+                FROM ({rows})
+            )
+            WHERE r1
+            GROUP BY topic
+            FORMAT JSONEachRow
+            """;
+    }
+
+    /// <summary>
+    /// Each (topic, customer)'s dialogue after identity resolution: the first time at each stage over all of the
+    /// customer's ids (<c>f</c>), from the dialogue rows of the ids that <paramref name="idFilter"/> keeps (all when empty).
+    /// </summary>
+    internal static string ResolvedDialoguesSql(string db, string idFilter) =>
+        $"""
+        SELECT topic, customer, minForEach(f) AS f
+        FROM (
+            SELECT topic, if(owner = '', customer_key, owner) AS customer, finalizeAggregation(first_at) AS f
+            FROM (SELECT topic, customer_key, first_at FROM {db}.{ArchiveSchema.DialogueStages}{(idFilter.Length == 0 ? "" : $" WHERE {idFilter}")})
+            ANY LEFT JOIN ({LinksSql(db)}) USING customer_key
+        )
+        GROUP BY topic, customer
+        """;
+
+    /// <summary>
+    /// Appends to <paramref name="perCustomer"/> each step's time <c>tK</c> (<paramref name="reachedAt"/>) and whether the
+    /// customer counts there, <c>rK</c> (<paramref name="reached"/>, or by default: entered in the range for the first
+    /// step, reached within the window after entering for the others); returns the counts and step times per key.
+    /// </summary>
+    private static StringBuilder StepColumns(StringBuilder perCustomer, int stageCount, FunnelQuery request, Func<int, string> reachedAt, Func<int, string?> reached)
+    {
+        var from = request.From.ToUnixTimeSeconds();
+        var to = request.To.ToUnixTimeSeconds();
+        // No window means the whole range.
+        var window = (long)(request.Window ?? (request.To - request.From)).TotalSeconds;
+        var perKey = new StringBuilder();
+        for (var k = 1; k <= stageCount; k++)
+        {
+            perCustomer.Append(CultureInfo.InvariantCulture, $"{reachedAt(k)} AS t{k}, ");
+            var counts = reached(k) ?? (k == 1 ? $"t1 >= {from} AND t1 < {to}" : $"t{k} > 0 AND t{k} - t1 <= {window}");
+            perCustomer.Append(CultureInfo.InvariantCulture, $"({counts}) AS r{k}, ");
+            perKey.Append(CultureInfo.InvariantCulture, $", countIf(r{k}) AS c{k}");
+            if (k > 1)
+            {
+                perKey.Append(CultureInfo.InvariantCulture, $", quantilesIf(0.5, 0.9)(t{k} - t{k - 1}, r{k}) AS q{k}");
+            }
+        }
+
+        return perKey;
     }
 
     /// <summary>

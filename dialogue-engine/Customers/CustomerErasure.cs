@@ -156,6 +156,8 @@ public sealed partial class ErasureWorker(
         // Before the archive: a firing record still in the triggers' outbox would otherwise be archived after the delete.
         deleted += await triggers.ForgetAsync(identities);
         await CustomerArchive.EraseAsync(clickHouse, identities, cancellationToken);
+        // The overview's snapshots hold the customer too; without them it groups the (erased) dialogue rows until the next one.
+        await DialogueSummary.DropAllAsync(clickHouse, cancellationToken);
         await WaitForMutationsAsync(cancellationToken);
         return job with { Identities = [.. identities], RedisKeysDeleted = deleted };
     }

@@ -41,6 +41,9 @@ public sealed record Funnel(
 /// </summary>
 public sealed class FunnelQueries(ArchiveClient clickHouse)
 {
+    /// <summary>How long before a snapshot's time a dialogue row still counts as changed (<see cref="DialogueSummary.DefaultInsertMargin"/>; tests shorten it).</summary>
+    public TimeSpan SnapshotInsertMargin { get; init; } = DialogueSummary.DefaultInsertMargin;
+
     /// <summary>
     /// The funnel of every topic asked for (all of them when <paramref name="topic"/> is null), each
     /// with its breakdown. <paramref name="customersSql"/>, a query of customer ids, limits it to a segment.
@@ -48,7 +51,8 @@ public sealed class FunnelQueries(ArchiveClient clickHouse)
     public async Task<IReadOnlyList<Funnel>> ReadAsync(TopicCatalog catalog, string? topic, FunnelRequest request, string? customersSql, CancellationToken cancellationToken)
     {
         var stageCount = catalog.Stages.Count;
-        var byKey = await QueryAsync(FunnelSql.Build(clickHouse.Database, stageCount, topic, request, customersSql), stageCount, cancellationToken);
+        var byKey = await OverviewFromSnapshotAsync(stageCount, topic, request, customersSql, cancellationToken)
+            ?? await QueryAsync(FunnelSql.Build(clickHouse.Database, stageCount, topic, request, customersSql), stageCount, cancellationToken);
         // A breakdown splits customers by key; the whole funnel (with its times) is its own query,
         // because a customer may sit under several keys (channel) and times do not add up.
         var overall = request.Breakdown == BreakdownKind.None
@@ -71,6 +75,37 @@ public sealed class FunnelQueries(ArchiveClient clickHouse)
         }
 
         return funnels;
+    }
+
+    /// <summary>
+    /// The plain all-topics overview (dialogue order, no channel, breakdown or segment) from the newest snapshot of
+    /// the dialogue history (<see cref="DialogueSummary"/>), regrouping only the customers changed since; null when
+    /// that does not apply, when there is no snapshot or too much changed, or when the snapshot went away meanwhile
+    /// (an erasure drops them): the caller then groups every dialogue.
+    /// </summary>
+    private async Task<Dictionary<(string Topic, string Key), (long[] Counts, (double? Median, double? P90)[] Times)>?> OverviewFromSnapshotAsync(
+        int stageCount, string? topic, FunnelRequest request, string? customersSql, CancellationToken cancellationToken)
+    {
+        if (topic is not null || customersSql is not null || request.Order != FunnelOrder.Dialogue || request.Channel is not null || request.Breakdown != BreakdownKind.None)
+        {
+            return null;
+        }
+
+        try
+        {
+            if (await DialogueSummary.LatestAsync(clickHouse, cancellationToken) is not { } snapshot
+                || await DialogueSummary.ChangesAsync(clickHouse, snapshot, SnapshotInsertMargin, cancellationToken) is not { } changes)
+            {
+                return null;
+            }
+
+            return await QueryAsync(FunnelSql.BuildOverview(clickHouse.Database, stageCount, request, snapshot, changes), stageCount, cancellationToken);
+        }
+        catch (ArchiveException e) when (!e.IsTransient)
+        {
+            // Most likely the snapshot was dropped between finding it and reading it; grouping everything still answers.
+            return null;
+        }
     }
 
     /// <summary>Counts and step times per (topic, breakdown key).</summary>

@@ -260,6 +260,54 @@ public sealed class FunnelTests(ClickHouseFixture clickHouse, RedisFixture redis
         Assert.Equal(7, (await ReadAsync(queries, "")).Stages[0].Customers);
     }
 
+    /// <summary>
+    /// The all-topics overview read from a snapshot of the dialogue history, with the customers changed since
+    /// regrouped (a new customer, a deeper stage, a visitor linked to a customer of the snapshot), equals grouping
+    /// every dialogue; and an erasure drops the snapshots.
+    /// </summary>
+    [Fact]
+    public async Task TheOverviewFromASnapshotAndWhatChangedSinceEqualsGroupingEveryDialogue()
+    {
+        var archive = await WriteFixedArchiveAsync();
+        await archive.WriteAsync([Envelope("anon-b", 3, Day.AddHours(5), Channel.Web)]);
+        var queries = new FunnelQueries(archive.Client) { SnapshotInsertMargin = TimeSpan.Zero };
+        // Rows are stamped with the server's second: the ones written in an earlier second are the snapshot's own.
+        await Task.Delay(1100);
+        var snapshot = await DialogueSummary.BuildAsync(archive.Client, CancellationToken.None);
+        // The visitor anon-b, not linked yet, is a customer of its own (at stage 3).
+        Assert.Equal([7L, 6, 4, 1], (await ReadAllAsync(queries, "")).Single(f => f.Topic == Topic).Stages.Select(s => s.Customers));
+        Assert.Empty((await DialogueSummary.ChangesAsync(archive.Client, snapshot, TimeSpan.Zero, CancellationToken.None))!.Regrouped);
+
+        await archive.WriteAsync([Envelope("g", 1, Day.AddDays(2), Channel.Web), Envelope("c", 2, Day.AddHours(1), Channel.Web)], [("anon-b", "b")]);
+
+        var changes = await DialogueSummary.ChangesAsync(archive.Client, snapshot, TimeSpan.Zero, CancellationToken.None);
+        Assert.Equal(["b", "c", "g"], changes!.Regrouped.Order());
+        string[] cases = ["", "window=7d", "from=2026-11-02"];
+        var fromSnapshot = new List<IReadOnlyList<Funnel>>();
+        foreach (var query in cases)
+        {
+            fromSnapshot.Add(await ReadAllAsync(queries, query));
+        }
+
+        // g enters; anon-b is b now (who reached stage 3 through it), so one customer fewer at every step it had reached.
+        Assert.Equal([7L, 5, 4, 1], fromSnapshot[0].Single(f => f.Topic == Topic).Stages.Select(s => s.Customers));
+
+        await DialogueSummary.DropAllAsync(archive.Client, CancellationToken.None);
+        Assert.Null(await DialogueSummary.LatestAsync(archive.Client, CancellationToken.None));
+        for (var i = 0; i < cases.Length; i++)
+        {
+            Assert.Equivalent(await ReadAllAsync(queries, cases[i]), fromSnapshot[i], strict: true);
+        }
+    }
+
+    private async Task<IReadOnlyList<Funnel>> ReadAllAsync(FunnelQueries queries, string query)
+    {
+        var errors = new List<string>();
+        var defaults = (query.Contains("from=", StringComparison.Ordinal) ? "" : "from=2026-10-31&") + "to=2026-11-30&";
+        var request = FunnelRequest.Parse(Query(defaults + query), Day, errors) ?? throw new InvalidOperationException(string.Join("; ", errors));
+        return await queries.ReadAsync(_matcher.Catalog, null, request, null, CancellationToken.None);
+    }
+
     private static EventEnvelope Identify(string id, string traits, DateTimeOffset at) => new()
     {
         Type = EventType.Identify, UserId = id, MessageId = Guid.NewGuid().ToString(), Timestamp = at, ReceivedAt = at, Channel = Channel.Web,
