@@ -221,7 +221,7 @@ public static class FunnelSql
 
         return byChannel
             ? $"SELECT topic, customer_key, channel, finalizeAggregation(first_at) AS f FROM {db}.{ArchiveSchema.DialogueChannelStages} WHERE {string.Join(" AND ", filters)}"
-            : $"SELECT topic, customer_key, finalizeAggregation(first_channel) AS channel, finalizeAggregation(first_at) AS f FROM {db}.{ArchiveSchema.DialogueStages} WHERE {string.Join(" AND ", filters)}";
+            : $"SELECT topic, customer_key, {(request.Breakdown == BreakdownKind.FirstChannel ? "finalizeAggregation(first_channel)" : "''")} AS channel, finalizeAggregation(first_at) AS f FROM {db}.{ArchiveSchema.DialogueStages} WHERE {string.Join(" AND ", filters)}";
     }
 
     /// <summary>Strict order: every interaction in the range, from the raw events.</summary>
@@ -253,10 +253,13 @@ public static class FunnelSql
             """;
     }
 
-    /// <summary>Each linked id with the customer it belongs to.</summary>
+    /// <summary>
+    /// Each linked id with the customer it belongs to, for an ANY LEFT JOIN: a link archived twice (re-delivered) is two
+    /// rows until its table merges, and the join takes one of them, so no GROUP BY is needed (it was a fifth of a funnel's time).
+    /// </summary>
     public static string LinksSql(string db) =>
         // ClickHouse aliases are query-wide: the owner is renamed in a subquery before linked_id takes the name customer_key.
-        $"SELECT linked_id AS customer_key, any(link_owner) AS owner FROM (SELECT linked_id, customer_key AS link_owner FROM {db}.{ArchiveSchema.IdentityLinks}) GROUP BY linked_id";
+        $"SELECT linked_id AS customer_key, link_owner AS owner FROM (SELECT linked_id, customer_key AS link_owner FROM {db}.{ArchiveSchema.IdentityLinks})";
 
     /// <summary>Each customer's latest value of an identify trait (after identity resolution), from the compact traits.</summary>
     private static string TraitSql(string db, string trait) =>
