@@ -19,8 +19,8 @@ namespace Ecrm.Common.Archive;
 /// </remarks>
 public static class DialogueSummary
 {
-    /// <summary>Above this many changed customers the overview groups everything instead (their ids would make too long a query).</summary>
-    public const int MaxChangedCustomers = 100_000;
+    /// <summary>Above this many changed customers the overview groups everything instead: regrouping them would cost about as much.</summary>
+    public const int MaxChangedCustomers = 500_000;
 
     /// <summary>
     /// Rows written this long before a snapshot was taken still count as changed: an insert may finish (and become
@@ -30,12 +30,27 @@ public static class DialogueSummary
 
     private const string Prefix = "dialogue_summary_";
     private const string LinksSuffix = "_links";
+    private const string ChangesPrefix = "dialogue_changes_";
 
     /// <summary>A complete snapshot: its table, the links table it was built with, and when it was taken (unix s, the server's clock).</summary>
     public sealed record Snapshot(string Table, string LinksTable, long TakenAt);
 
-    /// <summary>The customers changed since a snapshot: every id to leave out of it, and the customers to regroup.</summary>
-    public sealed record Changes(IReadOnlyCollection<string> LeftOut, IReadOnlyCollection<string> Regrouped);
+    /// <summary>
+    /// The customers changed since a snapshot, held for one overview query in a small table on the server queried
+    /// (rows of <c>id</c>, <c>customer</c>: every id changed, with the customer it belongs to now); drop it with DisposeAsync.
+    /// A table rather than literal lists, because ClickHouse parses tens of thousands of literals slower than it reads a table.
+    /// </summary>
+    public sealed class Changes(ArchiveClient archive, string table, long customers) : IAsyncDisposable
+    {
+        /// <summary>The table, as statements name it.</summary>
+        public string Table { get; } = table;
+
+        /// <summary>How many customers are grouped again.</summary>
+        public long Customers { get; } = customers;
+
+        public async ValueTask DisposeAsync() =>
+            await archive.ExecuteAsync("drop summary changes", $"DROP TABLE IF EXISTS {Table}", CancellationToken.None);
+    }
 
     /// <summary>Takes a new snapshot, then drops all but the two newest (a reader may still be using the one before).</summary>
     public static async Task<Snapshot> BuildAsync(ArchiveClient archive, CancellationToken cancellationToken)
@@ -68,7 +83,7 @@ public static class DialogueSummary
     public static async Task DropAllAsync(ArchiveClient archive, CancellationToken cancellationToken)
     {
         var names = await archive.QueryAsync("summary tables",
-            $"SELECT name FROM system.tables WHERE database = {ArchiveSql.Quote(archive.Database)} AND (startsWith(name, '{Prefix}') OR startsWith(name, 'building_{Prefix}')) FORMAT TSV",
+            $"SELECT name FROM system.tables WHERE database = {ArchiveSql.Quote(archive.Database)} AND (startsWith(name, '{Prefix}') OR startsWith(name, 'building_{Prefix}') OR startsWith(name, '{ChangesPrefix}')) FORMAT TSV",
             cancellationToken);
         foreach (var table in names.Split('\n', StringSplitOptions.RemoveEmptyEntries))
         {
@@ -86,35 +101,38 @@ public static class DialogueSummary
         var db = archive.Database;
         var since = snapshot.TakenAt - (long)insertMargin.TotalSeconds;
         var links = FunnelSql.LinksSql(db);
-        var body = await archive.QueryAsync("summary changes",
-            $"""
-            SELECT DISTINCT id, if(owner = '', id, owner) AS customer
-            FROM (
-                SELECT customer_key AS id FROM {db}.{ArchiveSchema.DialogueStages} WHERE finalizeAggregation(inserted_at) >= toDateTime({ArchiveSql.Number(since)})
-                UNION ALL
-                SELECT arrayJoin([linked, link_owner]) AS id
-                FROM (SELECT customer_key AS linked, owner AS link_owner FROM ({links}))
-                WHERE (linked, link_owner) NOT IN (SELECT customer_key, owner FROM {db}.{snapshot.LinksTable})
-            )
-            ANY LEFT JOIN (SELECT customer_key AS id, owner FROM ({links})) USING id
-            FORMAT TabSeparatedRaw
-            """, cancellationToken);
-        var leftOut = new HashSet<string>(StringComparer.Ordinal);
-        var regrouped = new HashSet<string>(StringComparer.Ordinal);
-        foreach (var line in body.Split('\n', StringSplitOptions.RemoveEmptyEntries))
+        var table = $"{db}.{ChangesPrefix}{Convert.ToHexStringLower(RandomNumberGenerator.GetBytes(8))}";
+        await archive.ExecuteAsync("summary changes table", $"CREATE TABLE {table} (id String, customer String) ENGINE = Memory", cancellationToken);
+        var changes = new Changes(archive, table, 0);
+        try
         {
-            var tab = line.IndexOf('\t', StringComparison.Ordinal);
-            var (id, customer) = (line[..tab], line[(tab + 1)..]);
-            leftOut.Add(id);
-            leftOut.Add(customer);
-            regrouped.Add(customer);
-            if (regrouped.Count > MaxChangedCustomers)
+            await archive.ExecuteAsync("summary changes",
+                $"""
+                INSERT INTO {table}
+                SELECT DISTINCT id, if(owner = '', id, owner) AS customer
+                FROM (
+                    SELECT customer_key AS id FROM {db}.{ArchiveSchema.DialogueStages} WHERE finalizeAggregation(inserted_at) >= toDateTime({ArchiveSql.Number(since)})
+                    UNION ALL
+                    SELECT arrayJoin([linked, link_owner]) AS id
+                    FROM (SELECT customer_key AS linked, owner AS link_owner FROM ({links}))
+                    WHERE (linked, link_owner) NOT IN (SELECT customer_key, owner FROM {db}.{snapshot.LinksTable})
+                )
+                ANY LEFT JOIN (SELECT customer_key AS id, owner FROM ({links})) USING id
+                """, cancellationToken);
+            var customers = await archive.QueryNumberAsync("summary changed customers", $"SELECT uniqExact(customer) FROM {table} FORMAT TSV", cancellationToken);
+            if (customers <= MaxChangedCustomers)
             {
-                return null;
+                return new Changes(archive, table, customers);
             }
         }
+        catch
+        {
+            await changes.DisposeAsync();
+            throw;
+        }
 
-        return new Changes(leftOut, regrouped);
+        await changes.DisposeAsync();
+        return null;
     }
 
     /// <summary>Complete snapshots, newest first.</summary>

@@ -127,22 +127,15 @@ public static class FunnelSql
         var to = request.To.ToUnixTimeSeconds();
         var perRow = new StringBuilder();
         var perKey = StepColumns(perRow, stageCount, request, k => k == 1 ? "f[1]" : $"if(f[{k}] > 0 AND f[{k}] < {to}, f[{k}], 0)", _ => null);
-        var rows = new StringBuilder($"SELECT topic, f FROM {db}.{snapshot.Table} WHERE f[1] < {to}");
-        if (changes.LeftOut.Count > 0)
-        {
-            rows.Append(CultureInfo.InvariantCulture, $" AND customer NOT IN ({ArchiveSql.QuoteAll(changes.LeftOut)})");
-        }
-
-        if (changes.Regrouped.Count > 0)
-        {
-            var customers = ArchiveSql.QuoteAll(changes.Regrouped);
-            rows.Append(CultureInfo.InvariantCulture,
-                $"""
-
-                UNION ALL
-                SELECT topic, f FROM ({ResolvedDialoguesSql(db, $"customer_key IN ({customers}) OR customer_key IN (SELECT customer_key FROM ({LinksSql(db)}) WHERE owner IN ({customers}))")})
-                """);
-        }
+        // GLOBAL IN: on a cluster the dialogue rows are read on every shard, and the changes table is on the server queried only.
+        var changed = $"SELECT customer FROM {changes.Table}";
+        var rows =
+            $"""
+            SELECT topic, f FROM {db}.{snapshot.Table}
+            WHERE f[1] < {to} AND customer NOT IN (SELECT id FROM {changes.Table}) AND customer NOT IN ({changed})
+            UNION ALL
+            SELECT topic, f FROM ({ResolvedDialoguesSql(db, $"customer_key GLOBAL IN ({changed}) OR customer_key GLOBAL IN (SELECT customer_key FROM ({LinksSql(db)}) WHERE owner IN ({changed}))")})
+            """;
 
         return
             $"""

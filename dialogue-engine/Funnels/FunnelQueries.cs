@@ -93,13 +93,13 @@ public sealed class FunnelQueries(ArchiveClient clickHouse)
 
         try
         {
-            if (await DialogueSummary.LatestAsync(clickHouse, cancellationToken) is not { } snapshot
-                || await DialogueSummary.ChangesAsync(clickHouse, snapshot, SnapshotInsertMargin, cancellationToken) is not { } changes)
+            if (await DialogueSummary.LatestAsync(clickHouse, cancellationToken) is not { } snapshot)
             {
                 return null;
             }
 
-            return await QueryAsync(FunnelSql.BuildOverview(clickHouse.Database, stageCount, request, snapshot, changes), stageCount, cancellationToken);
+            await using var changes = await DialogueSummary.ChangesAsync(clickHouse, snapshot, SnapshotInsertMargin, cancellationToken);
+            return changes is null ? null : await QueryAsync(FunnelSql.BuildOverview(clickHouse.Database, stageCount, request, snapshot, changes), stageCount, cancellationToken);
         }
         catch (ArchiveException e) when (!e.IsTransient)
         {
