@@ -21,18 +21,7 @@ public sealed class ArchiveClient : IDisposable
 
     // The driver asks for RowBinaryWithNamesAndTypes by default, which 18.16 lacks; a statement with no
     // FORMAT of its own (DDL, INSERT … SELECT) must fall back to one every release knows.
-    // max_query_size and max_ast_elements: the overview names up to DialogueSummary.MaxChangedCustomers ids (three times)
-    // as literals, since 18.16 takes no parameters; the defaults (256 KiB of text, 50,000 syntax elements) hold about 15,000.
-    private static readonly QueryOptions Plain = new()
-    {
-        CustomSettings = new Dictionary<string, object>
-        {
-            ["default_format"] = "TabSeparated",
-            ["max_query_size"] = 32 * 1024 * 1024,
-            ["max_ast_elements"] = 2_000_000,
-            ["max_expanded_ast_elements"] = 2_000_000,
-        },
-    };
+    private static readonly QueryOptions Plain = new() { CustomSettings = new Dictionary<string, object> { ["default_format"] = "TabSeparated" } };
     private readonly ClickHouseClient _driver;
     private readonly ClickHouseOptions _options;
     private readonly ArchiveDiagnostics _diagnostics;

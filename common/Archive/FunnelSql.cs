@@ -129,13 +129,14 @@ public static class FunnelSql
         var perKey = StepColumns(perRow, stageCount, request, k => k == 1 ? "f[1]" : $"if(f[{k}] > 0 AND f[{k}] < {to}, f[{k}], 0)", _ => null);
         // GLOBAL IN: on a cluster the dialogue rows are read on every shard, and the changes table is on the server queried only.
         var changed = $"SELECT customer FROM {changes.Table}";
-        var rows =
-            $"""
-            SELECT topic, f FROM {db}.{snapshot.Table}
-            WHERE f[1] < {to} AND customer NOT IN (SELECT id FROM {changes.Table}) AND customer NOT IN ({changed})
-            UNION ALL
-            SELECT topic, f FROM ({ResolvedDialoguesSql(db, $"customer_key GLOBAL IN ({changed}) OR customer_key GLOBAL IN (SELECT customer_key FROM ({LinksSql(db)}) WHERE owner IN ({changed}))")})
-            """;
+        var rows = changes.Customers == 0
+            ? $"SELECT topic, f FROM {db}.{snapshot.Table} WHERE f[1] < {to}"
+            : $"""
+              SELECT topic, f FROM {db}.{snapshot.Table}
+              WHERE f[1] < {to} AND customer NOT IN (SELECT id FROM {changes.Table}) AND customer NOT IN ({changed})
+              UNION ALL
+              SELECT topic, f FROM ({ResolvedDialoguesSql(db, $"customer_key GLOBAL IN ({changed}) OR customer_key GLOBAL IN (SELECT customer_key FROM ({LinksSql(db)}) WHERE owner IN ({changed}))")})
+              """;
 
         return
             $"""
