@@ -70,7 +70,9 @@ set ytics nomirror
 plot '$ECRM_RESULTS/funnel.csv' every ::1 using (\$2*0.5):0:(\$2*0.5):(0.3):yticlabels(1) with boxxyerror notitle
 GNUPLOT
 
-median() { awk -F'"' -v q="$1" 'index($2, q) == 1 { split($3, f, ","); print f[2] }' "${2:-$ECRM_RESULTS/funnel.csv}" | head -1; }
+median() { awk -F'"' -v q="$1" 'index($2, q) == 1 { split($3, f, ","); print f[2] }' "$ECRM_RESULTS/funnel.csv" | head -1; }
+# exact_median NAME FILE: the median of the query of exactly that name (one name may begin another's).
+exact_median() { awk -F'"' -v q="$1" '$2 == q { split($3, f, ","); print f[2] }' "$2"; }
 SCAN=$(median "reference: SELECT count()")
 SECTION="$ECRM_RESULTS/funnel-section.md"
 {
@@ -125,7 +127,7 @@ SECTION="$ECRM_RESULTS/funnel-section.md"
   echo "| taking the overview's snapshot (background, every \`Engine:OverviewSnapshotMinutes\`) | $(ecrm_bench_json "$J" snapshotSeconds) s | $(ecrm_bench_json "$JS" snapshotSeconds) s | $(awk -v a="$(ecrm_bench_json "$JS" snapshotSeconds)" -v b="$(ecrm_bench_json "$J" snapshotSeconds)" 'BEGIN { printf "%.2f×", a / b }') |"
   tail -n +2 "$ECRM_RESULTS/funnel.csv" | while IFS= read -r line; do
     what="${line%\"*}"; what="${what#\"}"; ms="${line##*\",}"; ms="${ms%%,*}"
-    scaled="$(median "$what" "$ECRM_RESULTS/funnel-scaled/funnel.csv")"
+    scaled="$(exact_median "$what" "$ECRM_RESULTS/funnel-scaled/funnel.csv")"
     echo "| $what | $ms ms | $scaled ms | $(awk -v a="$scaled" -v b="$ms" 'BEGIN { if (b > 0) printf "%.2f×", a / b }') |"
   done
   echo
