@@ -70,6 +70,8 @@ public sealed partial class ArchiveDiagnostics
         115, // UNKNOWN_SETTING
         117, // INCORRECT_DATA
         128, // TOO_LARGE_ARRAY_SIZE
+        167, // TOO_DEEP_AST
+        168, // TOO_BIG_AST
         170, // BAD_GET
         179, // MULTIPLE_EXPRESSIONS_FOR_ALIAS
         184, // ILLEGAL_AGGREGATION
