@@ -27,8 +27,6 @@ public static class ArchiveSchema
     internal const string CustomerActivity = "customer_activity";
     internal const string Orders = "orders";
     internal const string CustomerTraits = "customer_traits";
-    internal const string DialogueStagesView = "dialogue_stages_mv";
-    internal const string DialogueChannelStagesView = "dialogue_channel_stages_mv";
 
     private sealed record Table(string Name, (string Name, string Type)[] Columns, string Engine, string ShardKey = CustomerShard);
 
@@ -110,7 +108,7 @@ public static class ArchiveSchema
 
     private static readonly CompactView[] CompactViews =
     [
-        new(DialogueStagesView, DialogueStages, events =>
+        new("dialogue_stages_mv", DialogueStages, events =>
             $"""
             SELECT topic, customer_key, minForEachState({StageTimes}) AS first_at, maxForEachState({StageTimes}) AS last_at,
                    argMinState(channel, toUInt32(timestamp)) AS first_channel, maxState(now()) AS inserted_at
@@ -118,7 +116,7 @@ public static class ArchiveSchema
             ARRAY JOIN topics AS topic, stages AS stage
             GROUP BY topic, customer_key
             """),
-        new(DialogueChannelStagesView, DialogueChannelStages, events =>
+        new("dialogue_channel_stages_mv", DialogueChannelStages, events =>
             $"""
             SELECT topic, customer_key, channel, minForEachState({StageTimes}) AS first_at
             FROM {events}

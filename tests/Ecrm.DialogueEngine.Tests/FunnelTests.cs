@@ -242,12 +242,7 @@ public sealed class FunnelTests(ClickHouseFixture clickHouse, RedisFixture redis
             before.Add(await ReadAsync(queries, query));
         }
 
-        var db = archive.Client.Database;
-        foreach (var table in new[] { ArchiveSchema.DialogueStagesView, ArchiveSchema.DialogueChannelStagesView, ArchiveSchema.DialogueStages, ArchiveSchema.DialogueChannelStages })
-        {
-            await archive.Client.ExecuteAsync("drop", $"DROP TABLE {db}.{table}", CancellationToken.None);
-        }
-
+        await ArchiveSchema.DropCompactTablesAsync(archive.Client, CancellationToken.None);
         await ArchiveSchema.EnsureAsync(archive.Client, CancellationToken.None);
 
         Assert.Equal([6L, 5, 3, 1], before[0].Stages.Select(s => s.Customers));
