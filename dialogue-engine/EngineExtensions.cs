@@ -9,6 +9,8 @@ using Ecrm.DialogueEngine.Funnels;
 using Ecrm.DialogueEngine.Pipeline;
 using Ecrm.DialogueEngine.Segments;
 using Ecrm.DialogueEngine.Triggers;
+using Microsoft.Extensions.Options;
+using StackExchange.Redis;
 
 namespace Ecrm.DialogueEngine;
 
@@ -19,14 +21,18 @@ public static class EngineExtensions
         builder.AddKeyAuthentication();
         builder.Services.AddPrometheusMetrics();
         builder.AddKafkaReadiness();
-        builder.AddRedis();
+        // Fail fast while Redis is away: a fold queued in the client's backlog would run on a restarted Redis
+        // before FoldWatermarks could check what it lost.
+        builder.AddRedis(failFast: true);
         builder.AddClickHouse();
         builder.Services.AddOptions<EngineOptions>().BindConfiguration(EngineOptions.Section).ValidateDataAnnotations().ValidateOnStart();
         builder.Services.AddProblemDetails();
         builder.Services.AddSingleton(TimeProvider.System);
         builder.Services.AddSingleton<VersionedDocuments>();
         builder.Services.AddSingleton<DialogueReader>();
+        builder.Services.AddSingleton(services => new DialogueStore(services.GetRequiredService<IConnectionMultiplexer>(), services.GetRequiredService<IOptions<EngineOptions>>().Value.RecentIds));
         builder.Services.AddSingleton<DialogueFolder>();
+        builder.Services.AddSingleton<FoldWatermarks>();
         builder.Services.AddSingleton<TransitionPublisher>();
         builder.Services.AddSingleton<IdentityLinker>();
         builder.Services.AddSingleton<BatchFolder>();

@@ -17,9 +17,20 @@ public sealed record EngineOptions
     [Range(1, 10_000)]
     public int BatchWindowMs { get; init; } = 10;
 
-    /// <summary>How long a message id is remembered, so a re-sent or re-delivered event folds once.</summary>
-    [Range(1, 365)]
-    public int DedupeWindowDays { get; init; } = 7;
+    /// <summary>
+    /// How long a customer's latest message ids are remembered, so that an event re-sent with a new Kafka
+    /// offset (a client's retry, the collector's spool after a Kafka outage) folds once. Re-delivery by Kafka
+    /// needs no window: each customer keeps the offsets applied. See <see cref="Ecrm.Common.Storage.DialogueStore"/>.
+    /// </summary>
+    [Range(1, 10_080)]
+    public int RecentMessageIdMinutes { get; init; } = 60;
+
+    /// <summary>The most message ids remembered per customer within <see cref="RecentMessageIdMinutes"/>: the bound on dedupe memory.</summary>
+    [Range(1, 10_000)]
+    public int RecentMessageIdLimit { get; init; } = 100;
+
+    /// <summary>The customers' dedupe policy for re-sent events.</summary>
+    public Ecrm.Common.Storage.RecentIdPolicy RecentIds => new(TimeSpan.FromMinutes(RecentMessageIdMinutes), RecentMessageIdLimit);
 
     /// <summary>The most rows the archive writes to ClickHouse in one insert.</summary>
     [Range(1, 1_000_000)]

@@ -2,9 +2,9 @@ using System.Text;
 using System.Text.Json;
 using BenchmarkDotNet.Attributes;
 using Ecrm.Common.Archive;
+using Ecrm.Common.Catalog;
 using Ecrm.Common.Events;
 using Ecrm.DialogueEngine.Archive;
-using Ecrm.DialogueEngine.Catalog;
 using Ecrm.Recommender.Models;
 
 namespace Ecrm.Benchmarks;

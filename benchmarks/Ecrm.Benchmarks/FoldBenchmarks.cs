@@ -1,11 +1,11 @@
 using BenchmarkDotNet.Attributes;
 using Ecrm.Common.Catalog;
 using Ecrm.Common.Events;
+using Ecrm.Common.Storage;
 using Ecrm.DialogueEngine;
 using Ecrm.DialogueEngine.Catalog;
 using Ecrm.DialogueEngine.Folding;
 using Ecrm.Testing;
-using Microsoft.Extensions.Options;
 using StackExchange.Redis;
 
 namespace Ecrm.Benchmarks;
@@ -36,7 +36,7 @@ public class FoldBenchmarks
 
         var catalog = TopicCatalog.Parse(File.ReadAllBytes(RepoPaths.Combine("dev", "demo", "topic-catalog.json"))).Catalog!;
         _matcher = new TopicMatcher(catalog.WithVersion(1));
-        _folder = new DialogueFolder(_redis, Options.Create(new EngineOptions()));
+        _folder = new DialogueFolder(new DialogueStore(_redis, new EngineOptions().RecentIds), TimeProvider.System);
         _event = new EventEnvelope
         {
             Type = EventType.Page,
@@ -56,17 +56,17 @@ public class FoldBenchmarks
             FoldNewEvent();
         }
 
-        // The repeated event's marker exists: it is a re-delivery.
+        // The repeated event was folded: it comes again as a Kafka re-delivery (same partition and offset).
         _event.MessageId = "repeated";
         _event.AnonymousId = "bench-repeated";
-        _folder.FoldAsync(_event, _matches, _matcher).GetAwaiter().GetResult();
+        _folder.FoldAsync([new FoldItem(_event, 0, 0)], _matcher).GetAwaiter().GetResult();
     }
 
     /// <summary>The reference: one Redis round trip over the same connection.</summary>
     [Benchmark(Baseline = true)]
     public TimeSpan PingReference() => _redis.GetDatabase().Ping();
 
-    /// <summary>A new event of an existing dialogue: the whole script, marker written.</summary>
+    /// <summary>A new event of an existing dialogue: the whole script, the customer's dedupe state updated.</summary>
     [Benchmark]
     public int FoldNewEvent()
     {
@@ -74,16 +74,16 @@ public class FoldBenchmarks
         _event.MessageId = n.ToString(System.Globalization.CultureInfo.InvariantCulture);
         _event.AnonymousId = CustomerOf(n);
         _event.Timestamp = DateTimeOffset.UnixEpoch.AddSeconds(1_790_000_000 + n);
-        return _folder.FoldAsync(_event, _matches, _matcher).GetAwaiter().GetResult().Transitions.Count;
+        return _folder.FoldAsync([new FoldItem(_event, 0, n)], _matcher).GetAwaiter().GetResult()[0].Transitions.Count;
     }
 
-    /// <summary>A re-delivered event: the script finds its marker and returns at once.</summary>
+    /// <summary>A re-delivered event: the script finds its offset applied and returns at once.</summary>
     [Benchmark]
-    public bool FoldRepeatedEvent()
+    public int FoldRepeatedEvent()
     {
         _event.MessageId = "repeated";
         _event.AnonymousId = "bench-repeated";
-        return _folder.FoldAsync(_event, _matches, _matcher).GetAwaiter().GetResult().AlreadyPublished;
+        return _folder.FoldAsync([new FoldItem(_event, 0, 0)], _matcher).GetAwaiter().GetResult()[0].Transitions.Count;
     }
 
     [GlobalCleanup]

@@ -6,7 +6,6 @@ using Ecrm.Common.Storage;
 using Ecrm.DialogueEngine;
 using Ecrm.DialogueEngine.Catalog;
 using Ecrm.DialogueEngine.Folding;
-using Microsoft.Extensions.Options;
 using StackExchange.Redis;
 
 namespace Ecrm.LoadDriver;
@@ -20,54 +19,65 @@ internal static class FoldRun
     public static async Task<int> RunAsync(CommandLine options, TopicCatalog catalog, List<EventEnvelope>[] journeys)
     {
         var matcher = new TopicMatcher(catalog.WithVersion(1));
-        var work = new List<(EventEnvelope Item, List<TopicStage> Matches)>();
         var receivedAt = DateTimeOffset.UtcNow;
-        foreach (var item in journeys.SelectMany(j => j))
+        // Each journey is one customer's, on one partition as the collector keys it, with increasing offsets.
+        const int Partitions = 12;
+        var nextOffset = new long[Partitions];
+        var work = new List<List<FoldItem>>(journeys.Length);
+        foreach (var journey in journeys)
         {
-            item.Timestamp = item.OriginalTimestamp;
-            item.ReceivedAt = receivedAt;
-            var matches = new List<TopicStage>();
-            matcher.Match(item, matches);
-            work.Add((item, matches));
+            var partition = (int)((uint)journey[0].CustomerKey!.GetHashCode(StringComparison.Ordinal) % Partitions);
+            var items = new List<FoldItem>(journey.Count);
+            foreach (var item in journey)
+            {
+                item.Timestamp = item.OriginalTimestamp;
+                item.ReceivedAt = receivedAt;
+                items.Add(new FoldItem(item, partition, nextOffset[partition]++));
+            }
+
+            work.Add(items);
         }
 
         using var redis = RedisConnection.Connect(options.Redis);
-        var folder = new DialogueFolder(redis, Options.Create(new EngineOptions()));
+        var folder = new DialogueFolder(new DialogueStore(redis, new EngineOptions().RecentIds), TimeProvider.System);
         var memoryBefore = await UsedMemoryAsync(redis);
-        Console.WriteLine($"{work.Count} events of {journeys.Length} customers; {options.Concurrency} folds in flight");
+        var events = work.Sum(j => j.Count);
+        Console.WriteLine($"{events} events of {journeys.Length} customers; {options.Concurrency} customers' folds in flight, one script call per event");
 
         using var inFlight = new SemaphoreSlim(options.Concurrency);
         var done = 0;
         var clock = Stopwatch.StartNew();
         using var reporter = new Timer(_ => Console.WriteLine($"t={clock.Elapsed.TotalSeconds,5:F1}s  {Volatile.Read(ref done),9} folded"), null, 1000, 1000);
         var tasks = new List<Task>(work.Count);
-        foreach (var (item, matches) in work)
+        foreach (var journey in work)
         {
             await inFlight.WaitAsync();
-            tasks.Add(FoldOneAsync(folder, item, matches, matcher, inFlight, () => Interlocked.Increment(ref done)));
+            tasks.Add(FoldJourneyAsync(folder, journey, matcher, inFlight, () => Interlocked.Increment(ref done)));
         }
 
         await Task.WhenAll(tasks);
         var seconds = clock.Elapsed.TotalSeconds;
         var memoryAfter = await UsedMemoryAsync(redis);
         var bytesPerDialogue = await DialogueHashMemoryAsync(redis, journeys.Length);
-        Console.WriteLine("counting dialogues and removing the dedupe markers, to weigh the dialogue state alone");
-        var (dialogues, markers) = await CountDialoguesAndDropMarkersAsync(redis);
-        var memoryWithoutMarkers = await UsedMemoryAsync(redis);
+        Console.WriteLine("counting dialogues and removing the dedupe state, to weigh the dialogue state alone");
+        var (dialogues, dedupeKeys) = await CountDialoguesAndDropDedupeStateAsync(redis);
+        var memoryWithoutDedupe = await UsedMemoryAsync(redis);
 
         var summary = new Dictionary<string, object>
         {
-            ["events"] = work.Count,
+            ["events"] = events,
             ["seconds"] = Math.Round(seconds, 2),
-            ["foldedEventsPerSecond"] = Math.Round(work.Count / seconds),
+            ["foldedEventsPerSecond"] = Math.Round(events / seconds),
             ["dialogues"] = dialogues,
-            ["dedupeMarkers"] = markers,
+            ["customers"] = journeys.Length,
+            ["dedupeKeys"] = dedupeKeys,
             ["bytesPerDialogueHash"] = bytesPerDialogue,
             ["usedMemoryDeltaBytes"] = memoryAfter - memoryBefore,
             // Everything a customer keeps (dialogue hashes, topic indexes, owners, traits, histories)
-            // per dialogue, once the 7-day dedupe markers have gone.
-            ["stateBytesPerDialogue"] = dialogues == 0 ? 0 : (memoryWithoutMarkers - memoryBefore) / dialogues,
-            ["markerBytesPerEvent"] = work.Count == 0 ? 0 : (memoryAfter - memoryWithoutMarkers) / work.Count,
+            // per dialogue, without the dedupe state (applied offsets, recent message ids).
+            ["stateBytesPerDialogue"] = dialogues == 0 ? 0 : (memoryWithoutDedupe - memoryBefore) / dialogues,
+            ["dedupeBytesPerCustomer"] = journeys.Length == 0 ? 0 : (memoryAfter - memoryWithoutDedupe) / journeys.Length,
+            ["eventsPerCustomer"] = journeys.Length == 0 ? 0 : Math.Round((double)events / journeys.Length, 2),
         };
         Directory.CreateDirectory(options.Output);
         await File.WriteAllTextAsync(Path.Combine(options.Output, "fold.json"), JsonSerializer.Serialize(summary, LoadDriverJsonContext.Default.DictionaryStringObject));
@@ -75,12 +85,16 @@ internal static class FoldRun
         return 0;
     }
 
-    private static async Task FoldOneAsync(DialogueFolder folder, EventEnvelope item, List<TopicStage> matches, TopicMatcher matcher, SemaphoreSlim inFlight, Action onDone)
+    /// <summary>One customer's events, one script call each, in order (a customer's events are folded in order, as on its partition).</summary>
+    private static async Task FoldJourneyAsync(DialogueFolder folder, List<FoldItem> journey, TopicMatcher matcher, SemaphoreSlim inFlight, Action onDone)
     {
         try
         {
-            await folder.FoldAsync(item, matches, matcher);
-            onDone();
+            foreach (var item in journey)
+            {
+                await folder.FoldAsync([item], matcher);
+                onDone();
+            }
         }
         finally
         {
@@ -114,11 +128,11 @@ internal static class FoldRun
         return count == 0 ? 0 : bytes / count;
     }
 
-    /// <summary>Counts the dialogue hashes and deletes the dedupe markers, in one SCAN of the keyspace (of every primary, on a cluster).</summary>
-    private static async Task<(long Dialogues, long Markers)> CountDialoguesAndDropMarkersAsync(ConnectionMultiplexer redis)
+    /// <summary>Counts the dialogue hashes and deletes the dedupe state, in one SCAN of the keyspace (of every primary, on a cluster).</summary>
+    private static async Task<(long Dialogues, long DedupeKeys)> CountDialoguesAndDropDedupeStateAsync(ConnectionMultiplexer redis)
     {
         var database = redis.GetDatabase();
-        long dialogues = 0, markers = 0;
+        long dialogues = 0, dedupe = 0;
         await foreach (var key in redis.KeysOnEveryPrimaryAsync(RedisKeys.AllCustomersPattern, pageSize: 10_000))
         {
             var name = key.ToString();
@@ -126,15 +140,15 @@ internal static class FoldRun
             {
                 dialogues++;
             }
-            else if (name.Contains(":msg:", StringComparison.Ordinal))
+            else if (name.EndsWith(":recent", StringComparison.Ordinal) || name.EndsWith(":fold", StringComparison.Ordinal))
             {
-                markers++;
+                dedupe++;
                 database.KeyDelete(key, CommandFlags.FireAndForget);
             }
         }
 
         // The deletes were sent without waiting; a round trip after them means they are done.
         await database.PingAsync();
-        return (dialogues, markers);
+        return (dialogues, dedupe);
     }
 }

@@ -55,10 +55,6 @@ public sealed record CollectorOptions
     /// <summary>Drop events from known bots and crawlers (they are flagged either way).</summary>
     public bool DropBots { get; init; }
 
-    /// <summary>Where rejected items go, with the reason, so nothing refused is lost.</summary>
-    [Required]
-    public string DeadLetterTopic { get; init; } = "ecrm.events.dlq";
-
     /// <summary>Where the collector serves the browser tracker: a neutral, first-party path.</summary>
     [Required, RegularExpression("^/[A-Za-z0-9._/-]+$")]
     public string TrackerScriptPath { get; init; } = "/assets/e.js";

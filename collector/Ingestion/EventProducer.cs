@@ -24,7 +24,7 @@ public sealed partial class EventProducer : IHostedService, IDisposable
     public EventProducer(IOptions<KafkaOptions> kafka, IOptions<CollectorOptions> collector, ILogger<EventProducer> logger)
     {
         _topic = kafka.Value.EventsTopic;
-        _deadLetterTopic = collector.Value.DeadLetterTopic;
+        _deadLetterTopic = kafka.Value.DeadLetterTopic;
         _logger = logger;
         _producer = KafkaClientFactory.CreateDurableProducer(kafka.Value, logger, config =>
         {

@@ -134,7 +134,7 @@ public sealed class IngestionPipeline(
             }
 
             rejected.Add(new RejectedItem(index, reason!) { TooLarge = tooLarge });
-            messages.Add(new(producer.DeadLetterTopic, item?.CustomerKey ?? "", DeadLetter(sourceName, index, reason!, receivedAt, raw ?? (item is null ? "null" : JsonSerializer.Serialize(item, EcrmJsonContext.Default.EventEnvelope)))));
+            messages.Add(new(producer.DeadLetterTopic, item?.CustomerKey ?? "", DeadLetter.Encode(sourceName, reason!, receivedAt, raw ?? (item is null ? "null" : JsonSerializer.Serialize(item, EcrmJsonContext.Default.EventEnvelope)), index)));
         }
 
         AppendOutcome appended;
@@ -161,24 +161,6 @@ public sealed class IngestionPipeline(
         return new IngestOutcome(accepted, rejected, droppedBots);
     }
 
-
-    private static byte[] DeadLetter(string source, int index, string reason, DateTimeOffset receivedAt, string raw)
-    {
-        using var buffer = new MemoryStream();
-        using (var writer = new Utf8JsonWriter(buffer))
-        {
-            writer.WriteStartObject();
-            writer.WriteString("source", source);
-            writer.WriteNumber("index", index);
-            writer.WriteString("reason", reason);
-            writer.WriteString("receivedAt", receivedAt);
-            // The item as it came, so it can be fixed and replayed.
-            writer.WriteString("item", raw);
-            writer.WriteEndObject();
-        }
-
-        return buffer.ToArray();
-    }
 
     private readonly record struct Candidate(EventEnvelope? Item, string? Raw, string? Reason);
 }

@@ -2,6 +2,9 @@ using System.Text.Json;
 
 namespace Ecrm.Common.Catalog;
 
+/// <summary>A topic an event is about and the stage it shows.</summary>
+public readonly record struct TopicStage(string Topic, int Stage);
+
 /// <summary>
 /// The ordered stages every channel shares. Stage numbers are 1-based positions; 0 means "no stage yet".
 /// The last stage is conversion.

@@ -23,6 +23,13 @@ public sealed record KafkaOptions
     [Required]
     public string ArchiveConsumerGroup { get; init; } = "ecrm-archive";
 
+    /// <summary>
+    /// Where events Ecrm could not take go, with the reason, so nothing refused is lost: items the collector
+    /// rejects, and events the engine's fold cannot apply (<see cref="Ecrm.Common.Events.DeadLetter"/>).
+    /// </summary>
+    [Required, RegularExpression("^[A-Za-z0-9._-]{1,249}$")]
+    public string DeadLetterTopic { get; init; } = "ecrm.events.dlq";
+
     /// <summary>Where the engine publishes every stage change, for the recommender and trigger consumers.</summary>
     [Required, RegularExpression("^[A-Za-z0-9._-]{1,249}$")]
     public string TransitionsTopic { get; init; } = "ecrm.dialogue.transitions";

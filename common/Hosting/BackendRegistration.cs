@@ -31,11 +31,11 @@ public static class BackendRegistration
         return builder;
     }
 
-    public static IHostApplicationBuilder AddRedis(this IHostApplicationBuilder builder)
+    public static IHostApplicationBuilder AddRedis(this IHostApplicationBuilder builder, bool failFast = false)
     {
         builder.Services.AddOptions<RedisOptions>().BindConfiguration(RedisOptions.Section).ValidateDataAnnotations().ValidateOnStart();
         builder.Services.AddSingleton<IConnectionMultiplexer>(services =>
-            RedisConnection.Connect(services.GetRequiredService<IOptions<RedisOptions>>().Value.Configuration));
+            RedisConnection.Connect(services.GetRequiredService<IOptions<RedisOptions>>().Value.Configuration, failFast));
         builder.Services.AddHealthChecks().AddCheck<RedisHealthCheck>("redis", tags: [Readiness.Tag]);
         return builder;
     }

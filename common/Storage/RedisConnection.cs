@@ -5,9 +5,18 @@ namespace Ecrm.Common.Storage;
 /// <summary>The one way Ecrm connects to Redis (services, tests and benchmarks alike).</summary>
 public static class RedisConnection
 {
-    public static ConnectionMultiplexer Connect(string configuration)
+    /// <summary>
+    /// With <paramref name="failFast"/>, a command issued while the connection is down fails at once instead of
+    /// waiting in the client's backlog to be sent after it reconnects.
+    /// </summary>
+    public static ConnectionMultiplexer Connect(string configuration, bool failFast = false)
     {
         var options = ConfigurationOptions.Parse(configuration);
+        if (failFast)
+        {
+            options.BacklogPolicy = BacklogPolicy.FailFast;
+        }
+
         // Start even when Redis is down; readiness reports it and the client reconnects by itself.
         options.AbortOnConnectFail = false;
         var connection = ConnectionMultiplexer.Connect(options);

@@ -13,10 +13,10 @@ namespace Ecrm.Common.Storage;
 /// </summary>
 public static class RedisKeys
 {
-    /// <summary>A hash per (customer, topic) dialogue; its fields are in <see cref="DialogueFields"/>.</summary>
     /// <summary>A SCAN pattern for every per-customer key (and nothing else, such as the catalogs).</summary>
     public const string AllCustomersPattern = "ecrm:{c:*";
 
+    /// <summary>A hash per (customer, topic) dialogue; its fields are in <see cref="DialogueFields"/>.</summary>
     public static RedisKey Dialogue(string customer, string topic) => DialoguePrefix(customer) + topic;
 
     /// <summary>The customer's dialogue keys without the topic, for scripts that build them in the same slot.</summary>
@@ -26,10 +26,14 @@ public static class RedisKeys
     public static RedisKey CustomerTopics(string customer) => $"ecrm:{{c:{Tag(customer)}}}:topics";
 
     /// <summary>
-    /// Marks a message as folded ("F" + its transitions) and then archived ("A"), for exactly-once
-    /// folding of re-delivered and re-sent events within the dedupe window.
+    /// The customer's fold state, a hash: the last Kafka offset applied per partition, the stage changes
+    /// of folded events not yet published, and the ids merged in (<see cref="FoldStateFields"/>). With
+    /// <see cref="RecentMessages"/>, what makes a re-delivered or re-sent event change nothing.
     /// </summary>
-    public static RedisKey Message(string customer, string messageId) => $"ecrm:{{c:{Tag(customer)}}}:msg:{messageId}";
+    public static RedisKey FoldState(string customer) => $"ecrm:{{c:{Tag(customer)}}}:fold";
+
+    /// <summary>The customer's most recent message ids (a sorted set scored by when they were folded), for re-sent events.</summary>
+    public static RedisKey RecentMessages(string customer) => $"ecrm:{{c:{Tag(customer)}}}:recent";
 
     /// <summary>
     /// Set once an id (an anonymous id, or an aliased one) belongs to another customer: the fold
@@ -37,10 +41,6 @@ public static class RedisKeys
     /// </summary>
     public static RedisKey Owner(string id) => $"ecrm:{{c:{Tag(id)}}}:owner";
 
-    /// <summary>Marks that an id's dialogues were merged into this customer, so a repeated merge adds nothing.</summary>
-    public static RedisKey Merged(string customer, string mergedId) => $"ecrm:{{c:{Tag(customer)}}}:merged:{Tag(mergedId)}";
-
-    /// <summary>The customer's profile traits (from identify), one field per trait, values as JSON.</summary>
     /// <summary>A dialogue's finished episodes, oldest first, each a JSON object of its fields.</summary>
     public static RedisKey DialogueHistory(string customer, string topic) => DialogueHistoryPrefix(customer) + topic;
 
@@ -52,6 +52,7 @@ public static class RedisKeys
     /// </summary>
     public static RedisKey Served(string customer, long period) => $"ecrm:{{c:{Tag(customer)}}}:served:{period}";
 
+    /// <summary>The customer's profile traits (from identify), one field per trait, values as JSON.</summary>
     public static RedisKey Traits(string customer) => $"ecrm:{{c:{Tag(customer)}}}:traits";
 
     /// <summary>The ids linked to this customer (anonymous visitors, aliases).</summary>
@@ -81,6 +82,12 @@ public static class RedisKeys
     public static RedisKey Erasures => "{ecrm:erasures}";
 
     public static RedisKey ErasureQueue => "{ecrm:erasures}:queue";
+
+    /// <summary>
+    /// The last offset the folding group applied per partition (field "topic:partition"), written after each
+    /// batch's folds. A Redis that restarts with a lower one lost folds it had acknowledged (see FoldWatermarks).
+    /// </summary>
+    public static RedisKey FoldWatermarks(string group) => $"{{ecrm:fold}}:applied:{group}";
 
     public static RedisKey CatalogSequence(string catalog) => $"{{ecrm:{catalog}}}:seq";
 
@@ -116,11 +123,34 @@ public static class DialogueFields
     /// <summary>The interest score as of the last interaction; readers decay it to the present.</summary>
     public const string Score = "score";
 
-    public static string StageReachedAt(int stage) => $"s{stage}:at";
+    /// <summary>Per-stage fields are named prefix, stage number, suffix: "s3:at" is when stage 3 was first reached, "s3:ch" through which channel.</summary>
+    public const string StagePrefix = "s";
 
-    public static string StageReachedVia(int stage) => $"s{stage}:ch";
+    public const string ReachedAtSuffix = ":at";
 
-    public static string InteractionCount(string channel) => $"n:{channel}";
+    public const string ReachedViaSuffix = ":ch";
+
+    /// <summary>Interactions per channel are counted in "n:" + the channel.</summary>
+    public const string CountPrefix = "n:";
+
+    public static string StageReachedAt(int stage) => StagePrefix + stage + ReachedAtSuffix;
+
+    public static string StageReachedVia(int stage) => StagePrefix + stage + ReachedViaSuffix;
+
+    public static string InteractionCount(string channel) => CountPrefix + channel;
+}
+
+/// <summary>Field names of a customer's fold state (<see cref="RedisKeys.FoldState"/>).</summary>
+public static class FoldStateFields
+{
+    /// <summary>"p:" + partition: the last offset of that partition of the events topic applied to this customer.</summary>
+    public const string PositionPrefix = "p:";
+
+    /// <summary>"pend:" + message id: the stage changes its fold made, until they are published.</summary>
+    public const string PendingPrefix = "pend:";
+
+    /// <summary>"merged:" + id: the id's dialogues were merged into this customer, so a repeated merge adds nothing.</summary>
+    public const string MergedPrefix = "merged:";
 }
 
 public static class DialogueStatus

@@ -1,6 +1,6 @@
 using Ecrm.Common.Archive;
+using Ecrm.Common.Catalog;
 using Ecrm.Common.Events;
-using Ecrm.DialogueEngine.Catalog;
 
 namespace Ecrm.DialogueEngine.Archive;
 

@@ -2,6 +2,7 @@ using System.Diagnostics.Metrics;
 using System.Text.Json;
 using Confluent.Kafka;
 using Ecrm.Common.Archive;
+using Ecrm.Common.Catalog;
 using Ecrm.Common.Events;
 using Ecrm.Common.Hosting;
 using Ecrm.DialogueEngine.Catalog;

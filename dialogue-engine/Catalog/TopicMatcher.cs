@@ -4,9 +4,6 @@ using Ecrm.Common.Events;
 
 namespace Ecrm.DialogueEngine.Catalog;
 
-/// <summary>A topic an event is about and the stage it shows.</summary>
-public readonly record struct TopicStage(string Topic, int Stage);
-
 /// <summary>
 /// Maps an event to the topics and stages it shows. Rules are indexed by their most selective
 /// literal (event name, email campaign, app screen, page path or path prefix), so matching an event

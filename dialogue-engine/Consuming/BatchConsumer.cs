@@ -26,6 +26,10 @@ public abstract partial class BatchConsumer(
 
     /// <summary>Batches being processed, oldest first; touched only on the consume thread (the loop and the rebalance handlers run there).</summary>
     private readonly Queue<(Task Work, List<ConsumeResult<string, byte[]>> Batch)> _inFlight = new();
+
+    /// <summary>Each batch in flight's turn at the work that must apply in batch order (<see cref="WaitForTurnAsync"/>).</summary>
+    private readonly ConcurrentDictionary<IReadOnlyList<ConsumeResult<string, byte[]>>, BatchTurn> _turns = new(ReferenceEqualityComparer.Instance);
+    private BatchTurn? _lastTurn;
     private readonly Stack<List<ConsumeResult<string, byte[]>>> _freeBatches = new();
     private readonly Counter<long> _consumeErrors = meters.Create(MeterName).CreateCounter<long>("ecrm.consumer.consume_errors", description: "non-fatal errors Consume reported (a topic missing, a broker refusing a fetch); the consumer carries on");
     private readonly Counter<long> _failures = meters.Create(MeterName).CreateCounter<long>("ecrm.consumer.batch_failures", description: "batches that failed and were retried (a store or broker away)");
@@ -54,6 +58,30 @@ public abstract partial class BatchConsumer(
     /// more where processing repeats and reorders harmlessly, such as the archive's replacing inserts.
     /// </summary>
     protected virtual int BatchesInFlight => 1;
+
+    /// <summary>
+    /// Waits until every earlier batch has ended its turn (<see cref="EndTurn"/>): with more than one batch in
+    /// flight, the part of the work that must apply in batch order (folding) runs one batch after another,
+    /// while the rest (publishing, marking) of one batch overlaps the next one's turn.
+    /// </summary>
+    protected Task WaitForTurnAsync(IReadOnlyList<ConsumeResult<string, byte[]>> batch, CancellationToken cancellationToken) =>
+        _turns[batch].Previous.WaitAsync(cancellationToken);
+
+    /// <summary>Lets the next batch take its turn; a repeat (a retried batch) changes nothing.</summary>
+    protected void EndTurn(IReadOnlyList<ConsumeResult<string, byte[]>> batch) => _turns[batch].Done.TrySetResult();
+
+    /// <summary>
+    /// Called on the consume thread when partitions are assigned, with the offsets the group committed for
+    /// them (<see cref="Offset.Unset"/> when none): a subclass may check its store against them.
+    /// </summary>
+    protected virtual void OnAssigned(IReadOnlyList<TopicPartitionOffset> committed)
+    {
+    }
+
+    /// <summary>Called on the consume thread when partitions go to another member (after the batches in flight are drained).</summary>
+    protected virtual void OnRevoked(IEnumerable<TopicPartition> partitions)
+    {
+    }
 
     /// <summary>Lets a subclass tune its consumer (for example a shorter fetch wait for latency).</summary>
     protected virtual void Configure(ConsumerConfig config)
@@ -102,11 +130,21 @@ public abstract partial class BatchConsumer(
 
                 // With room for more than one batch, the work leaves this thread at once: the next batch is
                 // read and encoded while this one is written (for the archive, about a fifth more rows a second).
+                var turn = new BatchTurn(_lastTurn?.Done.Task ?? Task.CompletedTask);
+                _turns[batch] = turn;
+                _lastTurn = turn;
                 var work = BatchesInFlight > 1
                     ? Task.Run(() => WithRetryAsync("batch", batch.Count, token => ProcessAsync(batch, token), stoppingToken), CancellationToken.None)
                     : WithRetryAsync("batch", batch.Count, token => ProcessAsync(batch, token), stoppingToken);
                 _inFlight.Enqueue((work, batch));
-                CompleteFinishedBatches(consumer, waitForRoom: true);
+                try
+                {
+                    CompleteFinishedBatches(consumer, waitForRoom: true);
+                }
+                catch (RewindException rewind)
+                {
+                    Rewind(consumer, rewind);
+                }
             }
         }
         catch (OperationCanceledException) when (stoppingToken.IsCancellationRequested)
@@ -131,7 +169,9 @@ public abstract partial class BatchConsumer(
         while (_inFlight.TryPeek(out var oldest) && (oldest.Work.IsCompleted || (waitForRoom && _inFlight.Count >= BatchesInFlight)))
         {
             _inFlight.Dequeue();
-            // A batch retries until it succeeds; it ends otherwise only when the host stops (an OperationCanceledException here).
+            _turns.TryRemove(oldest.Batch, out _);
+            // A batch retries until it succeeds; it ends otherwise only when the host stops (an OperationCanceledException
+            // here) or its store asks to go back (a RewindException).
             oldest.Work.GetAwaiter().GetResult();
             foreach (var result in oldest.Batch)
             {
@@ -157,15 +197,91 @@ public abstract partial class BatchConsumer(
             {
                 oldest.Work.GetAwaiter().GetResult();
             }
-            catch (OperationCanceledException)
+            catch (Exception e) when (e is OperationCanceledException or RewindException)
             {
-                // Stopping: this batch and the later ones are re-delivered to the next owner.
+                // Stopping, or the store lost work: this batch and the later ones are re-delivered to the next
+                // owner of the partitions, which checks the store again when they are assigned.
+                foreach (var turn in _turns.Values)
+                {
+                    turn.Done.TrySetCanceled();
+                }
+
                 _inFlight.Clear();
+                _turns.Clear();
+                _lastTurn = null;
                 return;
             }
 
             CompleteFinishedBatches(consumer, waitForRoom: false);
         }
+    }
+
+    /// <summary>
+    /// The store lost work it had acknowledged (see <see cref="RewindException"/>): the batches in flight are
+    /// dropped unstored, their turns end, and each partition is read again from the earlier of where the store
+    /// says it lost work and where the dropped batches began. The lower offsets are stored at once, so a crash
+    /// before they are redone does not skip them.
+    /// </summary>
+    private void Rewind(IConsumer<string, byte[]> consumer, RewindException rewind)
+    {
+        var from = new Dictionary<TopicPartition, long>(rewind.NextOffsets);
+        foreach (var turn in _turns.Values)
+        {
+            turn.Done.TrySetException(rewind);
+        }
+
+        foreach (var (work, batch) in _inFlight)
+        {
+            try
+            {
+                work.GetAwaiter().GetResult();
+            }
+            catch (Exception e) when (e is RewindException or OperationCanceledException)
+            {
+                // Dropped: its messages are read again below.
+            }
+
+            foreach (var result in batch)
+            {
+                if (!from.TryGetValue(result.TopicPartition, out var offset) || result.Offset.Value < offset)
+                {
+                    from[result.TopicPartition] = result.Offset.Value;
+                }
+            }
+
+            batch.Clear();
+            _freeBatches.Push(batch);
+        }
+
+        _inFlight.Clear();
+        _turns.Clear();
+        _lastTurn = null;
+        var assigned = consumer.Assignment;
+        var positions = from.Where(p => assigned.Contains(p.Key)).Select(p => new TopicPartitionOffset(p.Key, p.Value)).ToList();
+        foreach (var position in positions)
+        {
+            consumer.Seek(position);
+        }
+
+        try
+        {
+            foreach (var position in positions)
+            {
+                consumer.StoreOffset(position);
+            }
+
+            consumer.Commit(positions);
+        }
+        catch (KafkaException e)
+        {
+            // Not committed: the next owner starts from the older commit, which is at or after these offsets
+            // only when nothing was lost there. The store's own check runs again on assignment.
+            var partition = positions[0].TopicPartition;
+            LogStoreOffsetFailed(GroupId, partition, e.Error.Reason);
+        }
+
+        var described = string.Join(", ", positions.Select(p => $"{p.Partition.Value}@{p.Offset.Value}"));
+        LogRewound(GroupId, described, rewind.Message);
     }
 
     private IConsumer<string, byte[]> CreateConsumer()
@@ -188,15 +304,29 @@ public abstract partial class BatchConsumer(
         })
         // A partition handed to another member is its lag to report now, not this member's. Batches in
         // flight finish first, so that their offsets are committed with the revocation.
+        .SetPartitionsAssignedHandler((assigned, partitions) =>
+        {
+            try
+            {
+                OnAssigned(assigned.Committed(partitions, TimeSpan.FromSeconds(10)));
+            }
+            catch (KafkaException e)
+            {
+                LogKafkaError(GroupId, $"committed offsets of the assigned partitions unknown: {e.Error.Reason}", false);
+                OnAssigned([.. partitions.Select(p => new TopicPartitionOffset(p, Offset.Unset))]);
+            }
+        })
         .SetPartitionsRevokedHandler((revoked, partitions) =>
         {
             DrainInFlight(revoked);
             ForgetLag(partitions);
+            OnRevoked(partitions.Select(p => p.TopicPartition));
         })
         .SetPartitionsLostHandler((lost, partitions) =>
         {
             DrainInFlight(lost);
             ForgetLag(partitions);
+            OnRevoked(partitions.Select(p => p.TopicPartition));
         })
         .Build();
         consumer.Subscribe(Topics);
@@ -334,6 +464,26 @@ public abstract partial class BatchConsumer(
     [LoggerMessage(Level = LogLevel.Warning, Message = "{Group}: Consume reported {Code}: {Reason}; {Read} messages read before it are processed, and consuming goes on")]
     private partial void LogConsumeError(string group, ErrorCode code, string reason, int read);
 
+    [LoggerMessage(Level = LogLevel.Warning, Message = "{Group}: reading again from {Positions}: {Reason}")]
+    private partial void LogRewound(string group, string positions, string reason);
+
     [LoggerMessage(Level = LogLevel.Information, Message = "{Group}: offset for {Partition} not stored: {Reason}")]
     private partial void LogStoreOffsetFailed(string group, TopicPartition partition, string reason);
+}
+
+/// <summary>One batch's turn at the in-order part of the work: it may start once <see cref="Previous"/> is done.</summary>
+internal sealed class BatchTurn(Task previous)
+{
+    public Task Previous { get; } = previous;
+
+    public TaskCompletionSource Done { get; } = new(TaskCreationOptions.RunContinuationsAsynchronously);
+}
+
+/// <summary>
+/// Thrown by a batch when its store lost work it had acknowledged (a Redis restarted without its last
+/// writes): the consumer reads each partition again from <see cref="NextOffsets"/>.
+/// </summary>
+public sealed class RewindException(IReadOnlyDictionary<TopicPartition, long> nextOffsets, string reason) : Exception(reason)
+{
+    public IReadOnlyDictionary<TopicPartition, long> NextOffsets { get; } = nextOffsets;
 }

@@ -1,55 +1,75 @@
 using Ecrm.Common.Events;
 using Ecrm.Common.Hosting;
+using Ecrm.Common.Storage;
 using Ecrm.DialogueEngine.Catalog;
 using Microsoft.Extensions.Options;
 
 namespace Ecrm.DialogueEngine.Folding;
 
-/// <summary>What folding a batch did: the changes to announce and the events whose changes they are.</summary>
-public sealed record BatchFoldResult(List<DialogueChange> Changes, IReadOnlyList<(string Customer, EventEnvelope Item)> Fresh);
+/// <summary>
+/// What folding a batch did: the changes to announce; per customer, the events whose unpublished changes
+/// to forget once announced; and the events that could not be folded, with why, by index in the batch.
+/// </summary>
+public sealed record BatchFoldResult(List<DialogueChange> Changes, Dictionary<string, List<string>> Announced, List<(int Index, string Reason)> Dead);
 
 /// <summary>
 /// Folds a batch of events into dialogues and merges the identities its identify and alias events
 /// link: the one path shared by the live consumer and the replay from the archive, so that both
 /// build the same state.
 /// </summary>
-public sealed partial class BatchFolder(DialogueFolder folder, IdentityLinker identities, IOptions<AuthOptions> auth, ILogger<BatchFolder> logger)
+public sealed partial class BatchFolder(DialogueFolder folder, DialogueStore store, IdentityLinker identities, IOptions<AuthOptions> auth, ILogger<BatchFolder> logger)
 {
     private readonly HashSet<string> _protectedTraits = IdentityVerification.ProtectedTraits(auth.Value);
 
-    public async Task<BatchFoldResult> FoldAsync(IReadOnlyList<EventEnvelope> items, TopicMatcher matcher)
+    /// <summary>Folds events that came without a Kafka position (a replay from the archive): their message ids dedupe them.</summary>
+    public Task<BatchFoldResult> FoldAsync(IReadOnlyList<EventEnvelope> items, TopicMatcher matcher) =>
+        FoldAsync([.. items.Select(item => new FoldItem(item, -1, -1))], matcher);
+
+    public async Task<BatchFoldResult> FoldAsync(IReadOnlyList<FoldItem> batch, TopicMatcher matcher)
     {
+        var items = new EventEnvelope[batch.Count];
+        for (var i = 0; i < batch.Count; i++)
+        {
+            items[i] = batch[i].Event;
+        }
+
         // Read before this batch's folds mark its own user ids: a browser that signs up (identify with a
         // new user id) must not find the customer "known" because of its own events in the same batch.
         var knownBefore = await identities.KnownCustomersAsync(UnverifiedIdentityTargets(items));
-        var folds = new Task<FoldOutcome>[items.Count];
-        for (var i = 0; i < items.Count; i++)
-        {
-            var matches = new List<TopicStage>(2);
-            matcher.Match(items[i], matches);
-            // Fired without awaiting one by one: the multiplexer pipelines them, in order per customer.
-            folds[i] = folder.FoldAsync(items[i], matches, matcher);
-        }
-
-        await Task.WhenAll(folds);
+        var outcomes = await folder.FoldAsync(batch, matcher);
         var changes = await LinkIdentitiesAsync(items, matcher, knownBefore);
-        var fresh = new List<(string, EventEnvelope)>(items.Count);
-        for (var i = 0; i < items.Count; i++)
+        var announced = new Dictionary<string, List<string>>(StringComparer.Ordinal);
+        var dead = new List<(int, string)>();
+        for (var i = 0; i < items.Length; i++)
         {
-            var outcome = folds[i].Result;
-            if (!outcome.AlreadyPublished)
+            var outcome = outcomes[i];
+            if (outcome.DeadReason is { } reason)
             {
-                fresh.Add((outcome.Customer, items[i]));
-                changes.AddRange(outcome.Transitions.Select(t => ToChange(items[i], t)));
+                dead.Add((i, reason));
+            }
+
+            if (outcome.Transitions is { Count: > 0 } transitions)
+            {
+                foreach (var transition in transitions)
+                {
+                    changes.Add(ToChange(items[i], transition));
+                }
+
+                if (!announced.TryGetValue(outcome.Customer, out var ids))
+                {
+                    announced[outcome.Customer] = ids = [];
+                }
+
+                ids.Add(items[i].MessageId!);
             }
         }
 
-        return new BatchFoldResult(changes, fresh);
+        return new BatchFoldResult(changes, announced, dead);
     }
 
-    /// <summary>Records that the batch's changes are announced, so a re-delivered event is dropped outright.</summary>
+    /// <summary>Forgets the batch's unpublished changes once they are announced, so a re-delivered event is dropped outright.</summary>
     public Task MarkPublishedAsync(BatchFoldResult result) =>
-        Task.WhenAll(result.Fresh.Select(f => folder.MarkPublishedAsync(f.Customer, f.Item)));
+        Task.WhenAll(result.Announced.Select(entry => store.MarkPublishedAsync(entry.Key, entry.Value)));
 
     /// <summary>
     /// identify links the anonymous id to the user, alias links the earlier id to the new one; each
@@ -59,9 +79,9 @@ public sealed partial class BatchFolder(DialogueFolder folder, IdentityLinker id
     /// (<see cref="IdentityLanes"/>): items sharing an id stay in batch order in one lane, and lanes,
     /// which touch disjoint keys, run side by side. One after another they took half of a batch's time.
     /// </summary>
-    private async Task<List<DialogueChange>> LinkIdentitiesAsync(IReadOnlyList<EventEnvelope> items, TopicMatcher matcher, HashSet<string> knownBefore)
+    private async Task<List<DialogueChange>> LinkIdentitiesAsync(EventEnvelope[] items, TopicMatcher matcher, HashSet<string> knownBefore)
     {
-        var changesOfItem = new List<DialogueChange>?[items.Count];
+        var changesOfItem = new List<DialogueChange>?[items.Length];
         await Task.WhenAll(IdentityLanes.Of(items).Select(async lane =>
         {
             foreach (var index in lane)
@@ -83,7 +103,7 @@ public sealed partial class BatchFolder(DialogueFolder folder, IdentityLinker id
     }
 
     /// <summary>The ids whose known-ness decides what an unverified item's identity work may do.</summary>
-    private static List<string> UnverifiedIdentityTargets(IReadOnlyList<EventEnvelope> items)
+    private static List<string> UnverifiedIdentityTargets(EventEnvelope[] items)
     {
         var ids = new List<string>();
         foreach (var item in items)

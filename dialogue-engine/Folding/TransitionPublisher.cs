@@ -8,17 +8,20 @@ using Microsoft.Extensions.Options;
 namespace Ecrm.DialogueEngine.Folding;
 
 /// <summary>
-/// Publishes stage changes and identity links to the transitions topic, keyed by customer. A batch
-/// re-delivered after a crash publishes them again: consumers dedupe on (messageId, topic, kind).
+/// Publishes stage changes and identity links to the transitions topic, keyed by customer, and the events
+/// a fold could not apply to the dead-letter topic. A batch re-delivered after a crash publishes them
+/// again: consumers dedupe on (messageId, topic, kind).
 /// </summary>
 public sealed class TransitionPublisher : IDisposable
 {
     private readonly IProducer<string, byte[]> _producer;
     private readonly string _topic;
+    private readonly string _deadLetterTopic;
 
     public TransitionPublisher(IOptions<KafkaOptions> options, ILogger<TransitionPublisher> logger)
     {
         _topic = options.Value.TransitionsTopic;
+        _deadLetterTopic = options.Value.DeadLetterTopic;
         _producer = KafkaClientFactory.CreateDurableProducer(options.Value, logger, config =>
         {
             config.LingerMs = 5;
@@ -29,13 +32,13 @@ public sealed class TransitionPublisher : IDisposable
         });
     }
 
-    /// <summary>Completes when Kafka acknowledged every change; throws otherwise, and the batch is retried.</summary>
-    public Task PublishAsync(IEnumerable<DialogueChange> changes, CancellationToken cancellationToken) =>
+    /// <summary>Completes when Kafka acknowledged every change and dead letter; throws otherwise, and the batch is retried.</summary>
+    public Task PublishAsync(IEnumerable<DialogueChange> changes, IEnumerable<Message<string, byte[]>> deadLetters, CancellationToken cancellationToken) =>
         Task.WhenAll(changes.Select(change => _producer.ProduceAsync(_topic, new Message<string, byte[]>
         {
             Key = change.Customer,
             Value = JsonSerializer.SerializeToUtf8Bytes(change, EcrmJsonContext.Default.DialogueChange),
-        }, cancellationToken)));
+        }, cancellationToken)).Concat(deadLetters.Select(deadLetter => _producer.ProduceAsync(_deadLetterTopic, deadLetter, cancellationToken))));
 
     public void Dispose()
     {

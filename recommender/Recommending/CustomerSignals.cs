@@ -34,8 +34,6 @@ public sealed class CustomerSignalReader(IConnectionMultiplexer redis, IOptions<
     /// <summary>How many of the customer's most recent dialogues are read.</summary>
     private const int DialogueLimit = 50;
 
-    /// <summary>Alias hops followed, as <see cref="DialogueReader.ResolveAsync"/> does.</summary>
-    private const int MaxOwnerHops = 4;
 
     private static readonly IReadOnlyDictionary<string, int> NothingServed = new Dictionary<string, int>(StringComparer.Ordinal);
 
@@ -56,12 +54,12 @@ public sealed class CustomerSignalReader(IConnectionMultiplexer redis, IOptions<
         for (var hop = 0; ; hop++)
         {
             var batch = database.CreateBatch();
-            var state = SignalScripts.ReadCustomer.EvaluateAsync(batch, new
+            var state = DialogueStore.ReadSignalsScript.EvaluateAsync(batch, new
             {
                 refuseKnown = anonymousOnly && hop == 0 ? "1" : "0",
                 knownUser = RedisKeys.KnownUser(customer),
                 identities = RedisKeys.Identities(customer),
-                followOwner = hop < MaxOwnerHops ? "1" : "0",
+                followOwner = hop < DialogueStore.MaxOwnerHops ? "1" : "0",
                 owner = RedisKeys.Owner(customer),
                 traits = RedisKeys.Traits(customer),
                 readServed = readServed ? "1" : "0",

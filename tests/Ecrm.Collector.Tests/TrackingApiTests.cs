@@ -207,7 +207,7 @@ public sealed class TrackingApiTests : IClassFixture<KafkaFixture>, IDisposable
             builder
                 .UseSetting("Kafka:BootstrapServers", bootstrapServers)
                 .UseSetting("Kafka:EventsTopic", topic)
-                .UseSetting("Collector:DeadLetterTopic", topic + ".dlq")
+                .UseSetting("Kafka:DeadLetterTopic", topic + ".dlq")
                 .UseSetting("Collector:SpoolDirectory", Directory.CreateTempSubdirectory("ecrm-spool-").FullName)
                 .UseSetting("Collector:AckTimeoutSeconds", ackTimeoutSeconds.ToString())
                 .UseSetting("Auth:WriteKeys:0", WriteKey)

@@ -1,6 +1,7 @@
 using System.Text;
 using System.Text.Json;
 using Ecrm.Common.Archive;
+using Ecrm.Common.Catalog;
 using Ecrm.Common.Events;
 using Ecrm.DialogueEngine.Archive;
 using Ecrm.DialogueEngine.Catalog;

@@ -1,5 +1,6 @@
 using System.Text.Json;
 using Ecrm.Common.Archive;
+using Ecrm.Common.Catalog;
 using Ecrm.Common.Events;
 using Ecrm.DialogueEngine.Archive;
 using Ecrm.DialogueEngine.Catalog;

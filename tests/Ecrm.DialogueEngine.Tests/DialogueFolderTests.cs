@@ -3,7 +3,6 @@ using Ecrm.Common.Storage;
 using Ecrm.DialogueEngine.Catalog;
 using Ecrm.DialogueEngine.Folding;
 using Ecrm.Testing;
-using Microsoft.Extensions.Options;
 using Xunit;
 
 namespace Ecrm.DialogueEngine.Tests;
@@ -13,7 +12,8 @@ public sealed class DialogueFolderTests(RedisFixture redis) : IClassFixture<Redi
 {
     private static readonly DateTimeOffset Start = new(2026, 11, 1, 9, 0, 0, TimeSpan.Zero);
     private readonly TopicMatcher _matcher = new(CatalogSamples.Oled(version: 3));
-    private readonly DialogueFolder _folder = new(redis.Connection, Options.Create(new EngineOptions()));
+    private readonly DialogueStore _store = new(redis.Connection, new EngineOptions().RecentIds);
+    private readonly DialogueFolder _folder = new(new DialogueStore(redis.Connection, new EngineOptions().RecentIds), TimeProvider.System);
     private readonly DialogueReader _reader = new(redis.Connection);
     private readonly string _customer = $"c-{Guid.NewGuid():N}";
 
@@ -48,7 +48,7 @@ public sealed class DialogueFolderTests(RedisFixture redis) : IClassFixture<Redi
 
         var after = await redis.Connection.GetDatabase().HashGetAllAsync(RedisKeys.Dialogue(_customer, "tv-oled-55"));
         Assert.Equal(before.OrderBy(f => f.Name.ToString()), after.OrderBy(f => f.Name.ToString()));
-        Assert.False(again.AlreadyPublished);
+        // Not published yet: the repeat hands its stage change back, to be published again.
         Assert.Equal([new StageTransition(_customer, "tv-oled-55", 0, 2, 3)], again.Transitions);
     }
 
@@ -57,12 +57,12 @@ public sealed class DialogueFolderTests(RedisFixture redis) : IClassFixture<Redi
     {
         var item = Page("/tv/oled-55");
         await FoldAsync(item, Start);
-        await _folder.MarkPublishedAsync(_customer, item);
+        await _store.MarkPublishedAsync(_customer, [item.MessageId!]);
 
         var again = await FoldAsync(item, Start);
 
-        Assert.True(again.AlreadyPublished);
         Assert.Empty(again.Transitions);
+        Assert.Equal(1, Assert.Single(await _reader.ReadAsync(_customer)).InteractionsByChannel["web"]);
     }
 
     [Fact]
@@ -190,11 +190,9 @@ public sealed class DialogueFolderTests(RedisFixture redis) : IClassFixture<Redi
         var item = Page("/tv/oled-55");
         item.AnonymousId = tricky;
         item.MessageId = Guid.NewGuid().ToString();
-        var matches = new List<TopicStage>();
-        _matcher.Match(item, matches);
         item.Timestamp = Start;
 
-        await _folder.FoldAsync(item, matches, _matcher);
+        await _folder.FoldAsync([new FoldItem(item, 0, 1)], _matcher);
 
         Assert.Single(await _reader.ReadAsync(tricky));
         Assert.Empty(await _reader.ReadAsync(_customer));
@@ -206,9 +204,7 @@ public sealed class DialogueFolderTests(RedisFixture redis) : IClassFixture<Redi
         item.MessageId ??= Guid.NewGuid().ToString();
         item.Timestamp = at;
         item.Channel ??= Channel.Web;
-        var matches = new List<TopicStage>();
-        _matcher.Match(item, matches);
-        return await _folder.FoldAsync(item, matches, _matcher);
+        return (await _folder.FoldAsync([new FoldItem(item, -1, -1)], _matcher))[0];
     }
 
     private static EventEnvelope Order() => new()

@@ -1,9 +1,9 @@
 using System.Text.Json;
 using Ecrm.Common.Archive;
+using Ecrm.Common.Catalog;
 using Ecrm.Common.Events;
 using Ecrm.Common.Storage;
 using Ecrm.DialogueEngine.Catalog;
-using Ecrm.DialogueEngine.Folding;
 using Ecrm.DialogueEngine.Funnels;
 using Ecrm.Testing;
 using Microsoft.AspNetCore.Http;
@@ -170,8 +170,8 @@ public sealed class FunnelTests(ClickHouseFixture clickHouse, RedisFixture redis
 
         // The same events folded live (links first, as identify would), in arrival order.
         var options = Options.Create(new EngineOptions());
-        var folder = new DialogueFolder(redis.Connection, options);
-        var linker = new IdentityLinker(redis.Connection, options);
+        var folder = Folding.Folder(redis.Connection);
+        var linker = Folding.Linker(redis.Connection);
         var prefix = $"f{Guid.NewGuid():N}-"[..10];
         foreach (var (id, customer) in links)
         {
@@ -183,7 +183,7 @@ public sealed class FunnelTests(ClickHouseFixture clickHouse, RedisFixture redis
             var copy = Envelope(prefix + item.AnonymousId, 0, item.Timestamp!.Value, item.Channel!.Value, item);
             var matches = new List<TopicStage>();
             _matcher.Match(copy, matches);
-            await folder.FoldAsync(copy, matches, _matcher);
+            await folder.FoldOneAsync(copy, _matcher);
         }
 
         var reader = new DialogueReader(redis.Connection);

@@ -1,11 +1,9 @@
 using System.Text.Json;
 using Ecrm.Common.Events;
-using Ecrm.Common.Hosting;
 using Ecrm.Common.Storage;
 using Ecrm.DialogueEngine.Catalog;
 using Ecrm.DialogueEngine.Folding;
 using Ecrm.Testing;
-using Microsoft.Extensions.Logging.Abstractions;
 using Microsoft.Extensions.Options;
 using Xunit;
 
@@ -57,7 +55,7 @@ public sealed class IdentityLanesTests(RedisFixture redis) : IClassFixture<Redis
     {
         var run = Guid.NewGuid().ToString("N")[..8];
         var options = Options.Create(new EngineOptions());
-        var folder = new BatchFolder(new DialogueFolder(redis.Connection, options), new IdentityLinker(redis.Connection, options), Options.Create(new AuthOptions()), NullLogger<BatchFolder>.Instance);
+        var folder = Folding.Batch(redis.Connection);
         var matcher = new TopicMatcher(CatalogSamples.Oled(version: 5));
         var pages = Enumerable.Range(0, 42).Select(i => Page($"v{i}-{run}", "/tv/oled-55/specs")).ToList();
         var identifies = Enumerable.Range(0, 40).Select(i => Identify($"v{i}-{run}", $"user{i}-{run}"))

@@ -4,7 +4,6 @@ using Ecrm.Common.Storage;
 using Ecrm.DialogueEngine.Catalog;
 using Ecrm.DialogueEngine.Folding;
 using Ecrm.Testing;
-using Microsoft.Extensions.Options;
 using Xunit;
 
 namespace Ecrm.DialogueEngine.Tests;
@@ -14,8 +13,8 @@ public sealed class IdentityLinkerTests(RedisFixture redis) : IClassFixture<Redi
 {
     private static readonly DateTimeOffset Start = new(2026, 11, 1, 9, 0, 0, TimeSpan.Zero);
     private readonly TopicMatcher _matcher = new(CatalogSamples.Oled(version: 5));
-    private readonly DialogueFolder _folder = new(redis.Connection, Options.Create(new EngineOptions()));
-    private readonly IdentityLinker _linker = new(redis.Connection, Options.Create(new EngineOptions()));
+    private readonly DialogueFolder _folder = Folding.Folder(redis.Connection);
+    private readonly IdentityLinker _linker = Folding.Linker(redis.Connection);
     private readonly DialogueReader _reader = new(redis.Connection);
     private readonly string _anonymous = $"anon-{Guid.NewGuid():N}";
     private readonly string _user = $"user-{Guid.NewGuid():N}";
@@ -65,7 +64,7 @@ public sealed class IdentityLinkerTests(RedisFixture redis) : IClassFixture<Redi
         // The same message again, as after a crashed engine's partition moved to another instance.
         var matches = new List<TopicStage>();
         _matcher.Match(page, matches);
-        await _folder.FoldAsync(page, matches, _matcher);
+        await _folder.FoldOneAsync(page, _matcher);
 
         Assert.Equal(1, Assert.Single(await _reader.ReadAsync(_user)).InteractionsByChannel["web"]);
     }
@@ -161,7 +160,7 @@ public sealed class IdentityLinkerTests(RedisFixture redis) : IClassFixture<Redi
         item.Channel = channel;
         var matches = new List<TopicStage>();
         _matcher.Match(item, matches);
-        return await _folder.FoldAsync(item, matches, _matcher);
+        return await _folder.FoldOneAsync(item, _matcher);
     }
 
     private static EventEnvelope Page(string path) =>

@@ -5,8 +5,6 @@ using Ecrm.Common.Storage;
 using Ecrm.DialogueEngine.Catalog;
 using Ecrm.DialogueEngine.Folding;
 using Ecrm.Testing;
-using Microsoft.Extensions.Logging.Abstractions;
-using Microsoft.Extensions.Options;
 using Xunit;
 
 namespace Ecrm.DialogueEngine.Tests;
@@ -22,12 +20,7 @@ public sealed class UnverifiedIdentityTests(RedisFixture redis) : IClassFixture<
     private readonly string _run = Guid.NewGuid().ToString("N")[..8];
     private readonly TopicMatcher _matcher = new(CatalogSamples.Oled(version: 5));
 
-    private BatchFolder Folder()
-    {
-        var options = Options.Create(new EngineOptions());
-        return new BatchFolder(new DialogueFolder(redis.Connection, options), new IdentityLinker(redis.Connection, options),
-            Options.Create(new AuthOptions { ProtectedTraits = ["vipTier"] }), NullLogger<BatchFolder>.Instance);
-    }
+    private BatchFolder Folder() => Folding.Batch(redis.Connection, new AuthOptions { ProtectedTraits = ["vipTier"] });
 
     [Fact]
     public async Task AnUnsignedIdentifyNamingAKnownCustomerNeitherMergesNorRewritesTheirProtectedTraits()

@@ -35,7 +35,7 @@ public sealed class EcrmServices : IAsyncDisposable
             ["Kafka__TransitionsTopic"] = Topic + ".transitions",
             ["Kafka__ArchiveConsumerGroup"] = $"archive-{id}",
             ["Triggers__ConsumerGroup"] = $"triggers-{id}",
-            ["Collector__DeadLetterTopic"] = Topic + ".dlq",
+            ["Kafka__DeadLetterTopic"] = Topic + ".dlq",
             ["Collector__SpoolDirectory"] = Directory.CreateTempSubdirectory("ecrm-spool-").FullName,
             ["Redis__Configuration"] = RedisConfiguration,
             ["ClickHouse__Url"] = clickHouse.Url,

@@ -1,0 +1,200 @@
+-- Folds one customer's events of a batch into the customer's dialogues, in batch order, in one call.
+-- Parameters are named by DialogueStore.FoldParameters; field names come in as parameters too, so the
+-- layout is spelled once, in DialogueFields and DialogueStore.
+--
+-- Each event is an array: {messageId, partition, offset, time (unix ms), channel, namesUser (0/1),
+-- topic, stage, topic, stage, ...}. An event folds at most once:
+--   * re-delivered by Kafka: its offset is at or below the last offset applied from its partition,
+--     which the customer's fold state keeps (partition -1, a replay from the archive, has none). Events
+--     that came under another id (@Source, set when the fold follows that id's owner here) keep their
+--     offsets apart, per id and partition: within a batch they arrive beside the customer's own, out of
+--     offset order with them, and each id's events are in offset order among themselves;
+--   * re-sent by a client or the collector's spool (a new offset): its id is among the customer's
+--     recent ids (the latest @RecentLimit within @RecentWindow ms).
+-- A repeated event whose stage changes were not yet published hands them back for publishing again.
+--
+-- Returns {kind, owner, redirected, changes, dead}:
+--   kind 'R': the id belongs to the returned owner now; 'redirected' lists (comma-separated) the indexes of the
+--     events to fold there. Nothing of them was written here.
+--   kind 'F': folded. 'changes' holds one line per stage change, "index\ttopic\tfrom\tto\tepisode\tcatalog".
+--   'dead' holds "index\treason" lines: events that cannot be applied (a value out of range, a corrupt
+--   dialogue). They write nothing but their dedupe state, so a re-delivery does not retry them.
+local events = cjson.decode(@Events)
+local now = tonumber(@Now)
+local lastStage = tonumber(@LastStage)
+local dormancy = tonumber(@Dormancy)
+local halfLife = tonumber(@HalfLife)
+local grace = tonumber(@Grace)
+local catalogVersion = @CatalogVersion
+
+local source = @Source
+local positionSuffix = ''
+if source ~= '' then positionSuffix = ':' .. source end
+local applied = {}
+local function appliedOffset(partition)
+  local offset = applied[partition]
+  if offset == nil then
+    offset = tonumber(redis.call('HGET', @FoldState, @PositionPrefix .. partition .. positionSuffix) or '-1')
+    applied[partition] = offset
+  end
+  return offset
+end
+
+local changes = {}
+local function addPending(index, pending)
+  local version = ''
+  for line in string.gmatch(pending, '[^\n]+') do
+    if version == '' then version = string.sub(line, 2) else changes[#changes + 1] = index .. '\t' .. line .. '\t' .. version end
+  end
+end
+
+-- 1. What is new here. The customer's own dedupe state comes before its owner: an event folded before
+-- its id was merged is in the customer's dialogue already (the merge carried it), so its re-delivery
+-- must not fold again there.
+local fresh = {}
+local seen = {}
+for i = 1, #events do
+  local e = events[i]
+  local id, partition, offset = e[1], e[2], e[3]
+  local repeated = seen[id] or (partition >= 0 and offset <= appliedOffset(partition)) or redis.call('ZSCORE', @Recent, id)
+  if repeated then
+    local pending = redis.call('HGET', @FoldState, @PendingPrefix .. id)
+    if pending then addPending(i, pending) end
+  else
+    seen[id] = true
+    fresh[#fresh + 1] = i
+    if e[6] == 1 and source == '' then redis.call('SET', @KnownUser, '1') end
+  end
+end
+
+if #fresh > 0 then
+  local owner = redis.call('GET', @Owner)
+  if owner then return {'R', owner, table.concat(fresh, ','), table.concat(changes, '\n'), ''} end
+end
+
+-- 2. Fold what is new.
+local fields = {@StageField, @StatusField, @FirstField, @LastField, @EpisodeField, @ScoreField, @StagePrefix .. lastStage .. @ReachedAtSuffix}
+local numeric = {true, false, true, true, true, true, true}
+local dead = {}
+local recent = {}
+local positionsChanged = {}
+
+-- Reads a dialogue's state, or returns nil and why it cannot be folded into.
+local function readState(topic, stage)
+  local key = @DialoguePrefix .. topic
+  local ok, d = pcall(redis.call, 'HMGET', key, fields[1], fields[2], fields[3], fields[4], fields[5], fields[6], fields[7], @StagePrefix .. stage .. @ReachedAtSuffix)
+  if not ok then return nil, 'the dialogue ' .. topic .. ' is not a hash' end
+  for k = 1, 8 do
+    if d[k] and (numeric[k] or k == 8) and not tonumber(d[k]) then
+      return nil, 'the dialogue ' .. topic .. ' is corrupt: ' .. (fields[k] or 'its stage time') .. ' is "' .. d[k] .. '"'
+    end
+  end
+  return d
+end
+
+for _, i in ipairs(fresh) do
+  local e = events[i]
+  local id, partition, offset, ts, channel = e[1], e[2], e[3], e[4], e[5]
+  local reason = nil
+  local states = {}
+  if type(ts) ~= 'number' or ts < 0 or ts > 253402300799999 then
+    reason = 'its time ' .. tostring(ts) .. ' is out of range'
+  elseif type(channel) ~= 'string' or channel == '' then
+    reason = 'it has no channel'
+  else
+    for j = 7, #e, 2 do
+      local topic, stage = e[j], e[j + 1]
+      if type(stage) ~= 'number' or stage < 1 or stage > lastStage or stage % 1 ~= 0 then
+        reason = 'its stage ' .. tostring(stage) .. ' of ' .. tostring(topic) .. ' is outside 1..' .. lastStage
+        break
+      end
+      local d, why = readState(topic, stage)
+      if not d then reason = why break end
+      states[#states + 1] = {topic, stage, d}
+    end
+  end
+
+  if reason then
+    dead[#dead + 1] = i .. '\t' .. reason
+  else
+    local out = {}
+    local tsText = string.format('%.0f', ts)
+    for _, state in ipairs(states) do
+      local topic, stage, d = state[1], state[2], state[3]
+      local key = @DialoguePrefix .. topic
+      local current = tonumber(d[1] or '0')
+      local first = tonumber(d[3])
+      local last = tonumber(d[4])
+      local episode = tonumber(d[5] or '1')
+      local score = tonumber(d[6] or '0')
+      local reachedAt = tonumber(d[8])
+      -- An interaction after a long silence, or after the purchase and its grace period, opens a new
+      -- episode; the finished one moves to the dialogue's history, of which the latest 20 are kept.
+      if last and ts > last and (ts - last >= dormancy or (d[2] == @ConvertedStatus and ts > tonumber(d[7] or last) + grace)) then
+        local all = redis.call('HGETALL', key)
+        local finished = {}
+        for f = 1, #all, 2 do finished[all[f]] = all[f + 1] end
+        finished[@EpisodeField] = tostring(episode)
+        redis.call('RPUSH', @HistoryPrefix .. topic, cjson.encode(finished))
+        redis.call('LTRIM', @HistoryPrefix .. topic, -20, -1)
+        redis.call('DEL', key)
+        episode = episode + 1
+        current, first, last, score, reachedAt = 0, nil, nil, 0, nil
+        redis.call('HSET', key, @EpisodeField, episode)
+      end
+      redis.call('HINCRBY', key, @CountPrefix .. channel, 1)
+      -- A late event from before this episode began belongs to an earlier one: it is counted, but it
+      -- moves neither this episode's stage nor its times.
+      if not (episode > 1 and first and ts < first) then
+        if (not first) or ts < first then redis.call('HSET', key, @FirstField, tsText) end
+        -- The score is kept as of the last interaction; a late one adds its weight decayed to then.
+        if (not last) or ts > last then
+          if last then score = score * math.pow(0.5, (ts - last) / halfLife) end
+          score = score + stage
+          redis.call('HSET', key, @LastField, tsText)
+        else
+          score = score + stage * math.pow(0.5, (last - ts) / halfLife)
+        end
+        redis.call('HSET', key, @ScoreField, string.format('%.6f', score))
+        -- Each stage keeps when it was first reached and how, even when a late event reaches it after a
+        -- deeper stage: the history fills in, the current stage never goes back.
+        if (not reachedAt) or ts < reachedAt then
+          redis.call('HSET', key, @StagePrefix .. stage .. @ReachedAtSuffix, tsText, @StagePrefix .. stage .. @ReachedViaSuffix, channel)
+        end
+        if stage > current then
+          local status = @OpenStatus
+          if stage >= lastStage then status = @ConvertedStatus end
+          redis.call('HSET', key, @StageField, stage, @CatalogVersionField, catalogVersion, @StatusField, status)
+          out[#out + 1] = topic .. '\t' .. current .. '\t' .. stage .. '\t' .. episode
+        end
+      end
+      redis.call('ZADD', @Topics, 'GT', tsText, topic)
+    end
+    if #out > 0 then
+      -- Kept until the changes are published (DialogueStore.MarkPublishedAsync), for a repeat to hand back.
+      redis.call('HSET', @FoldState, @PendingPrefix .. id, 'F' .. catalogVersion .. '\n' .. table.concat(out, '\n'))
+      for _, line in ipairs(out) do changes[#changes + 1] = i .. '\t' .. line .. '\t' .. catalogVersion end
+    end
+  end
+
+  if partition >= 0 and offset > appliedOffset(partition) then
+    applied[partition] = offset
+    positionsChanged[partition] = true
+  end
+  recent[#recent + 1] = now
+  recent[#recent + 1] = id
+end
+
+-- 3. The dedupe state: last offset per partition, and the recent ids, bounded in count and time.
+for partition, _ in pairs(positionsChanged) do
+  redis.call('HSET', @FoldState, @PositionPrefix .. partition .. positionSuffix, string.format('%.0f', applied[partition]))
+end
+if #recent > 0 then
+  for k = 1, #recent, 400 do
+    redis.call('ZADD', @Recent, unpack(recent, k, math.min(k + 399, #recent)))
+  end
+  redis.call('ZREMRANGEBYSCORE', @Recent, '-inf', '(' .. (now - tonumber(@RecentWindow)))
+  redis.call('ZREMRANGEBYRANK', @Recent, 0, -tonumber(@RecentLimit) - 1)
+  redis.call('PEXPIRE', @Recent, @RecentWindow)
+end
+return {'F', '', '', table.concat(changes, '\n'), table.concat(dead, '\n')}
