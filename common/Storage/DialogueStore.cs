@@ -5,9 +5,12 @@ using StackExchange.Redis;
 
 namespace Ecrm.Common.Storage;
 
-/// <summary>One event as the fold needs it. <paramref name="Partition"/> is -1 for an event that did not come from Kafka (a replay).</summary>
+/// <summary>
+/// One event as the fold needs it. <paramref name="Partition"/> is -1 for an event that did not come from Kafka (a replay).
+/// <paramref name="RecordKnown"/>: an unverified identify or alias naming this customer, for which the fold keeps whether the customer was known.
+/// </summary>
 public readonly record struct FoldEvent(
-    string MessageId, int Partition, long Offset, long TimestampMs, string Channel, bool NamesUser, IReadOnlyList<TopicStage> Stages);
+    string MessageId, int Partition, long Offset, long TimestampMs, string Channel, bool NamesUser, bool RecordKnown, IReadOnlyList<TopicStage> Stages);
 
 /// <summary>The catalog's settings a fold applies (one catalog version per batch).</summary>
 public readonly record struct FoldRules(long CatalogVersion, int LastStage, TimeSpan Dormancy, TimeSpan ScoreHalfLife, TimeSpan ConversionGrace)
@@ -24,7 +27,7 @@ public readonly record struct FoldChange(int EventIndex, string Topic, int FromS
 /// customer now and nothing was folded of the events at <paramref name="Redirected"/>: fold them there.
 /// Changes include those of repeated events that were never published (to publish again).
 /// </summary>
-public sealed record FoldReply(string? Owner, int[] Redirected, List<FoldChange> Changes, List<(int EventIndex, string Reason)> Dead);
+public sealed record FoldReply(string? Owner, int[] Redirected, List<FoldChange> Changes, List<(int EventIndex, string Reason)> Dead, List<(int EventIndex, bool Known)> KnownWhenNamed);
 
 /// <summary>How a re-sent event (a new Kafka offset, the same message id) is recognised: the customer's latest ids within a window.</summary>
 public sealed record RecentIdPolicy(TimeSpan Window, int Limit);
@@ -79,6 +82,7 @@ public sealed class DialogueStore(IConnectionMultiplexer redis, RecentIdPolicy r
             Topics = RedisKeys.CustomerTopics(customer),
             Owner = RedisKeys.Owner(customer),
             KnownUser = RedisKeys.KnownUser(customer),
+            Identities = RedisKeys.Identities(customer),
             DialoguePrefix = RedisKeys.DialoguePrefix(customer),
             HistoryPrefix = RedisKeys.DialogueHistoryPrefix(customer),
             Events = buffer.WrittenMemory,
@@ -94,16 +98,23 @@ public sealed class DialogueStore(IConnectionMultiplexer redis, RecentIdPolicy r
         }))!;
         var owner = (string?)result[1];
         var redirected = string.IsNullOrEmpty(owner) ? [] : ((string)result[2]!).Split(',').Select(i => int.Parse(i) - 1).ToArray();
-        return new FoldReply(string.IsNullOrEmpty(owner) ? null : owner, redirected, ParseChanges((string)result[3]!), ParseDead((string)result[4]!));
+        var known = new List<(int, bool)>();
+        foreach (var (index, value) in ParseDead((string)result[5]!))
+        {
+            known.Add((index, value == "1"));
+        }
+
+        return new FoldReply(string.IsNullOrEmpty(owner) ? null : owner, redirected, ParseChanges((string)result[3]!), ParseDead((string)result[4]!), known);
     }
 
     /// <summary>Whether the customer folded this message id recently (it is among the ids a re-send is checked against).</summary>
     public async Task<bool> FoldedRecentlyAsync(string customer, string messageId) =>
         await redis.GetDatabase().SortedSetScoreAsync(RedisKeys.RecentMessages(customer), messageId) is not null;
 
-    /// <summary>Forgets the unpublished stage changes of these events: they are published now.</summary>
+    /// <summary>Forgets what these events' folds kept until the batch was done (their unpublished stage changes, the known-ness they were decided on).</summary>
     public Task MarkPublishedAsync(string customer, IReadOnlyCollection<string> messageIds) =>
-        redis.GetDatabase().HashDeleteAsync(RedisKeys.FoldState(customer), [.. messageIds.Select(id => (RedisValue)(FoldStateFields.PendingPrefix + id))]);
+        redis.GetDatabase().HashDeleteAsync(RedisKeys.FoldState(customer),
+            [.. messageIds.SelectMany(id => new RedisValue[] { FoldStateFields.PendingPrefix + id, FoldStateFields.KnownPrefix + id })]);
 
     /// <summary>
     /// Claims <paramref name="id"/> for <paramref name="customer"/> and reads what the merge needs (step 1 of 3,
@@ -200,6 +211,7 @@ public sealed class DialogueStore(IConnectionMultiplexer redis, RecentIdPolicy r
             writer.WriteNumberValue(e.TimestampMs);
             writer.WriteStringValue(e.Channel);
             writer.WriteNumberValue(e.NamesUser ? 1 : 0);
+            writer.WriteNumberValue(e.RecordKnown ? 1 : 0);
             for (var i = 0; i < e.Stages.Count; i++)
             {
                 writer.WriteStringValue(e.Stages[i].Topic);
@@ -224,6 +236,7 @@ public sealed class DialogueStore(IConnectionMultiplexer redis, RecentIdPolicy r
         return changes;
     }
 
+    /// <summary>"index\ttext" lines, the index 1-based as Lua counts.</summary>
     private static List<(int, string)> ParseDead(string text)
     {
         var dead = new List<(int, string)>();
@@ -304,6 +317,8 @@ public sealed class DialogueStore(IConnectionMultiplexer redis, RecentIdPolicy r
 
         public RedisKey KnownUser { get; init; }
 
+        public RedisKey Identities { get; init; }
+
         public string DialoguePrefix { get; init; } = "";
 
         public string HistoryPrefix { get; init; } = "";
@@ -332,6 +347,8 @@ public sealed class DialogueStore(IConnectionMultiplexer redis, RecentIdPolicy r
         public string PositionPrefix => FoldStateFields.PositionPrefix;
 
         public string PendingPrefix => FoldStateFields.PendingPrefix;
+
+        public string KnownPrefix => FoldStateFields.KnownPrefix;
 
         public string StageField => DialogueFields.Stage;
 

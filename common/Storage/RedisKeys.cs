@@ -149,6 +149,9 @@ public static class FoldStateFields
     /// <summary>"pend:" + message id: the stage changes its fold made, until they are published.</summary>
     public const string PendingPrefix = "pend:";
 
+    /// <summary>"known:" + message id: whether the customer was known when this unverified identify or alias came, until its batch is done.</summary>
+    public const string KnownPrefix = "known:";
+
     /// <summary>"merged:" + id: the id's dialogues were merged into this customer, so a repeated merge adds nothing.</summary>
     public const string MergedPrefix = "merged:";
 }

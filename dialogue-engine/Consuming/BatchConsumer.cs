@@ -169,10 +169,11 @@ public abstract partial class BatchConsumer(
         while (_inFlight.TryPeek(out var oldest) && (oldest.Work.IsCompleted || (waitForRoom && _inFlight.Count >= BatchesInFlight)))
         {
             _inFlight.Dequeue();
-            _turns.TryRemove(oldest.Batch, out _);
             // A batch retries until it succeeds; it ends otherwise only when the host stops (an OperationCanceledException
-            // here) or its store asks to go back (a RewindException).
+            // here) or its store asks to go back (a RewindException). Its turn stays known until then, so a rewind can
+            // end it and release the batches waiting behind it.
             oldest.Work.GetAwaiter().GetResult();
+            _turns.TryRemove(oldest.Batch, out _);
             foreach (var result in oldest.Batch)
             {
                 StoreOffset(consumer, result);

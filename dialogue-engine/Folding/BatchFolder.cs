@@ -33,11 +33,14 @@ public sealed partial class BatchFolder(DialogueFolder folder, DialogueStore sto
             items[i] = batch[i].Event;
         }
 
-        // Read before this batch's folds mark its own user ids: a browser that signs up (identify with a
-        // new user id) must not find the customer "known" because of its own events in the same batch.
+        // Whether each customer an unverified identify names was known is decided by the fold, when the event came
+        // (FoldOutcome.CustomerWasKnown): a browser that signs up must not find the customer "known" because of its
+        // own later events in the batch, nor, after a crash between the folds and the merges, because those later
+        // events were folded before it. Read before the folds for what the fold could not decide (an id followed
+        // to its owner).
         var knownBefore = await identities.KnownCustomersAsync(UnverifiedIdentityTargets(items));
         var outcomes = await folder.FoldAsync(batch, matcher);
-        var changes = await LinkIdentitiesAsync(items, matcher, knownBefore);
+        var changes = await LinkIdentitiesAsync(items, outcomes, matcher, knownBefore);
         var announced = new Dictionary<string, List<string>>(StringComparer.Ordinal);
         var dead = new List<(int, string)>();
         for (var i = 0; i < items.Length; i++)
@@ -48,13 +51,13 @@ public sealed partial class BatchFolder(DialogueFolder folder, DialogueStore sto
                 dead.Add((i, reason));
             }
 
-            if (outcome.Transitions is { Count: > 0 } transitions)
+            foreach (var transition in outcome.Transitions)
             {
-                foreach (var transition in transitions)
-                {
-                    changes.Add(ToChange(items[i], transition));
-                }
+                changes.Add(ToChange(items[i], transition));
+            }
 
+            if (outcome.Transitions.Count > 0 || outcome.CustomerWasKnown is not null)
+            {
                 if (!announced.TryGetValue(outcome.Customer, out var ids))
                 {
                     announced[outcome.Customer] = ids = [];
@@ -79,14 +82,14 @@ public sealed partial class BatchFolder(DialogueFolder folder, DialogueStore sto
     /// (<see cref="IdentityLanes"/>): items sharing an id stay in batch order in one lane, and lanes,
     /// which touch disjoint keys, run side by side. One after another they took half of a batch's time.
     /// </summary>
-    private async Task<List<DialogueChange>> LinkIdentitiesAsync(EventEnvelope[] items, TopicMatcher matcher, HashSet<string> knownBefore)
+    private async Task<List<DialogueChange>> LinkIdentitiesAsync(EventEnvelope[] items, FoldOutcome[] outcomes, TopicMatcher matcher, HashSet<string> knownBefore)
     {
         var changesOfItem = new List<DialogueChange>?[items.Length];
         await Task.WhenAll(IdentityLanes.Of(items).Select(async lane =>
         {
             foreach (var index in lane)
             {
-                changesOfItem[index] = await IdentityWorkAsync(items[index], matcher, knownBefore);
+                changesOfItem[index] = await IdentityWorkAsync(items[index], outcomes[index].CustomerWasKnown, matcher, knownBefore);
             }
         }));
 
@@ -133,12 +136,13 @@ public sealed partial class BatchFolder(DialogueFolder folder, DialogueStore sto
     /// for a customer nobody knew before: the sign-up of a new user from a browser still works, a page
     /// naming somebody else's user id changes nothing of theirs.
     /// </summary>
-    private async Task<List<DialogueChange>?> IdentityWorkAsync(EventEnvelope item, TopicMatcher matcher, HashSet<string> knownBefore)
+    private async Task<List<DialogueChange>?> IdentityWorkAsync(EventEnvelope item, bool? customerWasKnown, TopicMatcher matcher, HashSet<string> knownBefore)
     {
         var unverified = EventFlags.Has(item, EventFlags.UnverifiedIdentity);
+        bool WasKnown(string id) => customerWasKnown ?? knownBefore.Contains(id);
         if (IdentityLanes.TraitsOwnerOf(item) is { } customer)
         {
-            var withheld = unverified && knownBefore.Contains(customer) ? _protectedTraits : null;
+            var withheld = unverified && WasKnown(customer) ? _protectedTraits : null;
             if (await identities.SaveTraitsAsync(customer, item.Traits!.Value, withheld) > 0)
             {
                 LogProtectedTraitsWithheld(item.MessageId, customer);
@@ -152,7 +156,7 @@ public sealed partial class BatchFolder(DialogueFolder folder, DialogueStore sto
 
         var (from, to) = link;
 
-        var (outcome, transitions) = await identities.LinkAsync(from, to, matcher.Catalog, unverified, customerIsKnown: knownBefore.Contains(to));
+        var (outcome, transitions) = await identities.LinkAsync(from, to, matcher.Catalog, unverified, customerIsKnown: WasKnown(to));
         if (outcome == LinkOutcome.Refused)
         {
             LogLinkRefused(from, to);

@@ -29,6 +29,9 @@ public sealed class FoldOutcome
 
     public string? DeadReason { get; set; }
 
+    /// <summary>For an unverified identify or alias: whether the customer it names was known when it came (kept with its fold).</summary>
+    public bool? CustomerWasKnown { get; set; }
+
     public void Add(StageTransition transition) => (_transitions ??= []).Add(transition);
 }
 
@@ -78,7 +81,7 @@ public sealed class DialogueFolder(DialogueStore store, TimeProvider time)
             var matches = new List<TopicStage>(2);
             matcher.Match(item, matches);
             events.Add(new FoldEvent(item.MessageId!, partition, offset, item.EffectiveTimestamp.ToUnixTimeMilliseconds(),
-                ChannelNames.Of(item.Channel ?? Channel.Server), NamesTrustedUser(item, id), matches));
+                ChannelNames.Of(item.Channel ?? Channel.Server), NamesTrustedUser(item, id), IsUnverifiedIdentityWorkFor(item, id), matches));
         }
 
         var customer = id;
@@ -104,6 +107,11 @@ public sealed class DialogueFolder(DialogueStore store, TimeProvider time)
                 outcomes[indexes[index]].DeadReason = reason;
             }
 
+            foreach (var (index, known) in reply.KnownWhenNamed)
+            {
+                outcomes[indexes[index]].CustomerWasKnown = known;
+            }
+
             if (reply.Owner is null)
             {
                 return;
@@ -126,4 +134,8 @@ public sealed class DialogueFolder(DialogueStore store, TimeProvider time)
     /// </summary>
     private static bool NamesTrustedUser(EventEnvelope item, string id) =>
         id == item.UserId && !EventFlags.Has(item, EventFlags.UnverifiedIdentity);
+
+    /// <summary>An unverified identify or alias whose identity work (traits, link) is for this id: what it may do depends on whether the id was known.</summary>
+    private static bool IsUnverifiedIdentityWorkFor(EventEnvelope item, string id) =>
+        EventFlags.Has(item, EventFlags.UnverifiedIdentity) && (IdentityLanes.TraitsOwnerOf(item) == id || IdentityLanes.LinkOf(item)?.To == id);
 }

@@ -66,6 +66,82 @@ public sealed class DialogueFolderTests(RedisFixture redis) : IClassFixture<Redi
     }
 
     [Fact]
+    public async Task AKafkaRedeliveryIsKnownByItsOffsetAndAResendByItsMessageId()
+    {
+        var first = Stamped(Page("/tv/oled-55"), Start);
+        await _folder.FoldAsync([new FoldItem(first, 2, 10)], _matcher);
+
+        // Re-delivered by Kafka (after a crash or a rebalance): the same offset, and an earlier one of the
+        // same partition whatever its id, are applied already.
+        var redelivered = await _folder.FoldAsync([new FoldItem(first, 2, 10), new FoldItem(Stamped(Page("/tv/oled-55"), Start), 2, 9)], _matcher);
+        // Re-sent by a client or the collector's spool: a new offset, the same message id.
+        var resent = await _folder.FoldAsync([new FoldItem(first, 2, 25)], _matcher);
+
+        Assert.All(redelivered.Concat(resent), outcome => Assert.Null(outcome.DeadReason));
+        Assert.Equal(1, Assert.Single(await _reader.ReadAsync(_customer)).InteractionsByChannel["web"]);
+        // A later offset with a new id is new.
+        await _folder.FoldAsync([new FoldItem(Stamped(Page("/tv/oled-55"), Start.AddMinutes(1)), 2, 26)], _matcher);
+        Assert.Equal(2, Assert.Single(await _reader.ReadAsync(_customer)).InteractionsByChannel["web"]);
+    }
+
+    [Fact]
+    public async Task ACustomerRemembersOnlyItsLatestMessageIdsUpToTheLimit()
+    {
+        var folder = new DialogueFolder(new DialogueStore(redis.Connection, new RecentIdPolicy(TimeSpan.FromHours(1), 3)), TimeProvider.System);
+        var items = Enumerable.Range(0, 5).Select(i => Stamped(Page("/tv/oled-55"), Start.AddMinutes(i))).ToList();
+        await folder.FoldAsync([.. items.Select(item => new FoldItem(item, -1, -1))], _matcher);
+
+        Assert.False(await _store.FoldedRecentlyAsync(_customer, items[1].MessageId!));
+        Assert.True(await _store.FoldedRecentlyAsync(_customer, items[2].MessageId!));
+        Assert.True(await _store.FoldedRecentlyAsync(_customer, items[4].MessageId!));
+        // Re-sent (no Kafka offset to tell it by): the latest three are known, an older one folds again.
+        await folder.FoldAsync([new FoldItem(items[4], -1, -1), new FoldItem(items[0], -1, -1)], _matcher);
+        Assert.Equal(6, Assert.Single(await _reader.ReadAsync(_customer)).InteractionsByChannel["web"]);
+    }
+
+    [Fact]
+    public async Task AMergedVisitorsEventsAndTheCustomersOwnOnOnePartitionAllFoldOnceInOneBatch()
+    {
+        var visitor = $"v-{Guid.NewGuid():N}";
+        await _folder.FoldAsync([new FoldItem(Stamped(Page("/tv/oled-55"), Start, visitor), 0, 1)], _matcher);
+        await Folding.Linker(redis.Connection).LinkAsync(visitor, _customer, _matcher.Catalog);
+
+        // The customer's events and the visitor's (followed to the customer) interleave on partition 0.
+        FoldItem[] batch =
+        [
+            new(Stamped(Page("/tv/oled-55"), Start.AddMinutes(1)), 0, 10),
+            new(Stamped(Page("/tv/oled-55/specs"), Start.AddMinutes(2), visitor), 0, 11),
+            new(Stamped(Page("/tv/oled-55"), Start.AddMinutes(3)), 0, 12),
+        ];
+        var outcomes = await _folder.FoldAsync(batch, _matcher);
+        await _folder.FoldAsync(batch, _matcher);
+
+        Assert.All(outcomes, outcome => Assert.Equal(_customer, outcome.Customer));
+        var dialogue = Assert.Single(await _reader.ReadAsync(_customer));
+        Assert.Equal((2, 4), (dialogue.Stage, (int)dialogue.InteractionsByChannel["web"]));
+        // The visitor's fold before the merge, re-delivered, is not counted again either.
+        await _folder.FoldAsync([new FoldItem(Stamped(Page("/tv/oled-55"), Start, visitor), 0, 1)], _matcher);
+        Assert.Equal(4, Assert.Single(await _reader.ReadAsync(_customer)).InteractionsByChannel["web"]);
+    }
+
+    [Fact]
+    public async Task AnEventThatCannotBeAppliedSaysWhyWritesNothingAndTheRestOfTheBatchFolds()
+    {
+        var other = $"c-{Guid.NewGuid():N}";
+        await redis.Connection.GetDatabase().HashSetAsync(RedisKeys.Dialogue(_customer, "tv-oled-55"), DialogueFields.Stage, "abc");
+
+        var outcomes = await _folder.FoldAsync(
+            [new FoldItem(Stamped(Page("/tv/oled-55/specs"), Start), 1, 5), new FoldItem(Stamped(Page("/tv/oled-55/specs"), Start, other), 1, 6)], _matcher);
+
+        Assert.Contains("corrupt", outcomes[0].DeadReason, StringComparison.Ordinal);
+        Assert.Null(outcomes[1].DeadReason);
+        Assert.Equal(2, Assert.Single(await _reader.ReadAsync(other)).Stage);
+        Assert.Equal("abc", (string?)await redis.Connection.GetDatabase().HashGetAsync(RedisKeys.Dialogue(_customer, "tv-oled-55"), DialogueFields.Stage));
+        // Its re-delivery is known and not sent to the dead letters again.
+        Assert.Null((await _folder.FoldAsync([new FoldItem(Stamped(Page("/tv/oled-55/specs"), Start), 1, 5)], _matcher))[0].DeadReason);
+    }
+
+    [Fact]
     public async Task ReachingTheLastStageConvertsTheDialogue()
     {
         var order = new EventEnvelope
@@ -196,6 +272,16 @@ public sealed class DialogueFolderTests(RedisFixture redis) : IClassFixture<Redi
 
         Assert.Single(await _reader.ReadAsync(tricky));
         Assert.Empty(await _reader.ReadAsync(_customer));
+    }
+
+    /// <summary>The event as the customer's (or <paramref name="id"/>'s) at a time, with a new message id.</summary>
+    private EventEnvelope Stamped(EventEnvelope item, DateTimeOffset at, string? id = null)
+    {
+        item.AnonymousId = id ?? _customer;
+        item.MessageId = Guid.NewGuid().ToString();
+        item.Timestamp = at;
+        item.Channel ??= Channel.Web;
+        return item;
     }
 
     private async Task<FoldOutcome> FoldAsync(EventEnvelope item, DateTimeOffset at)

@@ -255,6 +255,27 @@ public abstract class EndToEndScenarios(KafkaFixture kafka, IRedisBackend redis,
     }
 
     [Fact]
+    public async Task AnEventTheFoldCannotApplyGoesToTheDeadLetterTopicWithItsReasonAndFoldingGoesOn()
+    {
+        using var collector = EcrmServices.Client(_stack.CollectorUrl);
+        // A dialogue something other than the engine wrote: its stage is not a number.
+        await _redis.GetDatabase().HashSetAsync(RedisKeys.Dialogue(_customer, Topic), DialogueFields.Stage, "not-a-number");
+        var bystander = redis.NewCustomerApartFrom("other", _customer);
+        var unfoldable = Guid.NewGuid().ToString();
+        Assert.Equal(HttpStatusCode.OK, (await collector.PostAsync("v1/batch", Json(Batch(Page(unfoldable, "/tv/oled-55/specs", minutesAgo: 2))))).StatusCode);
+        Assert.Equal(HttpStatusCode.OK, (await collector.PostAsync("v1/batch", Json(Batch(Page(Guid.NewGuid().ToString(), "/tv/oled-55/specs", minutesAgo: 1).Replace(_customer, bystander, StringComparison.Ordinal))))).StatusCode);
+
+        await Eventually("the bystander's later event is folded", async () => (await new DialogueReader(_redis).ReadAsync(bystander)).SingleOrDefault()?.Stage == 2);
+        var dead = Assert.Single(ConsumeKeyed(_stack.Topic + ".dlq", _customer, 1));
+        Assert.Equal("dialogue-engine", dead.GetProperty("source").GetString());
+        Assert.Contains("corrupt", dead.GetProperty("reason").GetString(), StringComparison.Ordinal);
+        Assert.Contains(unfoldable, dead.GetProperty("item").GetString(), StringComparison.Ordinal);
+        Assert.StartsWith(_stack.Topic + "/", dead.GetProperty("position").GetString(), StringComparison.Ordinal);
+        // Nothing of the event was written into the corrupt dialogue.
+        Assert.Equal("not-a-number", (string?)await _redis.GetDatabase().HashGetAsync(RedisKeys.Dialogue(_customer, Topic), DialogueFields.Stage));
+    }
+
+    [Fact]
     public async Task ErasingACustomerRemovesEveryIdOfThemFromRedisAndClickHouseAndNoOneElse()
     {
         using var collector = EcrmServices.Client(_stack.CollectorUrl);
@@ -517,10 +538,12 @@ public abstract class EndToEndScenarios(KafkaFixture kafka, IRedisBackend redis,
         Assert.Equal(before.Headers.GetValues("X-Ecrm-Catalog-Version"), after.Headers.GetValues("X-Ecrm-Catalog-Version"));
     }
 
-    private List<JsonElement> ConsumeTransitions(string customer, int expected)
+    private List<JsonElement> ConsumeTransitions(string customer, int expected) => ConsumeKeyed(_stack.Topic + ".transitions", customer, expected);
+
+    private List<JsonElement> ConsumeKeyed(string topic, string customer, int expected)
     {
         using var consumer = KafkaClientFactory.CreateReader<string, byte[]>(new KafkaOptions { BootstrapServers = kafka.BootstrapServers });
-        consumer.Subscribe(_stack.Topic + ".transitions");
+        consumer.Subscribe(topic);
         var found = new List<JsonElement>();
         var deadline = DateTime.UtcNow.AddSeconds(20);
         while (DateTime.UtcNow < deadline && found.Count < expected)

@@ -90,6 +90,10 @@ public sealed class FaultSuiteTests(ITestOutputHelper output) : IAsyncLifetime
                 return Task.CompletedTask;
             }, () => _stack.RestartAsync("dialogue-engine"));
             await FaultAsync($"r{round}redis", "Redis restarted (AOF, appendfsync everysec)", () => Task.CompletedTask, _redis.RestartAsync);
+            // No shutdown, and the append-only file's unsynced tail is gone: Redis comes back without folds it had
+            // acknowledged, and the engine must notice and fold them again from Kafka by itself (FoldWatermarks).
+            await FaultAsync($"r{round}rediskill", "Redis host crash under load: SIGKILL, AOF (everysec) loses its last 32 KB, restarted", () => Task.CompletedTask,
+                () => _redis.CrashAndStartAsync(unsyncedBytes: 32 * 1024));
             await FaultAsync($"r{round}clickhouse", "ClickHouse stopped 60 s", async () =>
             {
                 _clickHouse.StopServer();

@@ -78,6 +78,27 @@ public sealed class RedisFixture : IRedisBackend, IAsyncLifetime
         await StartServerAsync();
     }
 
+    /// <summary>
+    /// A host crash: SIGKILL, and the append-only file loses its last <paramref name="unsyncedBytes"/> (a killed
+    /// process alone loses nothing, its writes are in the kernel's cache; a host that goes down loses what
+    /// was not fsynced yet, up to about a second with appendfsync everysec). Then the same server again, as a
+    /// supervisor restarts it; it loads the file up to the cut (aof-load-truncated, the default).
+    /// </summary>
+    public async Task CrashAndStartAsync(int unsyncedBytes)
+    {
+        _server!.Kill();
+        await _server.WaitForExitAsync(TimeSpan.FromSeconds(30));
+        _server.Dispose();
+        var tail = Directory.EnumerateFiles(_directory, "*.incr.aof", SearchOption.AllDirectories).OrderBy(File.GetLastWriteTimeUtc).LastOrDefault()
+            ?? throw new InvalidOperationException($"no append-only file in {_directory}: the fixture was not started WithAppendOnlyFile");
+        using (var file = new FileStream(tail, FileMode.Open, FileAccess.Write))
+        {
+            file.SetLength(Math.Max(0, file.Length - unsyncedBytes));
+        }
+
+        await StartServerAsync();
+    }
+
     private async Task StartServerAsync()
     {
         _server = ServerProcess.Start("redis-server", [

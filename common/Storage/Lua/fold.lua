@@ -3,7 +3,7 @@
 -- layout is spelled once, in DialogueFields and DialogueStore.
 --
 -- Each event is an array: {messageId, partition, offset, time (unix ms), channel, namesUser (0/1),
--- topic, stage, topic, stage, ...}. An event folds at most once:
+-- recordKnown (0/1), topic, stage, topic, stage, ...}. An event folds at most once:
 --   * re-delivered by Kafka: its offset is at or below the last offset applied from its partition,
 --     which the customer's fold state keeps (partition -1, a replay from the archive, has none). Events
 --     that came under another id (@Source, set when the fold follows that id's owner here) keep their
@@ -13,10 +13,15 @@
 --     recent ids (the latest @RecentLimit within @RecentWindow ms).
 -- A repeated event whose stage changes were not yet published hands them back for publishing again.
 --
--- Returns {kind, owner, redirected, changes, dead}:
+-- recordKnown marks an unverified identify or alias naming this customer: whether the customer was
+-- known (named as a user id, or holding linked ids) when the event came is kept with its fold, so the
+-- identity merge after the batch's folds, and its repeat after a crash, decide on that and not on what
+-- later events of the batch made of the customer.
+-- Returns {kind, owner, redirected, changes, dead, known}:
 --   kind 'R': the id belongs to the returned owner now; 'redirected' lists (comma-separated) the indexes of the
 --     events to fold there. Nothing of them was written here.
 --   kind 'F': folded. 'changes' holds one line per stage change, "index\ttopic\tfrom\tto\tepisode\tcatalog".
+--   'known' holds "index\t0|1" lines, one per recordKnown event.
 --   'dead' holds "index\treason" lines: events that cannot be applied (a value out of range, a corrupt
 --   dialogue). They write nothing but their dedupe state, so a re-delivery does not retry them.
 local events = cjson.decode(@Events)
@@ -53,6 +58,7 @@ end
 -- must not fold again there.
 local fresh = {}
 local seen = {}
+local known = {}
 for i = 1, #events do
   local e = events[i]
   local id, partition, offset = e[1], e[2], e[3]
@@ -60,16 +66,26 @@ for i = 1, #events do
   if repeated then
     local pending = redis.call('HGET', @FoldState, @PendingPrefix .. id)
     if pending then addPending(i, pending) end
+    if e[7] == 1 then
+      local wasKnown = redis.call('HGET', @FoldState, @KnownPrefix .. id)
+      if wasKnown then known[#known + 1] = i .. '\t' .. wasKnown end
+    end
   else
     seen[id] = true
     fresh[#fresh + 1] = i
+    if e[7] == 1 and source == '' then
+      local wasKnown = '0'
+      if redis.call('EXISTS', @KnownUser, @Identities) > 0 then wasKnown = '1' end
+      redis.call('HSET', @FoldState, @KnownPrefix .. id, wasKnown)
+      known[#known + 1] = i .. '\t' .. wasKnown
+    end
     if e[6] == 1 and source == '' then redis.call('SET', @KnownUser, '1') end
   end
 end
 
 if #fresh > 0 then
   local owner = redis.call('GET', @Owner)
-  if owner then return {'R', owner, table.concat(fresh, ','), table.concat(changes, '\n'), ''} end
+  if owner then return {'R', owner, table.concat(fresh, ','), table.concat(changes, '\n'), '', table.concat(known, '\n')} end
 end
 
 -- 2. Fold what is new.
@@ -102,7 +118,7 @@ for _, i in ipairs(fresh) do
   elseif type(channel) ~= 'string' or channel == '' then
     reason = 'it has no channel'
   else
-    for j = 7, #e, 2 do
+    for j = 8, #e, 2 do
       local topic, stage = e[j], e[j + 1]
       if type(stage) ~= 'number' or stage < 1 or stage > lastStage or stage % 1 ~= 0 then
         reason = 'its stage ' .. tostring(stage) .. ' of ' .. tostring(topic) .. ' is outside 1..' .. lastStage
@@ -181,7 +197,8 @@ for _, i in ipairs(fresh) do
     applied[partition] = offset
     positionsChanged[partition] = true
   end
-  recent[#recent + 1] = now
+  -- Scored by when it was folded, a thousandth of a millisecond apart within the call so the latest stay.
+  recent[#recent + 1] = now + (#recent / 2) / 1000
   recent[#recent + 1] = id
 end
 
@@ -197,4 +214,4 @@ if #recent > 0 then
   redis.call('ZREMRANGEBYRANK', @Recent, 0, -tonumber(@RecentLimit) - 1)
   redis.call('PEXPIRE', @Recent, @RecentWindow)
 end
-return {'F', '', '', table.concat(changes, '\n'), table.concat(dead, '\n')}
+return {'F', '', '', table.concat(changes, '\n'), table.concat(dead, '\n'), table.concat(known, '\n')}
