@@ -92,16 +92,18 @@ ONE_ENGINE=$(rate 1 12)
 PAYLOAD_BYTES=$(ecrm_bench_json "$ECRM_RESULTS/scale-e1-p12.json" meanEventBytes)
 FOLD_JSON="$ECRM_RESULTS/fold.json"
 if [ -f "$FOLD_JSON" ]; then
-  STATE_BYTES=$(ecrm_bench_json "$FOLD_JSON" stateBytesPerDialogue); MARKER_BYTES=$(ecrm_bench_json "$FOLD_JSON" markerBytesPerEvent)
+  STATE_BYTES=$(ecrm_bench_json "$FOLD_JSON" stateBytesPerDialogue)
+  # Dedupe bytes per remembered message id: the customers' dedupe state over their ids (fold-load's customers have fewer ids than the limit).
+  ID_BYTES=$(awk -v c="$(ecrm_bench_json "$FOLD_JSON" dedupeBytesPerCustomer)" -v e="$(ecrm_bench_json "$FOLD_JSON" eventsPerCustomer)" 'BEGIN { printf "%.0f", e > 0 ? c / e : 60 }')
   FOLD_SOURCE="measured by \`benchmarks/fold-load.sh\` on $(date -u -r "$FOLD_JSON" +%F)"
 else
-  STATE_BYTES=400; MARKER_BYTES=200; FOLD_SOURCE="fold-load.sh has not run here, so its targets stand in"
+  STATE_BYTES=400; ID_BYTES=60; FOLD_SOURCE="fold-load.sh has not run here, so its targets stand in"
 fi
 ARCHIVE_JSON="$ECRM_RESULTS/archive-insert.json"
 ARCHIVE_RATE=$( [ -f "$ARCHIVE_JSON" ] && ecrm_bench_json "$ARCHIVE_JSON" rowsPerSecond || echo 0)
 FUNNEL_MS=$( [ -f "$ECRM_RESULTS/funnel.csv" ] && awk -F'"' 'index($2, "4-stage funnel of one topic (") == 1 { split($3, f, ","); print f[2] }' "$ECRM_RESULTS/funnel.csv" || echo 0)
 FUNNEL_EVENTS=$( [ -f "$ECRM_RESULTS/funnel.json" ] && ecrm_bench_json "$ECRM_RESULTS/funnel.json" events || echo 0)
-calc() { awk -v one="$ONE_ENGINE" -v evalsha="$EVALSHA" -v state="$STATE_BYTES" -v marker="$MARKER_BYTES" -v bytes="$PAYLOAD_BYTES" \
+calc() { awk -v one="$ONE_ENGINE" -v evalsha="$EVALSHA" -v state="$STATE_BYTES" -v idbytes="$ID_BYTES" -v bytes="$PAYLOAD_BYTES" \
   -v archive="$ARCHIVE_RATE" -v funnel_ms="$FUNNEL_MS" -v funnel_events="$FUNNEL_EVENTS" "BEGIN { $1 }"; }
 # One engine process folded ONE_ENGINE events/s while sharing the 2 cores with Redis, Kafka and the driver:
 # count it as ONE_ENGINE per 2 cores (pessimistic), and plan 50 % headroom for catching up after an outage.
@@ -110,10 +112,11 @@ ENGINE_PLAN=$(calc 'printf "%d", 100000 / one * 2 * 1.5 + 0.999')
 # One Redis process (one core) ran EVALSHA fold-like scripts/s; a shard is planned at half of that.
 CPU_SHARDS=$(calc 'printf "%d", 100000 / (evalsha / 2) + 0.999')
 STATE_GB=$(calc 'printf "%.0f", 100e6 * state / 1e9')
-MARKERS_DAY_GB=$(calc 'printf "%.0f", 100000 * 86400 * marker / 1e9')
-MARKERS_WEEK_GB=$(calc 'printf "%.0f", 100000 * 86400 * 7 * marker / 1e9')
-MARKERS_HOUR_GB=$(calc 'printf "%.0f", 100000 * 3600 * marker / 1e9')
-MEMORY_SHARDS=$(calc "printf \"%d\", ($STATE_GB + $MARKERS_DAY_GB) * 1.3 / 50 + 0.999")
+# The recent ids live for Engine:RecentMessageIdMinutes (60) after a customer's last event, trimmed to that window at
+# each fold: at most the ids of the last two windows, about one window's in a steady stream.
+DEDUPE_GB=$(calc 'printf "%.0f", 100000 * 3600 * idbytes / 1e9')
+DEDUPE_MAX_GB=$(calc 'printf "%.0f", 100000 * 7200 * idbytes / 1e9')
+MEMORY_SHARDS=$(calc "printf \"%d\", ($STATE_GB + $DEDUPE_MAX_GB) * 1.3 / 50 + 0.999")
 KAFKA_MB=$(calc 'printf "%.0f", 100000 * bytes / 1e6')
 KAFKA_TB_DAY=$(calc 'printf "%.1f", 100000 * bytes * 86400 / 1e12')
 ARCHIVE_CORES=$(calc 'if (archive > 0) printf "%d", 100000 / archive * 2 + 0.999; else print "?"')
@@ -150,7 +153,7 @@ SECTION="$ECRM_RESULTS/scale-section.md"
   echo "  group's overhead and the rebalance, not the speed-up on separate machines. Each partition is read by one"
   echo "  instance of the group, so the partition count caps the useful instances (3 partitions: at most 3)."
   echo "- Redis memory per dialogue ($FOLD_SOURCE): **$STATE_BYTES bytes** of customer state per dialogue,"
-  echo "  so **$(awk -v s="$STATE_BYTES" 'BEGIN { printf "%.0f", s * 1e6 / 1048576 }') MiB per million dialogues**, plus $MARKER_BYTES bytes per event for the 7-day dedupe marker."
+  echo "  so **$(awk -v s="$STATE_BYTES" 'BEGIN { printf "%.0f", s * 1e6 / 1048576 }') MiB per million dialogues**, plus about $ID_BYTES bytes per message id a customer remembers for re-sends (at most \`Engine:RecentMessageIdLimit\`, for \`Engine:RecentMessageIdMinutes\`)."
   echo
   echo "### Capacity plan for 100,000 events/s (on paper, from the figures measured above and in the fold and archive runs)"
   echo
@@ -163,12 +166,11 @@ SECTION="$ECRM_RESULTS/scale-section.md"
   echo "| dialogue engines (folding) | one engine process folded $(ecrm_bench_fmt "$ONE_ENGINE") events/s on 2 shared cores: 100,000 ÷ $(ecrm_bench_fmt "$ONE_ENGINE") × 2 = $ENGINE_CORES cores, × 1.5 headroom | **$ENGINE_PLAN cores**, e.g. $(calc "printf \"%d\", ($ENGINE_PLAN + 3) / 4") instances of 4 cores in one group |"
   echo "| dialogue engines (archive) | the archive path inserted $(ecrm_bench_fmt "$ARCHIVE_RATE") rows/s on 2 shared cores: 100,000 ÷ $(ecrm_bench_fmt "$ARCHIVE_RATE") × 2 | **$ARCHIVE_CORES cores** in instances of their own (\`Engine:RunFolding=false\`) |"
   echo "| Redis Cluster, CPU | one Redis core ran $(ecrm_bench_fmt "$EVALSHA") fold-like scripts/s; at half of that per shard: 100,000 ÷ $(ecrm_bench_fmt "$((EVALSHA / 2))") | $CPU_SHARDS primaries would carry the folds |"
-  echo "| Redis Cluster, memory | dialogues: 100 M × $STATE_BYTES B = $STATE_GB GB. Dedupe markers: 100,000/s × $MARKER_BYTES B = $(ecrm_bench_fmt "$MARKERS_DAY_GB") GB a day of window (the shipped 7 days: $(ecrm_bench_fmt "$MARKERS_WEEK_GB") GB; one hour would be $MARKERS_HOUR_GB GB) | **memory decides**: with \`Engine:DedupeWindowDays=1\` (its minimum), ($STATE_GB + $MARKERS_DAY_GB) GB × 1.3 ÷ 50 GB = **$MEMORY_SHARDS primaries**, each with a replica, AOF everysec |"
+  echo "| Redis Cluster, memory | dialogues: 100 M × $STATE_BYTES B = $STATE_GB GB. Dedupe: the message ids of the last hour (\`Engine:RecentMessageIdMinutes=60\`), 100,000/s × 3,600 s × $ID_BYTES B = $DEDUPE_GB GB, at most $DEDUPE_MAX_GB GB (two windows before a quiet customer's ids expire); the applied offsets are a field per partition per customer, in the state above | ($STATE_GB + $DEDUPE_MAX_GB) GB × 1.3 ÷ 50 GB = **$MEMORY_SHARDS primaries**, each with a replica, AOF everysec |"
   echo "| ClickHouse | a month is $MONTH_EVENTS_B billion events; the 4-stage funnel took $FUNNEL_MS ms over $(ecrm_bench_fmt "$FUNNEL_EVENTS") events on 2 cores, so about $(ecrm_bench_fmt "$FUNNEL_CORE_S") core-seconds for a month | inserts are easy (a few large inserts a second); **month-long funnels at this rate need the per-day pre-aggregation**, not more shards: 4 shards × 2 replicas, 16 cores each, still take $(calc "printf \"%.0f\", $FUNNEL_CORE_S / 64") s a query |"
   echo
-  echo "- The dedupe markers (one per event, for the whole window) are what Redis memory is spent on at this rate."
-  echo "  A window counted in hours (Kafka re-deliveries and client retries arrive within minutes) would cut the"
-  echo "  Redis Cluster to what the folds' CPU needs; \`Engine:DedupeWindowDays\` cannot go below a day today."
+  echo "- Dedupe follows customers: the applied Kafka offsets (a field per partition) catch every re-delivery, and the recent ids"
+  echo "  only re-sends, which come within the window; until 2026-12-07 it was a marker of about 200 bytes per event for 7 days."
   echo "- The engine folds at a fraction of the EVALSHA reference: each batch folds, then publishes its transitions"
   echo "  to Kafka (acks=all), then marks them published, one after another. Overlapping batches is the lever."
   echo "<!-- scale:end -->"
