@@ -51,10 +51,10 @@ for case in "${CASES[@]}"; do
   topic="scale.e$engines.p$partitions"
   ecrm_log "scale: $engines engine(s), $partitions partitions, $EVENTS events"
   redis-cli -p "$REDIS_PORT" flushall >/dev/null
-  urls=()
-  for n in $(seq 1 "$engines"); do urls+=("$(start_engine "$n" "$topic")"); done
+  urls=(); pids=()
+  for n in $(seq 1 "$engines"); do urls+=("$(start_engine "$n" "$topic")"); pids+=("$(cat "$DATA/engine-$n.pid")"); done
   dotnet benchmarks/Ecrm.LoadDriver/bin/Release/net10.0/Ecrm.LoadDriver.dll scale --kafka "$BOOTSTRAP" --topic "$topic" \
-    --catalog dev/demo/topic-catalog.json --engines "$(IFS=,; echo "${urls[*]}")" --events "$EVENTS" \
+    --catalog dev/demo/topic-catalog.json --engines "$(IFS=,; echo "${urls[*]}")" --pids "$(IFS=,; echo "${pids[*]}")" --events "$EVENTS" \
     --name "scale-e$engines-p$partitions" --output "$ECRM_RESULTS"
   stop_engines
 done
@@ -136,15 +136,15 @@ SECTION="$ECRM_RESULTS/scale-section.md"
   echo "a backlog of 1,500 to 3,000 events a partition ahead of the engines rather than producing everything first: the"
   echo "mock brokers keep only about 5 MB of each partition and drop older segments."
   echo
-  echo "| engines | partitions | events folded/s | vs EVALSHA reference | folded by each engine |"
-  echo "|---|---|---|---|---|"
+  echo "| engines | partitions | events folded/s | vs EVALSHA reference | folded by each engine | engine CPU µs per event |"
+  echo "|---|---|---|---|---|---|"
   for case in "${CASES[@]}"; do
     read -r e p <<<"$case"
     json="$ECRM_RESULTS/scale-e$e-p$p.json"
-    echo "| $e | $p | **$(ecrm_bench_fmt "$(rate "$e" "$p")")** | $(ecrm_bench_ratio "$(rate "$e" "$p")" "$EVALSHA") | $(ecrm_bench_json "$json" foldedPerEngine) |"
+    echo "| $e | $p | **$(ecrm_bench_fmt "$(rate "$e" "$p")")** | $(ecrm_bench_ratio "$(rate "$e" "$p")" "$EVALSHA") | $(ecrm_bench_json "$json" foldedPerEngine) | $(ecrm_bench_json "$json" engineCpuMicrosecondsPerEvent) |"
   done
-  echo "| reference: \`redis-benchmark\` EVALSHA of a fold-like script (same Redis calls), \`-c 50 -P 16\` | | $(ecrm_bench_fmt "$EVALSHA") | 100 % | |"
-  echo "| reference: \`redis-benchmark\` pipelined HSET, \`-c 50 -P 16\` | | $(ecrm_bench_fmt "$HSET") calls/s | | |"
+  echo "| reference: \`redis-benchmark\` EVALSHA of a fold-like script (same Redis calls), \`-c 50 -P 16\` | | $(ecrm_bench_fmt "$EVALSHA") | 100 % | | |"
+  echo "| reference: \`redis-benchmark\` pipelined HSET, \`-c 50 -P 16\` | | $(ecrm_bench_fmt "$HSET") calls/s | | | |"
   echo
   echo "![events folded per second](benchmarks/charts/scale-throughput.png)"
   echo "![events folded in each second](benchmarks/charts/scale-over-time.png)"
@@ -152,6 +152,8 @@ SECTION="$ECRM_RESULTS/scale-section.md"
   echo "- Two instances on two shared cores cannot add cores, only a second consumer: the figures show the"
   echo "  group's overhead and the rebalance, not the speed-up on separate machines. Each partition is read by one"
   echo "  instance of the group, so the partition count caps the useful instances (3 partitions: at most 3)."
+  echo "- Engine CPU per event: the engine processes' user and system time (\`/proc/PID/stat\`) over the measured part,"
+  echo "  divided by the events folded: the .NET work per event (consume, parse, match, fold calls, publish, offsets)."
   echo "- Redis memory per dialogue ($FOLD_SOURCE): **$STATE_BYTES bytes** of customer state per dialogue,"
   echo "  so **$(awk -v s="$STATE_BYTES" 'BEGIN { printf "%.0f", s * 1e6 / 1048576 }') MiB per million dialogues**, plus about $ID_BYTES bytes per message id a customer remembers for re-sends (at most \`Engine:RecentMessageIdLimit\`, for \`Engine:RecentMessageIdMinutes\`)."
   echo

@@ -64,6 +64,10 @@ public sealed class DialogueReader(IConnectionMultiplexer redis)
         return dialogues;
     }
 
+    /// <summary>One dialogue of a customer id as it is stored (no owner followed); null when there is none.</summary>
+    public async Task<DialogueState?> ReadOneAsync(string customer, string topic) =>
+        await redis.GetDatabase().HashGetAllAsync(RedisKeys.Dialogue(customer, topic)) is { Length: > 0 } fields ? Parse(topic, fields) : null;
+
     /// <summary>The customer an id belongs to: itself, or the customer it was merged into (following aliases a few steps).</summary>
     public async Task<string> ResolveAsync(string id)
     {

@@ -69,12 +69,6 @@ public sealed class DialogueStore(IConnectionMultiplexer redis, RecentIdPolicy r
     /// </summary>
     public async Task<FoldReply> FoldAsync(string customer, string? source, IReadOnlyList<FoldEvent> events, FoldRules rules, long nowMs)
     {
-        var buffer = new ArrayBufferWriter<byte>(64 + 96 * events.Count);
-        using (var writer = new Utf8JsonWriter(buffer, WriterOptions))
-        {
-            WriteEvents(writer, events);
-        }
-
         var result = (RedisResult[])(await redis.GetDatabase().ScriptEvaluateAsync(FoldScript, new FoldParameters
         {
             FoldState = RedisKeys.FoldState(customer),
@@ -85,7 +79,7 @@ public sealed class DialogueStore(IConnectionMultiplexer redis, RecentIdPolicy r
             Identities = RedisKeys.Identities(customer),
             DialoguePrefix = RedisKeys.DialoguePrefix(customer),
             HistoryPrefix = RedisKeys.DialogueHistoryPrefix(customer),
-            Events = buffer.WrittenMemory,
+            Events = EncodeEvents(events),
             Source = source ?? "",
             Now = nowMs,
             CatalogVersion = rules.CatalogVersion,
@@ -198,6 +192,18 @@ public sealed class DialogueStore(IConnectionMultiplexer redis, RecentIdPolicy r
             HistoryPrefix = RedisKeys.DialogueHistoryPrefix(id),
             RecentWindow = (long)recentIds.Window.TotalMilliseconds,
         });
+
+    /// <summary>The fold script's events argument: a JSON array of arrays, as fold.lua reads it.</summary>
+    internal static ReadOnlyMemory<byte> EncodeEvents(IReadOnlyList<FoldEvent> events)
+    {
+        var buffer = new ArrayBufferWriter<byte>(64 + 96 * events.Count);
+        using (var writer = new Utf8JsonWriter(buffer, WriterOptions))
+        {
+            WriteEvents(writer, events);
+        }
+
+        return buffer.WrittenMemory;
+    }
 
     private static void WriteEvents(Utf8JsonWriter writer, IReadOnlyList<FoldEvent> events)
     {

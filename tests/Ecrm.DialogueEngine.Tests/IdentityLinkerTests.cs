@@ -36,7 +36,7 @@ public sealed class IdentityLinkerTests(RedisFixture redis) : IClassFixture<Redi
         Assert.Equal(Start.AddHours(1), dialogue.LastInteraction);
         Assert.Equal(3, dialogue.InteractionsByChannel["web"]);
         Assert.Equal([new StageReached(1, Start, "web"), new StageReached(2, Start.AddMinutes(10), "web")], dialogue.StagesReached);
-        Assert.False(await redis.Connection.GetDatabase().KeyExistsAsync(RedisKeys.Dialogue(_anonymous, "tv-oled-55")));
+        Assert.Null(await _reader.ReadOneAsync(_anonymous, "tv-oled-55"));
     }
 
     [Fact]
@@ -74,14 +74,13 @@ public sealed class IdentityLinkerTests(RedisFixture redis) : IClassFixture<Redi
     {
         await FoldAsync(_anonymous, Page("/tv/oled-55"), Start);
         await _linker.LinkAsync(_anonymous, _user, _matcher.Catalog);
-        var before = await redis.Connection.GetDatabase().HashGetAllAsync(RedisKeys.Dialogue(_user, "tv-oled-55"));
+        var before = await _reader.ReadOneAsync(_user, "tv-oled-55");
 
         var (outcome, transitions) = await _linker.LinkAsync(_anonymous, _user, _matcher.Catalog);
 
         Assert.Equal(LinkOutcome.AlreadyLinked, outcome);
         Assert.Empty(transitions);
-        var after = await redis.Connection.GetDatabase().HashGetAllAsync(RedisKeys.Dialogue(_user, "tv-oled-55"));
-        Assert.Equal(before.OrderBy(f => f.Name.ToString()), after.OrderBy(f => f.Name.ToString()));
+        Assert.Equivalent(before, await _reader.ReadOneAsync(_user, "tv-oled-55"), strict: true);
     }
 
     [Fact]

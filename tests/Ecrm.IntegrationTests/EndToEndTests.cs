@@ -67,9 +67,9 @@ public abstract class EndToEndScenarios(KafkaFixture kafka, IRedisBackend redis,
         Assert.Equal(HttpStatusCode.OK, (await collector.PostAsync("v1/batch", Json(batch))).StatusCode);
 
         // 2. Redis holds the dialogue at stage 2.
-        var dialogueKey = RedisKeys.Dialogue(_customer, Topic);
-        await Eventually("the dialogue reaches stage 2", async () => (int)await _redis.GetDatabase().HashGetAsync(dialogueKey, DialogueFields.Stage) == 2);
-        var dialogueBefore = await DialogueSnapshotAsync(dialogueKey);
+        var dialogues = new DialogueReader(_redis);
+        await Eventually("the dialogue reaches stage 2", async () => (await dialogues.ReadOneAsync(_customer, Topic))?.Stage == 2);
+        var dialogueBefore = await DialogueSnapshotAsync(_customer, Topic);
 
         // 3. ClickHouse holds both raw events and both transitions.
         await Eventually("ClickHouse holds both events", async () => await CountAsync("events") == "2");
@@ -102,7 +102,7 @@ public abstract class EndToEndScenarios(KafkaFixture kafka, IRedisBackend redis,
         Assert.Equal(HttpStatusCode.OK, (await collector.PostAsync("v1/batch", Json(Batch(Page(sentinel, "/about", minutesAgo: 1))))).StatusCode);
         await Eventually("the sentinel is folded", () => new DialogueStore(_redis, new RecentIdPolicy(TimeSpan.FromHours(1), 100)).FoldedRecentlyAsync(_customer, sentinel));
         await Eventually("the sentinel is archived", async () => await CountAsync("events FINAL") == "3");
-        Assert.Equal(dialogueBefore, await DialogueSnapshotAsync(dialogueKey));
+        Assert.Equal(dialogueBefore, await DialogueSnapshotAsync(_customer, Topic));
         Assert.Equal("2", await CountAsync("transitions"));
         Assert.Equal("3", await QueryAsync($"SELECT uniqExact(message_id) FROM {{db}}.events WHERE customer_key = {ArchiveSql.Quote(_customer)} FORMAT TSV").ContinueWith(t => t.Result.Trim()));
     }
@@ -139,14 +139,14 @@ public abstract class EndToEndScenarios(KafkaFixture kafka, IRedisBackend redis,
         Assert.Equal(HttpStatusCode.OK, (await collector.PostAsync("v1/batch", Json(Batch(identify)))).StatusCode);
 
         await Eventually("the visitor's dialogue moves to the customer", async () =>
-            (int)await _redis.GetDatabase().HashGetAsync(RedisKeys.Dialogue(user, Topic), DialogueFields.Stage) == 2
-            && !await _redis.GetDatabase().KeyExistsAsync(RedisKeys.Dialogue(_customer, Topic)));
+            ((await new DialogueReader(_redis).ReadOneAsync(user, Topic))?.Stage ?? 0) == 2
+            && await new DialogueReader(_redis).ReadOneAsync(_customer, Topic) is null);
         Assert.Equal("\"Gangnam\"", (string?)await _redis.GetDatabase().HashGetAsync(RedisKeys.Traits(user), "region"));
 
         // A later page view of the visitor's browser lands on the customer.
         Assert.Equal(HttpStatusCode.OK, (await collector.PostAsync("v1/batch", Json(Batch(Page(Guid.NewGuid().ToString(), "/tv/oled-55/compare", minutesAgo: 1))))).StatusCode);
         await Eventually("the next stage lands on the customer", async () =>
-            (int)await _redis.GetDatabase().HashGetAsync(RedisKeys.Dialogue(user, Topic), DialogueFields.Stage) == 3);
+            ((await new DialogueReader(_redis).ReadOneAsync(user, Topic))?.Stage ?? 0) == 3);
         using var reader = EcrmServices.Client(_stack.EngineUrl, EcrmServices.ApiKey);
         var view = await reader.GetFromJsonAsync<JsonElement>($"api/customers/{_customer}/dialogues");
         Assert.Equal(3, view.GetProperty("dialogues")[0].GetProperty("stage").GetInt32());
@@ -187,10 +187,8 @@ public abstract class EndToEndScenarios(KafkaFixture kafka, IRedisBackend redis,
             var during = Enumerable.Range(0, 20).Select(i => Page(Guid.NewGuid().ToString(), i < 19 ? "/tv/oled-55" : "/tv/oled-55/specs", minutesAgo: 15 - (i / 2))).ToArray();
             Assert.Equal(HttpStatusCode.OK, (await collector.PostAsync("v1/batch", Json(Batch(during[..10])))).StatusCode);
             Assert.Equal(HttpStatusCode.OK, (await collector.PostAsync("v1/batch", Json(Batch(during[10..])))).StatusCode);
-            var dialogueKey = RedisKeys.Dialogue(_customer, Topic);
             await Eventually("the dialogue reaches stage 2 with ClickHouse down", async () =>
-                (int)await _redis.GetDatabase().HashGetAsync(dialogueKey, DialogueFields.Stage) == 2
-                && (int)await _redis.GetDatabase().HashGetAsync(dialogueKey, DialogueFields.InteractionCount("web")) == 30);
+                await new DialogueReader(_redis).ReadOneAsync(_customer, Topic) is { Stage: 2 } dialogue && dialogue.InteractionsByChannel.GetValueOrDefault("web") == 30);
             // And a re-sent batch (as a client retry would) must not double anything once ClickHouse returns.
             Assert.Equal(HttpStatusCode.OK, (await collector.PostAsync("v1/batch", Json(Batch(during[..10])))).StatusCode);
         }
@@ -284,7 +282,7 @@ public abstract class EndToEndScenarios(KafkaFixture kafka, IRedisBackend redis,
         var identify = "{\"type\":\"identify\",\"anonymousId\":\"" + _customer + "\",\"userId\":\"" + user + "\",\"traits\":{\"email\":\"kim@example.com\"}}";
         Assert.Equal(HttpStatusCode.OK, (await collector.PostAsync("v1/batch", Json(Batch(Page(Guid.NewGuid().ToString(), "/tv/oled-55/specs", minutesAgo: 3))))).StatusCode);
         Assert.Equal(HttpStatusCode.OK, (await collector.PostAsync("v1/batch", Json(Batch(identify, Page(Guid.NewGuid().ToString(), "/tv/oled-55", minutesAgo: 2).Replace(_customer, bystander, StringComparison.Ordinal))))).StatusCode);
-        await Eventually("the customer's dialogue merged into the user", async () => (int)await _redis.GetDatabase().HashGetAsync(RedisKeys.Dialogue(user, Topic), DialogueFields.Stage) == 2);
+        await Eventually("the customer's dialogue merged into the user", async () => ((await new DialogueReader(_redis).ReadOneAsync(user, Topic))?.Stage ?? 0) == 2);
         await Eventually("the link and all three events are archived", async () =>
             await QueryAsync($"SELECT count() FROM {{db}}.identity_links FINAL WHERE linked_id = {ArchiveSql.Quote(_customer)} FORMAT TSV") == "1\n"
             && await QueryAsync($"SELECT count() FROM {{db}}.events FINAL WHERE customer_key IN ({ArchiveSql.Quote(_customer)}, {ArchiveSql.Quote(user)}, {ArchiveSql.Quote(bystander)}) FORMAT TSV") == "3\n");
@@ -314,7 +312,7 @@ public abstract class EndToEndScenarios(KafkaFixture kafka, IRedisBackend redis,
         }
 
         // Everyone else stays.
-        Assert.Equal(1, (int)await _redis.GetDatabase().HashGetAsync(RedisKeys.Dialogue(bystander, Topic), DialogueFields.Stage));
+        Assert.Equal(1, ((await new DialogueReader(_redis).ReadOneAsync(bystander, Topic))?.Stage ?? 0));
         Assert.Equal("1\n", await QueryAsync($"SELECT count() FROM {{db}}.events WHERE customer_key = {ArchiveSql.Quote(bystander)} FORMAT TSV"));
         using var reader = EcrmServices.Client(_stack.EngineUrl, EcrmServices.ApiKey);
         Assert.Equal(HttpStatusCode.Forbidden, (await reader.DeleteAsync($"api/customers/{bystander}")).StatusCode);
@@ -432,7 +430,7 @@ public abstract class EndToEndScenarios(KafkaFixture kafka, IRedisBackend redis,
             // The wait of the customer who stopped ends after the other's would have: once it fired, the other's was due and gone.
             var fired = await receiver.WaitForAsync(1, TimeSpan.FromSeconds(60));
             Assert.Equal(_customer, JsonDocument.Parse(fired[0].Body).RootElement.GetProperty("customer").GetProperty("id").GetString());
-            Assert.Equal(3, (int)await _redis.GetDatabase().HashGetAsync(RedisKeys.Dialogue(wentOn, Topic), DialogueFields.Stage));
+            Assert.Equal(3, ((await new DialogueReader(_redis).ReadOneAsync(wentOn, Topic))?.Stage ?? 0));
             Assert.Single(receiver.All);
         }
         finally
@@ -513,12 +511,12 @@ public abstract class EndToEndScenarios(KafkaFixture kafka, IRedisBackend redis,
         using var collector = EcrmServices.Client(_stack.CollectorUrl);
         // The engine polls for a newer catalog; until it has it, the page maps to nothing. Keep
         // sending fresh page views until one folds into the new topic.
-        var dialogueKey = RedisKeys.Dialogue(_customer, "spa-package");
+
         await Eventually("the new catalog maps the page", async () =>
         {
             await collector.PostAsync("v1/batch", Json(Batch(Page(Guid.NewGuid().ToString(), "/spa/weekend", minutesAgo: 1))));
             await Task.Delay(300);
-            return (int)await _redis.GetDatabase().HashGetAsync(dialogueKey, DialogueFields.Stage) == 2;
+            return (await new DialogueReader(_redis).ReadOneAsync(_customer, "spa-package"))?.Stage == 2;
         });
         await Eventually("the transition is archived", async () => await CountAsync("transitions") == "1");
         Assert.Equal($"{version}\n", await QueryAsync($"SELECT catalog_version FROM {{db}}.transitions WHERE customer_key = {ArchiveSql.Quote(_customer)} FORMAT TSV"));
@@ -588,8 +586,9 @@ public abstract class EndToEndScenarios(KafkaFixture kafka, IRedisBackend redis,
 
     private Task<string> QueryAsync(string sql) => clickHouse.QueryAsync(sql.Replace("{db}", _stack.ClickHouseDatabase, StringComparison.Ordinal));
 
-    private async Task<string> DialogueSnapshotAsync(RedisKey key) =>
-        string.Join(';', (await _redis.GetDatabase().HashGetAllAsync(key)).Select(f => $"{f.Name}={f.Value}").Order(StringComparer.Ordinal));
+    /// <summary>The dialogue as the engine's reader sees it, as JSON, to compare before and after.</summary>
+    private async Task<string> DialogueSnapshotAsync(string customer, string topic) =>
+        JsonSerializer.Serialize(await new DialogueReader(_redis).ReadOneAsync(customer, topic));
 
     private Task Eventually(string what, Func<Task<bool>> condition) =>
         Poll.UntilAsync(what, condition, explain: () => $"engine log:\n{_stack.Logs("dialogue-engine")}");

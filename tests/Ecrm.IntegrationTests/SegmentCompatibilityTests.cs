@@ -43,7 +43,7 @@ public sealed class SegmentCompatibilityTests(KafkaFixture kafka, RedisFixture r
         var stage = 0;
         while (DateTime.UtcNow < deadline && stage < 3)
         {
-            stage = (int)await connection.GetDatabase().HashGetAsync(RedisKeys.Dialogue(customer, "tv-oled-55"), DialogueFields.Stage);
+            stage = ((await new DialogueReader(connection).ReadOneAsync(customer, "tv-oled-55"))?.Stage ?? 0);
             await Task.Delay(200);
         }
 
@@ -116,10 +116,11 @@ public sealed class SegmentCompatibilityTests(KafkaFixture kafka, RedisFixture r
         // The customer's dialogue: product page (1), cart (3), specs (2), cart again, and the order of the closed page (4).
         using var connection = RedisConnection.Connect(_services.RedisConfiguration);
         var database = connection.GetDatabase();
-        var dialogue = RedisKeys.Dialogue(customer, "tv-oled-55");
+        var dialogues = new DialogueReader(connection);
+        DialogueState? dialogue = null;
         await Poll.UntilAsync("the dialogue's five web interactions, the last the order",
-            async () => (int)await database.HashGetAsync(dialogue, DialogueFields.Stage) == 4 && (int)await database.HashGetAsync(dialogue, DialogueFields.InteractionCount("web")) == 5,
-            explain: () => string.Join(", ", database.HashGetAll(dialogue).Select(e => $"{e.Name}={e.Value}")));
+            async () => (dialogue = await dialogues.ReadOneAsync(customer, "tv-oled-55")) is { Stage: 4 } && dialogue.InteractionsByChannel.GetValueOrDefault("web") == 5,
+            explain: () => System.Text.Json.JsonSerializer.Serialize(dialogue));
         Assert.Equal("\"Gangnam\"", (string?)await database.HashGetAsync(RedisKeys.Traits(customer), "region"));
 
         // And its timeline: every event, by type and name.

@@ -41,9 +41,9 @@ public sealed class TrackerEndToEndTests(KafkaFixture kafka, RedisFixture redis,
         await browser.FinishAsync();
 
         // The page path is stage 1, the section viewed "interest" (2), the client-side route /compare 3, the click "purchase" 4.
-        var key = RedisKeys.Dialogue(visitor, Topic);
-        await Eventually("the dialogue to reach stage 4", async () => (int)await _redis.GetDatabase().HashGetAsync(key, DialogueFields.Stage) == 4);
-        Assert.Equal(DialogueStatus.Converted, (string?)await _redis.GetDatabase().HashGetAsync(key, DialogueFields.Status));
+        var dialogues = new DialogueReader(_redis);
+        await Eventually("the dialogue to reach stage 4", async () => (await dialogues.ReadOneAsync(visitor, Topic))?.Stage == 4);
+        Assert.Equal(DialogueStatus.Converted, (await dialogues.ReadOneAsync(visitor, Topic))!.Status);
         var expected = string.Concat(messageIds.Select((id, i) => $"{id}\t{i}\t{i + 1}\n"));
         var transitions = "";
         await Eventually("the four transitions in ClickHouse", async () =>
@@ -69,8 +69,7 @@ public sealed class TrackerEndToEndTests(KafkaFixture kafka, RedisFixture redis,
         Assert.All(messageIds, id => Assert.Equal(1, result.GetProperty("sent").GetProperty(id).GetInt32()));
 
         // And the engine folded each once: three web interactions on the visitor's dialogue.
-        var key = RedisKeys.Dialogue(visitor, Topic);
-        await Eventually("three interactions on the dialogue", async () => (int)await _redis.GetDatabase().HashGetAsync(key, DialogueFields.InteractionCount("web")) == 3);
+        await Eventually("three interactions on the dialogue", async () => (await new DialogueReader(_redis).ReadOneAsync(visitor, Topic))?.InteractionsByChannel.GetValueOrDefault("web") == 3);
     }
 
     [Fact]
@@ -84,7 +83,7 @@ public sealed class TrackerEndToEndTests(KafkaFixture kafka, RedisFixture redis,
         Assert.Equal("Product Added", added.Str("event"));
         Assert.Equal(visitor, added.Str("anonymousId"));
         // "Product Added" of sku oled-55 is stage 3 in the demo catalog.
-        await Eventually("the dialogue to reach stage 3", async () => (int)await _redis.GetDatabase().HashGetAsync(RedisKeys.Dialogue(visitor, Topic), DialogueFields.Stage) == 3);
+        await Eventually("the dialogue to reach stage 3", async () => ((await new DialogueReader(_redis).ReadOneAsync(visitor, Topic))?.Stage ?? 0) == 3);
         await browser.FinishAsync();
     }
 

@@ -50,7 +50,7 @@ public sealed class TrackerServerIdTests(KafkaFixture kafka, RedisFixture redis,
         var stage = 0;
         while (DateTime.UtcNow < deadline && stage != 3)
         {
-            stage = (int)await connection.GetDatabase().HashGetAsync(RedisKeys.Dialogue(first, "tv-oled-55"), DialogueFields.Stage);
+            stage = ((await new DialogueReader(connection).ReadOneAsync(first, "tv-oled-55"))?.Stage ?? 0);
             await Task.Delay(200);
         }
 

@@ -86,14 +86,14 @@ public sealed class TriggerEmailTests(KafkaFixture kafka, RedisFixture redis, Cl
         Assert.Equal(HttpStatusCode.Redirect, click.StatusCode);
         Assert.Equal("https://shop.example/tv/oled-55/compare", click.Headers.Location!.ToString());
         var deadline = DateTime.UtcNow.AddSeconds(30);
-        var dialogue = RedisKeys.Dialogue(_customer, Topic);
-        while ((int)await _redis.GetDatabase().HashGetAsync(dialogue, DialogueFields.Stage) != 3)
+        var dialogues = new DialogueReader(_redis);
+        while ((await dialogues.ReadOneAsync(_customer, Topic))?.Stage != 3)
         {
             Assert.True(DateTime.UtcNow < deadline, "the click did not move the dialogue to stage 3 within 30 s:\n" + _stack.Logs("dialogue-engine"));
             await Task.Delay(100);
         }
 
-        Assert.Equal("email", (string?)await _redis.GetDatabase().HashGetAsync(dialogue, DialogueFields.StageReachedVia(3)));
+        Assert.Equal("email", (await dialogues.ReadOneAsync(_customer, Topic))!.StagesReached.Single(s => s.Stage == 3).Channel);
         Assert.Single(_provider.All);
     }
 }
