@@ -35,8 +35,9 @@ SECTION="$ECRM_RESULTS/fold-section.md"
   echo
   echo "Command: \`benchmarks/fold-load.sh $CUSTOMERS\`. Machine: $(ecrm_bench_machine), shared; Redis $(redis-server --version | sed -n 's/.*v=\([0-9.]*\).*/\1/p')"
   echo "in the shipped configuration (AOF, \`appendfsync everysec\`). It folds $(ecrm_bench_fmt "$CUSTOMERS") customers' generated traffic ($(ecrm_bench_fmt "$(value events)") events"
-  echo "of web, email and mobile journeys over 30 days) with the engine's own \`DialogueFolder\` (one Lua script per event,"
-  echo "with episodes and the decaying score; 512 in flight on one connection), then runs \`redis-benchmark\` on the same"
+  echo "of web, email and mobile journeys over 30 days) with the engine's own \`DialogueFolder\` (one fold script call per event,"
+  echo "with episodes, the decaying score and the customer's dedupe state; 512 customers in flight on one connection, each"
+  echo "customer's events one after another, as on its partition), then runs \`redis-benchmark\` on the same"
   echo "Redis: EVALSHA of a script making the same Redis calls as a typical fold (2 GETs, HMGET of 7 fields, HINCRBY,"
   echo "2 HSETs, HGET, HSET, ZADD GT, SET EX), and plain pipelined HSET, both \`-c 50 -P 16\`."
   echo

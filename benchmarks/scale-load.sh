@@ -11,6 +11,7 @@ source "$(dirname "${BASH_SOURCE[0]}")/../dev/stack.sh"
 source "$ECRM_ROOT/benchmarks/lib.sh"
 cd "$ECRM_ROOT"
 EVENTS="${1:-200000}"
+WARMUP="${ECRM_SCALE_WARMUP:-30000}"
 DATA="$ECRM_ROOT/.data/scale-bench"
 REDIS_PORT=16394
 FIRST_ENGINE_PORT=18211
@@ -54,7 +55,7 @@ for case in "${CASES[@]}"; do
   urls=(); pids=()
   for n in $(seq 1 "$engines"); do urls+=("$(start_engine "$n" "$topic")"); pids+=("$(cat "$DATA/engine-$n.pid")"); done
   dotnet benchmarks/Ecrm.LoadDriver/bin/Release/net10.0/Ecrm.LoadDriver.dll scale --kafka "$BOOTSTRAP" --topic "$topic" \
-    --catalog dev/demo/topic-catalog.json --engines "$(IFS=,; echo "${urls[*]}")" --pids "$(IFS=,; echo "${pids[*]}")" --events "$EVENTS" \
+    --catalog dev/demo/topic-catalog.json --engines "$(IFS=,; echo "${urls[*]}")" --pids "$(IFS=,; echo "${pids[*]}")" --events "$EVENTS" --warmup "$WARMUP" \
     --name "scale-e$engines-p$partitions" --output "$ECRM_RESULTS"
   stop_engines
 done
@@ -94,7 +95,7 @@ FOLD_JSON="$ECRM_RESULTS/fold.json"
 if [ -f "$FOLD_JSON" ]; then
   STATE_BYTES=$(ecrm_bench_json "$FOLD_JSON" stateBytesPerDialogue)
   # Dedupe bytes per remembered message id: the customers' dedupe state over their ids (fold-load's customers have fewer ids than the limit).
-  ID_BYTES=$(awk -v c="$(ecrm_bench_json "$FOLD_JSON" dedupeBytesPerCustomer)" -v e="$(ecrm_bench_json "$FOLD_JSON" eventsPerCustomer)" 'BEGIN { printf "%.0f", e > 0 ? c / e : 60 }')
+  ID_BYTES=$(awk -v c="$(ecrm_bench_json "$FOLD_JSON" dedupeBytesPerCustomer)" -v e="$(ecrm_bench_json "$FOLD_JSON" eventsPerCustomer)" 'BEGIN { printf "%.0f", ((e + 0) > 0 ? c / e : 60) }')
   FOLD_SOURCE="measured by \`benchmarks/fold-load.sh\` on $(date -u -r "$FOLD_JSON" +%F)"
 else
   STATE_BYTES=400; ID_BYTES=60; FOLD_SOURCE="fold-load.sh has not run here, so its targets stand in"
@@ -131,7 +132,7 @@ SECTION="$ECRM_RESULTS/scale-section.md"
   echo "Command: \`benchmarks/scale-load.sh $EVENTS\`. Machine: $(ecrm_bench_machine), shared with the embedded Kafka"
   echo "(3 mock brokers), Redis 7 (AOF, everysec) and the load driver. Each case starts folding-only engine"
   echo "instances (\`Engine__RunArchive=false\`, \`Triggers__Run=false\`) in one consumer group on a fresh topic,"
-  echo "warms them up (5,000 events), then produces $(ecrm_bench_fmt "$EVENTS") generated events (web, email, mobile journeys) and times"
+  echo "warms them up ($(ecrm_bench_fmt "$WARMUP") events, so the JIT's tiers are done: a short warm-up left a fifth of the engine's CPU in the JIT), then produces $(ecrm_bench_fmt "$EVENTS") generated events (web, email, mobile journeys) and times"
   echo "until the engines' \`ecrm_engine_events_folded_total\` counters add up to all of them (the lag is 0). The driver keeps"
   echo "a backlog of 1,500 to 3,000 events a partition ahead of the engines rather than producing everything first: the"
   echo "mock brokers keep only about 5 MB of each partition and drop older segments."
