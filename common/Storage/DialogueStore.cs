@@ -93,12 +93,12 @@ public sealed class DialogueStore(IConnectionMultiplexer redis, RecentIdPolicy r
         var owner = (string?)result[1];
         var redirected = string.IsNullOrEmpty(owner) ? [] : ((string)result[2]!).Split(',').Select(i => int.Parse(i) - 1).ToArray();
         var known = new List<(int, bool)>();
-        foreach (var (index, value) in ParseDead((string)result[5]!))
+        foreach (var (index, value) in ParseIndexedLines((string)result[5]!))
         {
             known.Add((index, value == "1"));
         }
 
-        return new FoldReply(string.IsNullOrEmpty(owner) ? null : owner, redirected, ParseChanges((string)result[3]!), ParseDead((string)result[4]!), known);
+        return new FoldReply(string.IsNullOrEmpty(owner) ? null : owner, redirected, ParseChanges((string)result[3]!), ParseIndexedLines((string)result[4]!), known);
     }
 
     /// <summary>Whether the customer folded this message id recently (it is among the ids a re-send is checked against).</summary>
@@ -242,8 +242,8 @@ public sealed class DialogueStore(IConnectionMultiplexer redis, RecentIdPolicy r
         return changes;
     }
 
-    /// <summary>"index\ttext" lines, the index 1-based as Lua counts.</summary>
-    private static List<(int, string)> ParseDead(string text)
+    /// <summary>"index\ttext" lines (the dead events' reasons, the known-ness records), the index 1-based as Lua counts.</summary>
+    private static List<(int, string)> ParseIndexedLines(string text)
     {
         var dead = new List<(int, string)>();
         foreach (var line in text.Split('\n', StringSplitOptions.RemoveEmptyEntries))

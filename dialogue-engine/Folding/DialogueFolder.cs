@@ -88,13 +88,16 @@ public sealed class DialogueFolder(DialogueStore store, TimeProvider time)
         for (var hop = 0; hop <= DialogueStore.MaxOwnerHops; hop++)
         {
             var reply = await store.FoldAsync(customer, customer == id ? null : id, events, rules, now);
-            var redirected = new HashSet<int>(reply.Redirected);
-            for (var j = 0; j < events.Count; j++)
+            // Redirected indexes come in ascending order: every other event landed here.
+            for (int j = 0, next = 0; j < events.Count; j++)
             {
-                if (!redirected.Contains(j))
+                if (next < reply.Redirected.Length && reply.Redirected[next] == j)
                 {
-                    outcomes[indexes[j]].Customer = customer;
+                    next++;
+                    continue;
                 }
+
+                outcomes[indexes[j]].Customer = customer;
             }
 
             foreach (var change in reply.Changes)
