@@ -29,7 +29,8 @@ cleanup() {
 }
 trap cleanup EXIT
 ecrm_start_redis "$DATA/redis" "$REDIS_PORT"
-CASES=("1 3" "2 3" "1 12" "2 12")
+# ECRM_SCALE_CASES="1 12" runs one case (engines, partitions) for an A/B; BENCHMARKS.md is rewritten only by a run of all four.
+if [ -n "${ECRM_SCALE_CASES:-}" ]; then CASES=("$ECRM_SCALE_CASES"); else CASES=("1 3" "2 3" "1 12" "2 12"); fi
 TOPICS=(ecrm.dialogue.transitions:6 ecrm.events.dlq:1)
 for case in "${CASES[@]}"; do read -r engines partitions <<<"$case"; TOPICS+=("scale.e$engines.p$partitions:$partitions"); done
 BOOTSTRAP="$(ecrm_start_kafka "$DATA/kafka" "${TOPICS[@]}")"
@@ -47,6 +48,9 @@ start_engine() {
   echo "http://127.0.0.1:$port"
 }
 
+# redis_cpu_seconds: Redis's own CPU time so far (user and system), from INFO.
+redis_cpu_seconds() { redis-cli -p "$REDIS_PORT" info cpu | tr -d '\r' | awk -F: '$1 == "used_cpu_user" || $1 == "used_cpu_sys" { s += $2 } END { printf "%.3f", s }'; }
+
 for case in "${CASES[@]}"; do
   read -r engines partitions <<<"$case"
   topic="scale.e$engines.p$partitions"
@@ -54,9 +58,12 @@ for case in "${CASES[@]}"; do
   redis-cli -p "$REDIS_PORT" flushall >/dev/null
   urls=(); pids=()
   for n in $(seq 1 "$engines"); do urls+=("$(start_engine "$n" "$topic")"); pids+=("$(cat "$DATA/engine-$n.pid")"); done
+  redis_before=$(redis_cpu_seconds)
   dotnet benchmarks/Ecrm.LoadDriver/bin/Release/net10.0/Ecrm.LoadDriver.dll scale --kafka "$BOOTSTRAP" --topic "$topic" \
     --catalog dev/demo/topic-catalog.json --engines "$(IFS=,; echo "${urls[*]}")" --pids "$(IFS=,; echo "${pids[*]}")" --events "$EVENTS" --warmup "$WARMUP" \
     --name "scale-e$engines-p$partitions" --output "$ECRM_RESULTS"
+  # Redis's CPU over the whole case (warm-up included) per event folded: what the fold costs Redis, beside the engine's CPU.
+  awk -v a="$redis_before" -v b="$(redis_cpu_seconds)" -v n="$((EVENTS + WARMUP))" 'BEGIN { printf "%.1f", (b - a) * 1e6 / n }' > "$ECRM_RESULTS/scale-e$engines-p$partitions.redis-cpu"
   stop_engines
 done
 
@@ -66,6 +73,12 @@ EVALSHA=$(ecrm_bench_evalsha "$REDIS_PORT" 300000 "$ECRM_RESULTS/scale-redis-eva
 HSET=$(ecrm_bench_hset "$REDIS_PORT" 1000000 "$ECRM_RESULTS/scale-redis-hset.txt")
 
 rate() { ecrm_bench_json "$ECRM_RESULTS/scale-e$1-p$2.json" foldedEventsPerSecond; }
+if [ -n "${ECRM_SCALE_CASES:-}" ]; then
+  read -r e p <<<"$ECRM_SCALE_CASES"
+  ecrm_log "$e engine(s), $p partitions: $(rate "$e" "$p") events/s, $(ecrm_bench_ratio "$(rate "$e" "$p")" "$EVALSHA") of EVALSHA ($EVALSHA/s), engine CPU $(ecrm_bench_json "$ECRM_RESULTS/scale-e$e-p$p.json" engineCpuMicrosecondsPerEvent) µs per event, Redis CPU $(cat "$ECRM_RESULTS/scale-e$e-p$p.redis-cpu") µs per event"
+  exit 0
+fi
+
 {
   echo "case,engines,partitions,folded_per_second"
   for case in "${CASES[@]}"; do read -r e p <<<"$case"; echo "\"$e engine(s), $p partitions\",$e,$p,$(rate "$e" "$p")"; done
@@ -94,17 +107,17 @@ PAYLOAD_BYTES=$(ecrm_bench_json "$ECRM_RESULTS/scale-e1-p12.json" meanEventBytes
 FOLD_JSON="$ECRM_RESULTS/fold.json"
 if [ -f "$FOLD_JSON" ]; then
   STATE_BYTES=$(ecrm_bench_json "$FOLD_JSON" stateBytesPerDialogue)
-  # Dedupe bytes per remembered message id: the customers' dedupe state over their ids (fold-load's customers have fewer ids than the limit).
-  ID_BYTES=$(awk -v c="$(ecrm_bench_json "$FOLD_JSON" dedupeBytesPerCustomer)" -v e="$(ecrm_bench_json "$FOLD_JSON" eventsPerCustomer)" 'BEGIN { printf "%.0f", ((e + 0) > 0 ? c / e : 60) }')
+  DEDUPE_BYTES=$(ecrm_bench_json "$FOLD_JSON" dedupeBytesPerCustomer)
+  EVENTS_PER_CUSTOMER=$(ecrm_bench_json "$FOLD_JSON" eventsPerCustomer)
   FOLD_SOURCE="measured by \`benchmarks/fold-load.sh\` on $(date -u -r "$FOLD_JSON" +%F)"
 else
-  STATE_BYTES=400; ID_BYTES=60; FOLD_SOURCE="fold-load.sh has not run here, so its targets stand in"
+  STATE_BYTES=400; DEDUPE_BYTES=250; EVENTS_PER_CUSTOMER=3; FOLD_SOURCE="fold-load.sh has not run here, so its targets stand in"
 fi
 ARCHIVE_JSON="$ECRM_RESULTS/archive-insert.json"
 ARCHIVE_RATE=$( [ -f "$ARCHIVE_JSON" ] && ecrm_bench_json "$ARCHIVE_JSON" rowsPerSecond || echo 0)
 FUNNEL_MS=$( [ -f "$ECRM_RESULTS/funnel.csv" ] && awk -F'"' 'index($2, "4-stage funnel of one topic (") == 1 { split($3, f, ","); print f[2] }' "$ECRM_RESULTS/funnel.csv" || echo 0)
 FUNNEL_EVENTS=$( [ -f "$ECRM_RESULTS/funnel.json" ] && ecrm_bench_json "$ECRM_RESULTS/funnel.json" events || echo 0)
-calc() { awk -v one="$ONE_ENGINE" -v evalsha="$EVALSHA" -v state="$STATE_BYTES" -v idbytes="$ID_BYTES" -v bytes="$PAYLOAD_BYTES" \
+calc() { awk -v one="$ONE_ENGINE" -v evalsha="$EVALSHA" -v state="$STATE_BYTES" -v dedupe="$DEDUPE_BYTES" -v perCustomer="$EVENTS_PER_CUSTOMER" -v bytes="$PAYLOAD_BYTES" \
   -v archive="$ARCHIVE_RATE" -v funnel_ms="$FUNNEL_MS" -v funnel_events="$FUNNEL_EVENTS" "BEGIN { $1 }"; }
 # One engine process folded ONE_ENGINE events/s while sharing the 2 cores with Redis, Kafka and the driver:
 # count it as ONE_ENGINE per 2 cores (pessimistic), and plan 50 % headroom for catching up after an outage.
@@ -113,10 +126,12 @@ ENGINE_PLAN=$(calc 'printf "%d", 100000 / one * 2 * 1.5 + 0.999')
 # One Redis process (one core) ran EVALSHA fold-like scripts/s; a shard is planned at half of that.
 CPU_SHARDS=$(calc 'printf "%d", 100000 / (evalsha / 2) + 0.999')
 STATE_GB=$(calc 'printf "%.0f", 100e6 * state / 1e9')
-# The recent ids live for Engine:RecentMessageIdMinutes (60) after a customer's last event, trimmed to that window at
-# each fold: at most the ids of the last two windows, about one window's in a steady stream.
-DEDUPE_GB=$(calc 'printf "%.0f", 100000 * 3600 * idbytes / 1e9')
-DEDUPE_MAX_GB=$(calc 'printf "%.0f", 100000 * 7200 * idbytes / 1e9')
+# Dedupe state per customer active within Engine:DedupeStateDays (7): at 100,000 events/s, 7 days are 60 billion events,
+# so all 20 million customers of the plan are active. Measured per customer at fold-load's events per customer; at most
+# 8 bytes more per id up to Engine:RecentMessageIdLimit (100).
+DEDUPE_GB=$(calc 'printf "%.1f", 20e6 * dedupe / 1e9')
+DEDUPE_MAX_BYTES=$(calc 'printf "%.0f", dedupe + (100 - perCustomer) * 8')
+DEDUPE_MAX_GB=$(calc 'printf "%.1f", 20e6 * (dedupe + (100 - perCustomer) * 8) / 1e9')
 MEMORY_SHARDS=$(calc "printf \"%d\", ($STATE_GB + $DEDUPE_MAX_GB) * 1.3 / 50 + 0.999")
 KAFKA_MB=$(calc 'printf "%.0f", 100000 * bytes / 1e6')
 KAFKA_TB_DAY=$(calc 'printf "%.1f", 100000 * bytes * 86400 / 1e12')
@@ -137,15 +152,15 @@ SECTION="$ECRM_RESULTS/scale-section.md"
   echo "a backlog of 1,500 to 3,000 events a partition ahead of the engines rather than producing everything first: the"
   echo "mock brokers keep only about 5 MB of each partition and drop older segments."
   echo
-  echo "| engines | partitions | events folded/s | vs EVALSHA reference | folded by each engine | engine CPU µs per event |"
-  echo "|---|---|---|---|---|---|"
+  echo "| engines | partitions | events folded/s | vs EVALSHA reference | folded by each engine | engine CPU µs per event | Redis CPU µs per event |"
+  echo "|---|---|---|---|---|---|---|"
   for case in "${CASES[@]}"; do
     read -r e p <<<"$case"
     json="$ECRM_RESULTS/scale-e$e-p$p.json"
-    echo "| $e | $p | **$(ecrm_bench_fmt "$(rate "$e" "$p")")** | $(ecrm_bench_ratio "$(rate "$e" "$p")" "$EVALSHA") | $(ecrm_bench_json "$json" foldedPerEngine) | $(ecrm_bench_json "$json" engineCpuMicrosecondsPerEvent) |"
+    echo "| $e | $p | **$(ecrm_bench_fmt "$(rate "$e" "$p")")** | $(ecrm_bench_ratio "$(rate "$e" "$p")" "$EVALSHA") | $(ecrm_bench_json "$json" foldedPerEngine) | $(ecrm_bench_json "$json" engineCpuMicrosecondsPerEvent) | $(cat "$ECRM_RESULTS/scale-e$e-p$p.redis-cpu") |"
   done
-  echo "| reference: \`redis-benchmark\` EVALSHA of a fold-like script (same Redis calls), \`-c 50 -P 16\` | | $(ecrm_bench_fmt "$EVALSHA") | 100 % | | |"
-  echo "| reference: \`redis-benchmark\` pipelined HSET, \`-c 50 -P 16\` | | $(ecrm_bench_fmt "$HSET") calls/s | | | |"
+  echo "| reference: \`redis-benchmark\` EVALSHA of a fold-like script, \`-c 50 -P 16\` | | $(ecrm_bench_fmt "$EVALSHA") | 100 % | | | |"
+  echo "| reference: \`redis-benchmark\` pipelined HSET, \`-c 50 -P 16\` | | $(ecrm_bench_fmt "$HSET") calls/s | | | | |"
   echo
   echo "![events folded per second](benchmarks/charts/scale-throughput.png)"
   echo "![events folded in each second](benchmarks/charts/scale-over-time.png)"
@@ -155,8 +170,10 @@ SECTION="$ECRM_RESULTS/scale-section.md"
   echo "  instance of the group, so the partition count caps the useful instances (3 partitions: at most 3)."
   echo "- Engine CPU per event: the engine processes' user and system time (\`/proc/PID/stat\`) over the measured part,"
   echo "  divided by the events folded: the .NET work per event (consume, parse, match, fold calls, publish, offsets)."
+  echo "- Redis CPU per event: Redis's \`used_cpu_user\` + \`used_cpu_sys\` over the whole case (warm-up included) divided by"
+  echo "  the events of the case: the folds, identity merges, marks and watermarks as Redis sees them."
   echo "- Redis memory per dialogue ($FOLD_SOURCE): **$STATE_BYTES bytes** of customer state per dialogue,"
-  echo "  so **$(awk -v s="$STATE_BYTES" 'BEGIN { printf "%.0f", s * 1e6 / 1048576 }') MiB per million dialogues**, plus about $ID_BYTES bytes per message id a customer remembers for re-sends (at most \`Engine:RecentMessageIdLimit\`, for \`Engine:RecentMessageIdMinutes\`)."
+  echo "  so **$(awk -v s="$STATE_BYTES" 'BEGIN { printf "%.0f", s * 1e6 / 1048576 }') MiB per million dialogues**, plus **$DEDUPE_BYTES bytes of dedupe state per customer** ($EVENTS_PER_CUSTOMER events each; 8 bytes more per remembered id, up to \`Engine:RecentMessageIdLimit\`), kept \`Engine:DedupeStateDays\` after a customer's last event."
   echo
   echo "### Capacity plan for 100,000 events/s (on paper, from the figures measured above and in the fold and archive runs)"
   echo
@@ -169,11 +186,13 @@ SECTION="$ECRM_RESULTS/scale-section.md"
   echo "| dialogue engines (folding) | one engine process folded $(ecrm_bench_fmt "$ONE_ENGINE") events/s on 2 shared cores: 100,000 ÷ $(ecrm_bench_fmt "$ONE_ENGINE") × 2 = $ENGINE_CORES cores, × 1.5 headroom | **$ENGINE_PLAN cores**, e.g. $(calc "printf \"%d\", ($ENGINE_PLAN + 3) / 4") instances of 4 cores in one group |"
   echo "| dialogue engines (archive) | the archive path inserted $(ecrm_bench_fmt "$ARCHIVE_RATE") rows/s on 2 shared cores: 100,000 ÷ $(ecrm_bench_fmt "$ARCHIVE_RATE") × 2 | **$ARCHIVE_CORES cores** in instances of their own (\`Engine:RunFolding=false\`) |"
   echo "| Redis Cluster, CPU | one Redis core ran $(ecrm_bench_fmt "$EVALSHA") fold-like scripts/s; at half of that per shard: 100,000 ÷ $(ecrm_bench_fmt "$((EVALSHA / 2))") | $CPU_SHARDS primaries would carry the folds |"
-  echo "| Redis Cluster, memory | dialogues: 100 M × $STATE_BYTES B = $STATE_GB GB. Dedupe: the message ids of the last hour (\`Engine:RecentMessageIdMinutes=60\`), 100,000/s × 3,600 s × $ID_BYTES B = $DEDUPE_GB GB, at most $DEDUPE_MAX_GB GB (two windows before a quiet customer's ids expire); the applied offsets are a field per partition per customer, in the state above | ($STATE_GB + $DEDUPE_MAX_GB) GB × 1.3 ÷ 50 GB = **$MEMORY_SHARDS primaries**, each with a replica, AOF everysec |"
+  echo "| Redis Cluster, memory | dialogues: 100 M × $STATE_BYTES B = $STATE_GB GB. Dedupe: every customer of the 20 M is active within \`Engine:DedupeStateDays=7\` at this rate: 20 M × $DEDUPE_BYTES B = $DEDUPE_GB GB, at most 20 M × $DEDUPE_MAX_BYTES B = $DEDUPE_MAX_GB GB with 100 ids each (the applied offsets and the ids' 8-byte hashes, one hash key per customer) | ($STATE_GB + $DEDUPE_MAX_GB) GB × 1.3 ÷ 50 GB = **$MEMORY_SHARDS primaries**, each with a replica, AOF everysec |"
   echo "| ClickHouse | a month is $MONTH_EVENTS_B billion events; the 4-stage funnel took $FUNNEL_MS ms over $(ecrm_bench_fmt "$FUNNEL_EVENTS") events on 2 cores, so about $(ecrm_bench_fmt "$FUNNEL_CORE_S") core-seconds for a month | inserts are easy (a few large inserts a second); **month-long funnels at this rate need the per-day pre-aggregation**, not more shards: 4 shards × 2 replicas, 16 cores each, still take $(calc "printf \"%.0f\", $FUNNEL_CORE_S / 64") s a query |"
   echo
-  echo "- Dedupe follows customers: the applied Kafka offsets (a field per partition) catch every re-delivery, and the recent ids"
-  echo "  only re-sends, which come within the window; until 2026-12-07 it was a marker of about 200 bytes per event for 7 days."
+  echo "- Dedupe follows customers: one hash per customer holds the applied Kafka offsets (a field per partition), which catch"
+  echo "  re-delivery, and 8-byte hashes of its latest 100 message ids, which catch re-sends; it expires 7 days after the customer's"
+  echo "  last event. Before 2026-12-07 it was a marker of about 200 bytes per event for 7 days, then for a day a sorted set of"
+  echo "  the last hour's ids per customer (about 210 bytes per id)."
   echo "- The engine folds at a fraction of the EVALSHA reference: each batch folds, then publishes its transitions"
   echo "  to Kafka (acks=all), then marks them published, one after another. Overlapping batches is the lever."
   echo "<!-- scale:end -->"

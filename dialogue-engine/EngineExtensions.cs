@@ -30,7 +30,7 @@ public static class EngineExtensions
         builder.Services.AddSingleton(TimeProvider.System);
         builder.Services.AddSingleton<VersionedDocuments>();
         builder.Services.AddSingleton<DialogueReader>();
-        builder.Services.AddSingleton(services => new DialogueStore(services.GetRequiredService<IConnectionMultiplexer>(), services.GetRequiredService<IOptions<EngineOptions>>().Value.RecentIds));
+        builder.Services.AddSingleton(services => new DialogueStore(services.GetRequiredService<IConnectionMultiplexer>(), services.GetRequiredService<IOptions<EngineOptions>>().Value.Dedupe));
         builder.Services.AddSingleton<DialogueFolder>();
         builder.Services.AddSingleton<FoldWatermarks>();
         builder.Services.AddSingleton<TransitionPublisher>();

@@ -18,19 +18,20 @@ public sealed record EngineOptions
     public int BatchWindowMs { get; init; } = 10;
 
     /// <summary>
-    /// How long a customer's latest message ids are remembered, so that an event re-sent with a new Kafka
-    /// offset (a client's retry, the collector's spool after a Kafka outage) folds once. Re-delivery by Kafka
-    /// needs no window: each customer keeps the offsets applied. See <see cref="Ecrm.Common.Storage.DialogueStore"/>.
+    /// How long a customer's dedupe state (the Kafka offsets applied, its latest message ids) lives after its
+    /// last fold. Re-delivery (an engine crash, a rebalance, a rewind after a Redis crash) and re-sends (a client's
+    /// retry, the collector's spool after a Kafka outage) that come later fold again, so keep it at least as
+    /// long as the longest outage to ride out. See <see cref="Ecrm.Common.Storage.DialogueStore"/>.
     /// </summary>
-    [Range(1, 10_080)]
-    public int RecentMessageIdMinutes { get; init; } = 60;
+    [Range(1, 365)]
+    public int DedupeStateDays { get; init; } = 7;
 
-    /// <summary>The most message ids remembered per customer within <see cref="RecentMessageIdMinutes"/>: the bound on dedupe memory.</summary>
+    /// <summary>The most message ids remembered per customer, 8 bytes each: the bound on dedupe memory.</summary>
     [Range(1, 10_000)]
     public int RecentMessageIdLimit { get; init; } = 100;
 
-    /// <summary>The customers' dedupe policy for re-sent events.</summary>
-    public Ecrm.Common.Storage.RecentIdPolicy RecentIds => new(TimeSpan.FromMinutes(RecentMessageIdMinutes), RecentMessageIdLimit);
+    /// <summary>The customers' dedupe policy.</summary>
+    public Ecrm.Common.Storage.DedupePolicy Dedupe => new(TimeSpan.FromDays(DedupeStateDays), RecentMessageIdLimit);
 
     /// <summary>The most rows the archive writes to ClickHouse in one insert.</summary>
     [Range(1, 1_000_000)]

@@ -36,7 +36,7 @@ public class FoldBenchmarks
 
         var catalog = TopicCatalog.Parse(File.ReadAllBytes(RepoPaths.Combine("dev", "demo", "topic-catalog.json"))).Catalog!;
         _matcher = new TopicMatcher(catalog.WithVersion(1));
-        _folder = new DialogueFolder(new DialogueStore(_redis, new EngineOptions().RecentIds), TimeProvider.System);
+        _folder = new DialogueFolder(new DialogueStore(_redis, new EngineOptions().Dedupe));
         _event = new EventEnvelope
         {
             Type = EventType.Page,

@@ -39,7 +39,8 @@ internal static class FoldRun
         }
 
         using var redis = RedisConnection.Connect(options.Redis);
-        var folder = new DialogueFolder(new DialogueStore(redis, new EngineOptions().RecentIds), TimeProvider.System);
+        var store = new DialogueStore(redis, new EngineOptions().Dedupe);
+        var folder = new DialogueFolder(store);
         var memoryBefore = await UsedMemoryAsync(redis);
         var events = work.Sum(j => j.Count);
         Console.WriteLine($"{events} events of {journeys.Length} customers; {options.Concurrency} customers' folds in flight, one script call per event");
@@ -52,7 +53,7 @@ internal static class FoldRun
         foreach (var journey in work)
         {
             await inFlight.WaitAsync();
-            tasks.Add(FoldJourneyAsync(folder, journey, matcher, inFlight, () => Interlocked.Increment(ref done)));
+            tasks.Add(FoldJourneyAsync(folder, store, journey, matcher, inFlight, () => Interlocked.Increment(ref done)));
         }
 
         await Task.WhenAll(tasks);
@@ -85,14 +86,23 @@ internal static class FoldRun
         return 0;
     }
 
-    /// <summary>One customer's events, one script call each, in order (a customer's events are folded in order, as on its partition).</summary>
-    private static async Task FoldJourneyAsync(DialogueFolder folder, List<FoldItem> journey, TopicMatcher matcher, SemaphoreSlim inFlight, Action onDone)
+    /// <summary>
+    /// One customer's events, one script call each, in order (a customer's events are folded in order, as on its partition).
+    /// A fold that changed a stage is marked published after it, as the engine does once its transitions are in Kafka, so
+    /// the dedupe state weighed afterwards is what a customer keeps between batches.
+    /// </summary>
+    private static async Task FoldJourneyAsync(DialogueFolder folder, DialogueStore store, List<FoldItem> journey, TopicMatcher matcher, SemaphoreSlim inFlight, Action onDone)
     {
         try
         {
             foreach (var item in journey)
             {
-                await folder.FoldAsync([item], matcher);
+                var outcome = (await folder.FoldAsync([item], matcher))[0];
+                if (outcome.Transitions.Count > 0)
+                {
+                    await store.MarkPublishedAsync(outcome.Customer, [item.Event.MessageId!]);
+                }
+
                 onDone();
             }
         }
@@ -140,7 +150,7 @@ internal static class FoldRun
             {
                 dialogues++;
             }
-            else if (name.EndsWith(":recent", StringComparison.Ordinal) || name.EndsWith(":fold", StringComparison.Ordinal))
+            else if (name.EndsWith(":fold", StringComparison.Ordinal))
             {
                 dedupe++;
                 database.KeyDelete(key, CommandFlags.FireAndForget);

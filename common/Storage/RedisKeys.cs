@@ -26,14 +26,11 @@ public static class RedisKeys
     public static RedisKey CustomerTopics(string customer) => $"ecrm:{{c:{Tag(customer)}}}:topics";
 
     /// <summary>
-    /// The customer's fold state, a hash: the last Kafka offset applied per partition, the stage changes
-    /// of folded events not yet published, and the ids merged in (<see cref="FoldStateFields"/>). With
-    /// <see cref="RecentMessages"/>, what makes a re-delivered or re-sent event change nothing.
+    /// The customer's fold state, a hash: the last Kafka offset applied per partition, its latest message ids,
+    /// the stage changes of folded events not yet published, and the ids merged in (<see cref="FoldStateFields"/>):
+    /// what makes a re-delivered or re-sent event change nothing. It expires some days after the customer's last fold.
     /// </summary>
     public static RedisKey FoldState(string customer) => $"ecrm:{{c:{Tag(customer)}}}:fold";
-
-    /// <summary>The customer's most recent message ids (a sorted set scored by when they were folded), for re-sent events.</summary>
-    public static RedisKey RecentMessages(string customer) => $"ecrm:{{c:{Tag(customer)}}}:recent";
 
     /// <summary>
     /// Set once an id (an anonymous id, or an aliased one) belongs to another customer: the fold
@@ -154,6 +151,9 @@ public static class FoldStateFields
 
     /// <summary>"merged:" + id: the id's dialogues were merged into this customer, so a repeated merge adds nothing.</summary>
     public const string MergedPrefix = "merged:";
+
+    /// <summary>The customer's latest message ids, oldest first, as 8-byte hashes (<c>DialogueStore.HashMessageId</c>), for re-sent events.</summary>
+    public const string RecentIds = "recent";
 }
 
 public static class DialogueStatus

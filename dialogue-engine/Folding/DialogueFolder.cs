@@ -41,13 +41,12 @@ public sealed class FoldOutcome
 /// another customer hands back the events to fold there, and the fold follows, up to
 /// <see cref="DialogueStore.MaxOwnerHops"/> owners.
 /// </summary>
-public sealed class DialogueFolder(DialogueStore store, TimeProvider time)
+public sealed class DialogueFolder(DialogueStore store)
 {
     public async Task<FoldOutcome[]> FoldAsync(IReadOnlyList<FoldItem> items, TopicMatcher matcher)
     {
         var catalog = matcher.Catalog;
         var rules = FoldRules.Of(catalog);
-        var now = time.GetUtcNow().ToUnixTimeMilliseconds();
         var outcomes = new FoldOutcome[items.Count];
         var byId = new Dictionary<string, List<int>>(StringComparer.Ordinal);
         for (var i = 0; i < items.Count; i++)
@@ -65,14 +64,14 @@ public sealed class DialogueFolder(DialogueStore store, TimeProvider time)
         var folds = new List<Task>(byId.Count);
         foreach (var (id, indexes) in byId)
         {
-            folds.Add(FoldIdAsync(id, indexes, items, matcher, rules, now, outcomes));
+            folds.Add(FoldIdAsync(id, indexes, items, matcher, rules, outcomes));
         }
 
         await Task.WhenAll(folds);
         return outcomes;
     }
 
-    private async Task FoldIdAsync(string id, List<int> indexes, IReadOnlyList<FoldItem> items, TopicMatcher matcher, FoldRules rules, long now, FoldOutcome[] outcomes)
+    private async Task FoldIdAsync(string id, List<int> indexes, IReadOnlyList<FoldItem> items, TopicMatcher matcher, FoldRules rules, FoldOutcome[] outcomes)
     {
         var events = new List<FoldEvent>(indexes.Count);
         foreach (var index in indexes)
@@ -87,7 +86,7 @@ public sealed class DialogueFolder(DialogueStore store, TimeProvider time)
         var customer = id;
         for (var hop = 0; hop <= DialogueStore.MaxOwnerHops; hop++)
         {
-            var reply = await store.FoldAsync(customer, customer == id ? null : id, events, rules, now);
+            var reply = await store.FoldAsync(customer, customer == id ? null : id, events, rules);
             // Redirected indexes come in ascending order: every other event landed here.
             for (int j = 0, next = 0; j < events.Count; j++)
             {

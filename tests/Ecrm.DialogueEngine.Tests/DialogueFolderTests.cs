@@ -12,8 +12,8 @@ public sealed class DialogueFolderTests(RedisFixture redis) : IClassFixture<Redi
 {
     private static readonly DateTimeOffset Start = new(2026, 11, 1, 9, 0, 0, TimeSpan.Zero);
     private readonly TopicMatcher _matcher = new(CatalogSamples.Oled(version: 3));
-    private readonly DialogueStore _store = new(redis.Connection, new EngineOptions().RecentIds);
-    private readonly DialogueFolder _folder = new(new DialogueStore(redis.Connection, new EngineOptions().RecentIds), TimeProvider.System);
+    private readonly DialogueStore _store = new(redis.Connection, new EngineOptions().Dedupe);
+    private readonly DialogueFolder _folder = new(new DialogueStore(redis.Connection, new EngineOptions().Dedupe));
     private readonly DialogueReader _reader = new(redis.Connection);
     private readonly string _customer = $"c-{Guid.NewGuid():N}";
 
@@ -86,7 +86,7 @@ public sealed class DialogueFolderTests(RedisFixture redis) : IClassFixture<Redi
     [Fact]
     public async Task ACustomerRemembersOnlyItsLatestMessageIdsUpToTheLimit()
     {
-        var folder = new DialogueFolder(new DialogueStore(redis.Connection, new RecentIdPolicy(TimeSpan.FromHours(1), 3)), TimeProvider.System);
+        var folder = new DialogueFolder(new DialogueStore(redis.Connection, new DedupePolicy(TimeSpan.FromDays(1), 3)));
         var items = Enumerable.Range(0, 5).Select(i => Stamped(Page("/tv/oled-55"), Start.AddMinutes(i))).ToList();
         await folder.FoldAsync([.. items.Select(item => new FoldItem(item, -1, -1))], _matcher);
 

@@ -12,9 +12,9 @@ namespace Ecrm.DialogueEngine.Tests;
 /// <summary>The engine's folding parts on a test's Redis, wired as the engine wires them (default options).</summary>
 internal static class Folding
 {
-    public static DialogueStore Store(IConnectionMultiplexer redis) => new(redis, new EngineOptions().RecentIds);
+    public static DialogueStore Store(IConnectionMultiplexer redis) => new(redis, new EngineOptions().Dedupe);
 
-    public static DialogueFolder Folder(IConnectionMultiplexer redis) => new(Store(redis), TimeProvider.System);
+    public static DialogueFolder Folder(IConnectionMultiplexer redis) => new(Store(redis));
 
     public static IdentityLinker Linker(IConnectionMultiplexer redis) => new(redis, Store(redis));
 

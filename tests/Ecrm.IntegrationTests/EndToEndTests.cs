@@ -100,7 +100,7 @@ public abstract class EndToEndScenarios(KafkaFixture kafka, IRedisBackend redis,
         Assert.Equal(HttpStatusCode.OK, (await collector.PostAsync("v1/batch", Json(batch))).StatusCode);
         var sentinel = Guid.NewGuid().ToString();
         Assert.Equal(HttpStatusCode.OK, (await collector.PostAsync("v1/batch", Json(Batch(Page(sentinel, "/about", minutesAgo: 1))))).StatusCode);
-        await Eventually("the sentinel is folded", () => new DialogueStore(_redis, new RecentIdPolicy(TimeSpan.FromHours(1), 100)).FoldedRecentlyAsync(_customer, sentinel));
+        await Eventually("the sentinel is folded", () => new DialogueStore(_redis, new DedupePolicy(TimeSpan.FromDays(1), 100)).FoldedRecentlyAsync(_customer, sentinel));
         await Eventually("the sentinel is archived", async () => await CountAsync("events FINAL") == "3");
         Assert.Equal(dialogueBefore, await DialogueSnapshotAsync(_customer, Topic));
         Assert.Equal("2", await CountAsync("transitions"));
