@@ -96,6 +96,11 @@ public sealed partial class DialogueStore(IConnectionMultiplexer redis, DedupePo
 
     private static readonly JsonWriterOptions WriterOptions = new() { SkipValidation = true };
 
+    private readonly ScriptRunner _fold = new(redis, FoldScript);
+    private readonly ScriptRunner _claim = new(redis, ClaimScript);
+    private readonly ScriptRunner _merge = new(redis, MergeScript);
+    private readonly ScriptRunner _forget = new(redis, ForgetScript);
+
     public DedupePolicy Dedupe => dedupe;
 
     private long StateRetentionMs => (long)dedupe.StateRetention.TotalMilliseconds;
@@ -107,7 +112,7 @@ public sealed partial class DialogueStore(IConnectionMultiplexer redis, DedupePo
     /// </summary>
     public async Task<FoldReply> FoldAsync(string customer, string? source, IReadOnlyList<FoldEvent> events, FoldRules rules)
     {
-        var result = (RedisResult[])(await redis.GetDatabase().ScriptEvaluateAsync(FoldScript, new FoldParameters
+        var result = (RedisResult[])(await _fold.EvaluateAsync(new FoldParameters
         {
             FoldState = RedisKeys.FoldState(customer),
             Topics = RedisKeys.CustomerTopics(customer),
@@ -170,7 +175,7 @@ public sealed partial class DialogueStore(IConnectionMultiplexer redis, DedupePo
     /// </summary>
     public async Task<ClaimedId?> ClaimAsync(string id, string customer, bool mergeKnown, bool onlyOwned)
     {
-        var result = (RedisResult[])(await redis.GetDatabase().ScriptEvaluateAsync(ClaimScript, new
+        var result = (RedisResult[])(await _claim.EvaluateAsync(new
         {
             Owner = RedisKeys.Owner(id),
             Traits = RedisKeys.Traits(id),
@@ -194,7 +199,7 @@ public sealed partial class DialogueStore(IConnectionMultiplexer redis, DedupePo
     /// <summary>Merges a claimed id's dialogues and dedupe state into the customer's, once (step 2, in the customer's slot).</summary>
     public async Task<List<FoldChange>> MergeAsync(ClaimedId claimed, string customer, FoldRules rules)
     {
-        var merged = (string)(await redis.GetDatabase().ScriptEvaluateAsync(MergeScript, new
+        var merged = (string)(await _merge.EvaluateAsync(new
         {
             FoldState = RedisKeys.FoldState(customer),
             Topics = RedisKeys.CustomerTopics(customer),
@@ -220,7 +225,7 @@ public sealed partial class DialogueStore(IConnectionMultiplexer redis, DedupePo
 
     /// <summary>Deletes the merged id's dialogues (step 3, in the id's slot); its dedupe state expires as any customer's does.</summary>
     public Task ForgetAsync(string id) =>
-        redis.GetDatabase().ScriptEvaluateAsync(ForgetScript, new
+        _forget.EvaluateAsync(new
         {
             Topics = RedisKeys.CustomerTopics(id),
             DialoguePrefix = RedisKeys.DialoguePrefix(id),

@@ -174,12 +174,14 @@ public abstract partial class BatchConsumer(
             // end it and release the batches waiting behind it.
             oldest.Work.GetAwaiter().GetResult();
             _turns.TryRemove(oldest.Batch, out _);
-            foreach (var result in oldest.Batch)
+            // One store per partition: a batch holds each partition's messages in offset order, so the last covers the rest.
+            var lastOfEachPartition = LastOfEachPartition(oldest.Batch);
+            foreach (var result in lastOfEachPartition)
             {
                 StoreOffset(consumer, result);
             }
 
-            RecordLag(consumer, oldest.Batch);
+            RecordLag(consumer, lastOfEachPartition);
             oldest.Batch.Clear();
             _freeBatches.Push(oldest.Batch);
         }
@@ -415,10 +417,10 @@ public abstract partial class BatchConsumer(
     /// the next offset to read. Only for partitions still assigned: a rebalance can revoke one while a
     /// batch holding its messages is being filled or folded, and its lag would then stay here, stale.
     /// </summary>
-    private void RecordLag(IConsumer<string, byte[]> consumer, List<ConsumeResult<string, byte[]>> batch)
+    private void RecordLag(IConsumer<string, byte[]> consumer, IEnumerable<ConsumeResult<string, byte[]>> lastOfEachPartition)
     {
         var assigned = consumer.Assignment;
-        foreach (var last in batch.GroupBy(r => r.TopicPartition).Select(g => g.Last()).Where(r => assigned.Contains(r.TopicPartition)))
+        foreach (var last in lastOfEachPartition.Where(r => assigned.Contains(r.TopicPartition)))
         {
             var high = consumer.GetWatermarkOffsets(last.TopicPartition).High;
             if (high != Offset.Unset)
@@ -426,6 +428,17 @@ public abstract partial class BatchConsumer(
                 _lag[last.TopicPartition] = Math.Max(0, high.Value - (last.Offset.Value + 1));
             }
         }
+    }
+
+    private static Dictionary<TopicPartition, ConsumeResult<string, byte[]>>.ValueCollection LastOfEachPartition(List<ConsumeResult<string, byte[]>> batch)
+    {
+        var last = new Dictionary<TopicPartition, ConsumeResult<string, byte[]>>();
+        foreach (var result in batch)
+        {
+            last[result.TopicPartition] = result;
+        }
+
+        return last.Values;
     }
 
     private void ForgetLag(List<TopicPartitionOffset> partitions)

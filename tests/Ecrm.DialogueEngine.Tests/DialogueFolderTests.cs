@@ -84,6 +84,19 @@ public sealed class DialogueFolderTests(RedisFixture redis) : IClassFixture<Redi
     }
 
     [Fact]
+    public async Task AFoldRunsByTheScriptsHashAndLoadsTheScriptAgainWhenRedisForgotIt()
+    {
+        await FoldAsync(Page("/tv/oled-55"), Start);
+        // A restarted Redis has no scripts: the call by hash is refused (NOSCRIPT) and repeated with the text.
+        await redis.Connection.GetDatabase().ExecuteAsync("SCRIPT", "FLUSH");
+
+        var specs = await FoldAsync(Page("/tv/oled-55/specs"), Start.AddMinutes(5));
+
+        Assert.Equal([new StageTransition(_customer, "tv-oled-55", 1, 2, 3)], specs.Transitions);
+        Assert.Equal(2, (await _reader.ReadOneAsync(_customer, "tv-oled-55"))!.Stage);
+    }
+
+    [Fact]
     public async Task ACustomerRemembersOnlyItsLatestMessageIdsUpToTheLimit()
     {
         var folder = new DialogueFolder(new DialogueStore(redis.Connection, new DedupePolicy(TimeSpan.FromDays(1), 3)));
