@@ -122,7 +122,7 @@ public abstract partial class ReplayScenarios(KafkaFixture kafka, IRedisBackend 
         foreach (var key in await KeysAsync(RedisKeys.AllCustomersPattern))
         {
             var name = key.ToString();
-            if (name.EndsWith(":fold", StringComparison.Ordinal) || name.EndsWith(":recent", StringComparison.Ordinal))
+            if (name.EndsWith(":fold", StringComparison.Ordinal))
             {
                 continue;
             }
