@@ -94,8 +94,7 @@ public sealed class TriggerTests : IClassFixture<KafkaFixture>, IAsyncLifetime
         _engine.Start();
         var db = _connection.GetDatabase();
         await db.HashSetAsync(RedisKeys.Traits("c-signed"), [new HashEntry("region", "\"Gangnam\""), new HashEntry("points", "12000")]);
-        await db.HashSetAsync(RedisKeys.Dialogue("c-signed", Topic), [new HashEntry(DialogueFields.Stage, 3), new HashEntry(DialogueFields.Status, "open")]);
-        await db.SortedSetAddAsync(RedisKeys.CustomerTopics("c-signed"), Topic, 1);
+        await DialogueSeed.ReachStageAsync(_connection, "c-signed", Topic, stage: 3);
         await _engine.CreateRuleAsync(Webhook("""{"topic":"*","toStage":3}""", traits: """[{"name":"points","op":"gte","value":10000}]"""));
 
         var transition = await _engine.PublishAsync("c-signed", Topic, 2, 3);
@@ -161,8 +160,7 @@ public sealed class TriggerTests : IClassFixture<KafkaFixture>, IAsyncLifetime
     {
         // The purchase reached Redis but its transition was never seen (or came before a re-delivered trigger).
         _engine.Start();
-        await _connection.GetDatabase().HashSetAsync(RedisKeys.Dialogue("c-quiet-buyer", Topic), [new HashEntry(DialogueFields.Stage, 4)]);
-        await _connection.GetDatabase().SortedSetAddAsync(RedisKeys.CustomerTopics("c-quiet-buyer"), Topic, 1);
+        await DialogueSeed.ReachStageAsync(_connection, "c-quiet-buyer", Topic, stage: 4);
         await _engine.CreateRuleAsync(Webhook("""{"topic":"*","toStage":3}""", unless: """{"toStage":4,"within":"PT1S"}"""));
 
         await _engine.PublishAsync("c-quiet-buyer", Topic, 2, 3);

@@ -55,7 +55,7 @@ public sealed class BlendedRecommenderTests(RedisFixture redis) : IClassFixture<
         await using var host = await StartAsync();
         await host.SetDialogueAsync(_customer, "tv", stage: 1, lastMs: 1000);
         await host.SetDialogueAsync(_customer, "fridge", stage: 1, lastMs: 3000);
-        await host.SetDialogueAsync(_customer, "bar", stage: 4, DialogueStatus.Converted, lastMs: 5000);
+        await host.SetDialogueAsync(_customer, "bar", stage: 4, lastMs: 5000);
 
         var recommendation = await host.Recommender.RecommendAsync(_customer, 10, new HashSet<string>());
 

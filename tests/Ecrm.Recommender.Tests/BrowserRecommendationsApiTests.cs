@@ -65,8 +65,7 @@ public sealed class BrowserRecommendationsApiTests : IClassFixture<RedisFixture>
     public async Task KnownVisitorGetsTheirLiveDialoguesToo()
     {
         using var connection = RedisConnection.Connect(_configuration);
-        await connection.GetDatabase().HashSetAsync(RedisKeys.Dialogue(_visitor, "phone-z5"), [new(DialogueFields.Stage, 1), new(DialogueFields.Status, DialogueStatus.Open)]);
-        await connection.GetDatabase().SortedSetAddAsync(RedisKeys.CustomerTopics(_visitor), "phone-z5", 1000);
+        await DialogueSeed.ReachStageAsync(connection, _visitor, "phone-z5", stage: 1);
 
         var response = await Browser().PostAsJsonAsync("/v1/recommendations", new { anonymousId = _visitor, n = 10 });
 
@@ -167,8 +166,7 @@ public sealed class BrowserRecommendationsApiTests : IClassFixture<RedisFixture>
     {
         using var connection = RedisConnection.Connect(_configuration);
         var database = connection.GetDatabase();
-        await database.HashSetAsync(RedisKeys.Dialogue(customer, "phone-z5"), [new(DialogueFields.Stage, 1), new(DialogueFields.Status, DialogueStatus.Open)]);
-        await database.SortedSetAddAsync(RedisKeys.CustomerTopics(customer), "phone-z5", 1000);
+        await DialogueSeed.ReachStageAsync(connection, customer, "phone-z5", stage: 1);
         if (userIdSeen)
         {
             // What the engine's fold leaves once an event named the id as its userId.

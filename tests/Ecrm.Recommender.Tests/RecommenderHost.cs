@@ -98,12 +98,9 @@ public sealed class RecommenderHost : IAsyncDisposable
         return client;
     }
 
-    public async Task SetDialogueAsync(string customer, string topic, int stage, string status = DialogueStatus.Open, long lastMs = 1000)
-    {
-        var database = Redis.GetDatabase();
-        await database.HashSetAsync(RedisKeys.Dialogue(customer, topic), [new(DialogueFields.Stage, stage), new(DialogueFields.Status, status), new(DialogueFields.Last, lastMs)]);
-        await database.SortedSetAddAsync(RedisKeys.CustomerTopics(customer), topic, lastMs);
-    }
+    /// <summary>The customer's dialogue at <paramref name="stage"/>, last touched at <paramref name="lastMs"/>; stage 4 converts it.</summary>
+    public Task SetDialogueAsync(string customer, string topic, int stage, long lastMs = 1000) =>
+        DialogueSeed.ReachStageAsync(Redis, customer, topic, stage, lastMs);
 
     /// <summary>
     /// Training data over the five topics: 20 customers read about the TV and the soundbar, 5 the TV
