@@ -97,6 +97,17 @@ public sealed class DialogueFolderTests(RedisFixture redis) : IClassFixture<Redi
     }
 
     [Fact]
+    public async Task TheDedupeStateIsOneHashThatExpiresTheRetentionAfterTheCustomersLastFold()
+    {
+        await FoldAsync(Page("/tv/oled-55"), Start);
+
+        var database = redis.Connection.GetDatabase();
+        var timeToLive = await database.KeyTimeToLiveAsync(RedisKeys.FoldState(_customer));
+        Assert.InRange(timeToLive!.Value, new EngineOptions().Dedupe.StateRetention - TimeSpan.FromMinutes(1), new EngineOptions().Dedupe.StateRetention);
+        Assert.Equal(8, (await database.HashGetAsync(RedisKeys.FoldState(_customer), FoldStateFields.RecentIds)).Length());
+    }
+
+    [Fact]
     public async Task ACustomerRemembersOnlyItsLatestMessageIdsUpToTheLimit()
     {
         var folder = new DialogueFolder(new DialogueStore(redis.Connection, new DedupePolicy(TimeSpan.FromDays(1), 3)));

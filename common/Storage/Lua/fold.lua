@@ -131,7 +131,10 @@ if namedUser then redis.call('SET', @KnownUser, '1', 'NX') end
 if #fresh > 0 then
   local owner = redis.call('GET', @Owner)
   if owner then
-    hset(@FoldState, stateWrites)
+    if #stateWrites > 0 then
+      hset(@FoldState, stateWrites)
+      redis.call('PEXPIRE', @FoldState, @StateRetention)
+    end
     return {'R', owner, table.concat(fresh, ','), table.concat(changes, '\n'), '', table.concat(known, '\n')}
   end
 end
