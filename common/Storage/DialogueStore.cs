@@ -86,10 +86,10 @@ public sealed partial class DialogueStore(IConnectionMultiplexer redis, DedupePo
         ["ConvertedStatus"] = DialogueStatus.Converted,
     };
 
-    public static readonly LuaScript FoldScript = Load("fold.lua");
-    public static readonly LuaScript ClaimScript = Load("claim.lua");
-    public static readonly LuaScript MergeScript = Load("merge.lua");
-    public static readonly LuaScript ForgetScript = Load("forget.lua");
+    private static readonly LuaScript FoldScript = Load("fold.lua");
+    private static readonly LuaScript ClaimScript = Load("claim.lua");
+    private static readonly LuaScript MergeScript = Load("merge.lua");
+    private static readonly LuaScript ForgetScript = Load("forget.lua");
 
     /// <summary>The recommender's read of a customer's live state; see its .lua file for what it returns.</summary>
     public static readonly LuaScript ReadSignalsScript = Load("read-signals.lua");
@@ -100,8 +100,6 @@ public sealed partial class DialogueStore(IConnectionMultiplexer redis, DedupePo
     private readonly ScriptRunner _claim = new(redis, ClaimScript);
     private readonly ScriptRunner _merge = new(redis, MergeScript);
     private readonly ScriptRunner _forget = new(redis, ForgetScript);
-
-    public DedupePolicy Dedupe => dedupe;
 
     private long StateRetentionMs => (long)dedupe.StateRetention.TotalMilliseconds;
 
